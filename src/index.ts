@@ -1,0 +1,85 @@
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { MemoryTracker } from './model/memoryTracker';
+import { CommandIDs, IMemoryTracker } from './tokens';
+import { memoryIcon } from './views/icon';
+import { MemoryPanel } from './views/memoryPanel';
+
+const PLUGIN_ID = 'jupyterlab-oomguard:plugin';
+const DEFAULT_INTERVAL = 1;
+
+/** Gives every notebook a memory model fed by the kernel shim. */
+const trackerPlugin: JupyterFrontEndPlugin<IMemoryTracker> = {
+  id: PLUGIN_ID,
+  description: 'Per-notebook kernel memory models fed by the oomguard shim.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ISettingRegistry],
+  provides: IMemoryTracker,
+  activate: (
+    app: JupyterFrontEnd,
+    notebooks: INotebookTracker,
+    settingRegistry: ISettingRegistry | null
+  ): IMemoryTracker => {
+    const tracker = new MemoryTracker(notebooks, { interval: DEFAULT_INTERVAL });
+    settingRegistry
+      ?.load(PLUGIN_ID)
+      .then(settings => {
+        const apply = () =>
+          (tracker.interval = settings.get('sampleInterval').composite as number);
+        apply();
+        settings.changed.connect(apply);
+      })
+      .catch(reason =>
+        console.error('oomguard: could not load settings', reason)
+      );
+    return tracker;
+  }
+};
+
+/** The "Memory" panel in the right sidebar, following the active notebook. */
+const panelPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-oomguard:panel',
+  description: 'The Memory sidebar panel.',
+  autoStart: true,
+  requires: [IMemoryTracker],
+  optional: [ILayoutRestorer, ICommandPalette, ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: IMemoryTracker,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load('jupyterlab');
+    const panel = new MemoryPanel(trans);
+    panel.title.icon = memoryIcon;
+    panel.memory = tracker.current;
+    tracker.currentChanged.connect((_, memory) => (panel.memory = memory));
+    app.shell.add(panel, 'right', { rank: 500 });
+    restorer?.add(panel, panel.id);
+
+    app.commands.addCommand(CommandIDs.openPanel, {
+      label: trans.__('Show Memory Panel'),
+      icon: memoryIcon,
+      execute: () => app.shell.activateById(panel.id)
+    });
+    app.commands.addCommand(CommandIDs.reconnect, {
+      label: trans.__('Reconnect Memory Monitoring to the Kernel'),
+      isEnabled: () => tracker.current !== null,
+      execute: () => tracker.current?.connection.attach()
+    });
+    for (const command of [CommandIDs.openPanel, CommandIDs.reconnect]) {
+      palette?.addItem({ command, category: trans.__('Memory') });
+    }
+  }
+};
+
+export default [trackerPlugin, panelPlugin];

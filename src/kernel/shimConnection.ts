@@ -1,0 +1,294 @@
+import { ISessionContext } from '@jupyterlab/apputils';
+import { Kernel, KernelMessage } from '@jupyterlab/services';
+import { IDisposable } from '@lumino/disposable';
+import { MemoryModel } from '../model/memoryModel';
+import { clientMessage, COMM_TARGET, ClientMessage } from '../protocol';
+
+/**
+ * Loads the shim without touching history or the cell hooks: `silent` executes fire
+ * no pre/post_run_cell. `__import__` binds no name in the user's namespace.
+ */
+const LOAD_CODE = "__import__('oomguard').enable()";
+
+/** After this long without an answer the user is told the kernel is busy or stuck. */
+const ANSWER_TIMEOUT_MS = 20000;
+/** After loading, the shim says hello at once; this long without one is a problem. */
+const HELLO_TIMEOUT_MS = 15000;
+
+export const INSTALL_HINT = '%pip install oomguard';
+
+/**
+ * The link between one notebook's session and the shim in its kernel.
+ *
+ * It loads the shim, opens the comm and feeds every message to the model. It follows
+ * the session: a new kernel or a restart re-attaches, a dead kernel is reported. It
+ * never throws into JupyterLab: every failure becomes a status on the model.
+ */
+export class ShimConnection implements IDisposable {
+  constructor(options: ShimConnection.IOptions) {
+    this._sessionContext = options.sessionContext;
+    this._model = options.model;
+    this._interval = options.interval;
+    this._sessionContext.kernelChanged.connect(this._onKernelChanged, this);
+    this._watchKernel(this._sessionContext.session?.kernel ?? null);
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  /** Seconds between samples; sent to the kernel at once when attached. */
+  get interval(): number {
+    return this._interval;
+  }
+
+  set interval(seconds: number) {
+    this._interval = seconds;
+    this._send(clientMessage({ type: 'settings', interval: seconds }));
+  }
+
+  /** Ask the kernel for a reading now (it answers once the shell is free). */
+  refresh(): void {
+    this._send(clientMessage({ type: 'refresh' }));
+  }
+
+  /**
+   * (Re)load the shim in the current kernel and open the comm. Safe to call at any
+   * time: an attach in progress for an older kernel is abandoned.
+   */
+  async attach(): Promise<void> {
+    const generation = ++this._generation;
+    const stale = () => this._isDisposed || generation !== this._generation;
+    const kernel = this._kernel;
+    this._closeComm();
+    if (!kernel) {
+      this._model.setStatus('no-kernel', 'This notebook has no kernel.');
+      return;
+    }
+    this._model.setStatus('connecting', 'Loading oomguard in the kernel…');
+    try {
+      const info = await this._waitForAnswer(kernel.info, stale);
+      if (stale()) {
+        return;
+      }
+      const language = info.language_info?.name ?? '';
+      if (language.toLowerCase() !== 'python') {
+        this._model.setStatus(
+          'not-python',
+          'oomguard measures Python kernels; this notebook runs ' +
+            `${language || 'a kernel of unknown language'}.`
+        );
+        return;
+      }
+      const future = kernel.requestExecute({
+        code: LOAD_CODE,
+        silent: true,
+        store_history: false,
+        allow_stdin: false,
+        stop_on_error: false
+      });
+      const reply = await this._waitForAnswer(future.done, stale);
+      if (stale()) {
+        return;
+      }
+      if (reply.content.status !== 'ok') {
+        this._reportLoadFailure(reply.content);
+        return;
+      }
+      this._openComm(kernel, stale);
+    } catch (reason) {
+      if (!stale()) {
+        this._model.setStatus(
+          'error',
+          `Could not attach to the kernel: ${errorText(reason)}`
+        );
+      }
+    }
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._closeComm();
+    this._watchKernel(null);
+    this._sessionContext.kernelChanged.disconnect(this._onKernelChanged, this);
+  }
+
+  private _onKernelChanged(
+    _: ISessionContext,
+    change: { newValue: Kernel.IKernelConnection | null }
+  ): void {
+    this._model.resetKernel();
+    this._watchKernel(change.newValue);
+  }
+
+  private _watchKernel(kernel: Kernel.IKernelConnection | null): void {
+    this._kernel?.statusChanged.disconnect(this._onKernelStatus, this);
+    this._kernel = kernel;
+    this._awaitingRestart = false;
+    if (this._isDisposed) {
+      return;
+    }
+    kernel?.statusChanged.connect(this._onKernelStatus, this);
+    void this.attach();
+  }
+
+  private _onKernelStatus(
+    _: Kernel.IKernelConnection,
+    status: Kernel.Status
+  ): void {
+    switch (status) {
+      case 'restarting':
+      case 'autorestarting':
+        // JupyterLab disposes every comm on restart; attach again once idle.
+        this._generation++;
+        this._comm = null;
+        this._awaitingRestart = true;
+        this._model.setStatus(
+          'disconnected',
+          'The kernel is restarting; oomguard reconnects when it is back.'
+        );
+        break;
+      case 'dead':
+        this._generation++;
+        this._comm = null;
+        this._model.setStatus(
+          'dead',
+          'The kernel died. The last reading is kept below.'
+        );
+        break;
+      case 'idle':
+        if (this._awaitingRestart) {
+          this._awaitingRestart = false;
+          void this.attach();
+        }
+        break;
+    }
+  }
+
+  private _openComm(kernel: Kernel.IKernelConnection, stale: () => boolean) {
+    const comm = kernel.createComm(COMM_TARGET);
+    this._comm = comm;
+    comm.onMsg = msg => {
+      if (this._comm === comm) {
+        this._model.handleMessage(msg.content.data);
+      }
+    };
+    comm.onClose = () => {
+      if (this._comm !== comm) {
+        return;
+      }
+      this._comm = null;
+      if (!stale()) {
+        this._model.setStatus(
+          'disconnected',
+          'The kernel closed the oomguard connection (oomguard.disable() or the ' +
+            'kernel was shut down). Reconnect to resume.'
+        );
+      }
+    };
+    comm.open(clientMessage({ type: 'open', client: 'jupyterlab' }) as any);
+    this._send(clientMessage({ type: 'settings', interval: this._interval }));
+    window.setTimeout(() => {
+      if (!stale() && this._comm === comm && this._model.hello === null) {
+        this._model.setStatus(
+          'waiting',
+          'oomguard is loaded in the kernel but has sent no reading yet.'
+        );
+      }
+    }, HELLO_TIMEOUT_MS);
+  }
+
+  private _reportLoadFailure(
+    content: KernelMessage.IExecuteReply | KernelMessage.IReplyErrorContent |
+      KernelMessage.IReplyAbortContent
+  ): void {
+    const error = content as Partial<KernelMessage.IReplyErrorContent>;
+    const ename = error.ename ?? 'Error';
+    const evalue = error.evalue ?? '';
+    if (ename === 'ModuleNotFoundError' && evalue.includes('oomguard')) {
+      this._model.setStatus(
+        'missing',
+        "oomguard is not installed in this kernel's environment. Run " +
+          `${INSTALL_HINT} in a cell, then restart the kernel.`
+      );
+    } else {
+      this._model.setStatus(
+        'error',
+        `Loading oomguard in the kernel failed: ${ename}: ${evalue}`
+      );
+    }
+  }
+
+  /**
+   * Await a kernel answer; if it takes long, say so on the model but keep waiting:
+   * a long-running cell holds the shell, and the answer comes when it ends.
+   */
+  private async _waitForAnswer<T>(
+    answer: Promise<T>,
+    stale: () => boolean
+  ): Promise<T> {
+    const timer = window.setTimeout(() => {
+      if (!stale()) {
+        this._model.setStatus(
+          'waiting',
+          `The kernel has not answered for ${ANSWER_TIMEOUT_MS / 1000} s; ` +
+            'still waiting (is a cell running?).'
+        );
+      }
+    }, ANSWER_TIMEOUT_MS);
+    try {
+      return await answer;
+    } finally {
+      window.clearTimeout(timer);
+    }
+  }
+
+  private _send(message: ClientMessage): void {
+    const comm = this._comm;
+    if (!comm || comm.isDisposed) {
+      return;
+    }
+    try {
+      comm.send(message as any);
+    } catch (reason) {
+      console.warn(`oomguard: could not send to the kernel: ${errorText(reason)}`);
+    }
+  }
+
+  private _closeComm(): void {
+    const comm = this._comm;
+    this._comm = null;
+    if (comm && !comm.isDisposed) {
+      try {
+        comm.close();
+      } catch {
+        // The kernel is gone already; nothing to close.
+      }
+    }
+  }
+
+  private _sessionContext: ISessionContext;
+  private _model: MemoryModel;
+  private _interval: number;
+  private _kernel: Kernel.IKernelConnection | null = null;
+  private _comm: Kernel.IComm | null = null;
+  private _generation = 0;
+  private _awaitingRestart = false;
+  private _isDisposed = false;
+}
+
+export namespace ShimConnection {
+  export interface IOptions {
+    sessionContext: ISessionContext;
+    model: MemoryModel;
+    /** Seconds between samples. */
+    interval: number;
+  }
+}
+
+function errorText(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason);
+}
