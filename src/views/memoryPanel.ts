@@ -122,6 +122,7 @@ export class MemoryPanel extends Widget {
     const rss = sample?.rss ?? null;
     setText(this._rssValue, formatBytes(rss));
     this._rssValue.dataset.oomguardRss = rss === null ? '' : String(rss);
+    this._rssValue.dataset.oomguardTime = sample ? String(sample.t) : '';
 
     const percent = percentOf(rss, sample?.limit);
     this._barFill.style.width = `${Math.min(100, percent ?? 0)}%`;

@@ -1,0 +1,26 @@
+"""One reading of everything a `sample` message carries, built from the probes."""
+from __future__ import annotations
+
+import os
+import time
+from typing import List, Optional
+
+from .probes.limits import LimitProbe
+from .probes.proc import PROC, ChildrenProbe, process_memory
+
+
+class Readings:
+    def __init__(self, root: str = "/"):
+        self.proc_root = PROC if root == "/" else os.path.join(root, "proc")
+        self.children = ChildrenProbe(self.proc_root)
+        self.limits = LimitProbe(root)
+
+    def take(self, limit_setting: Optional[int] = None) -> dict:
+        notes: List[str] = []
+        t = time.time()
+        rss, _hwm = process_memory(self.proc_root, notes)
+        children_rss = self.children.children_rss(notes)
+        reading = self.limits.read(limit_setting, notes)
+        reading.update(t=t, rss=rss, children_rss=children_rss,
+                       notes=list(dict.fromkeys(notes)))  # same note once, order kept
+        return reading

@@ -1,0 +1,115 @@
+"""A real ipykernel, started with this interpreter, and helpers to talk to it."""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import queue
+import sys
+import threading
+import time
+import uuid
+
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+
+TIMEOUT = 30
+
+
+class KernelSession:
+    def __init__(self, tmp_dir):
+        # Our own kernelspec so the kernel runs on sys.executable, whatever is on PATH.
+        spec_dir = os.path.join(str(tmp_dir), "kernels", "oomguard-pytest")
+        os.makedirs(spec_dir, exist_ok=True)
+        with open(os.path.join(spec_dir, "kernel.json"), "w") as f:
+            json.dump({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f",
+                                "{connection_file}"],
+                       "display_name": "oomguard pytest", "language": "python"}, f)
+        ksm = KernelSpecManager(kernel_dirs=[os.path.dirname(spec_dir)])
+        self.km = KernelManager(kernel_name="oomguard-pytest", kernel_spec_manager=ksm)
+        self.km.start_kernel()
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=60)
+        self.messages = []  # (receive time, iopub message), appended by the reader thread
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read_iopub, daemon=True)
+        self._reader.start()
+
+    def _read_iopub(self):
+        while not self._stop.is_set():
+            try:
+                msg = self.kc.get_iopub_msg(timeout=0.1)
+            except queue.Empty:
+                continue
+            except Exception:
+                if self._stop.is_set():
+                    return
+                continue
+            with self._cond:
+                self.messages.append((time.time(), msg))
+                self._cond.notify_all()
+
+    def shutdown(self):
+        self._stop.set()
+        self._reader.join(5)
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+    # --- shell ---------------------------------------------------------------------
+    def execute(self, code, silent=False, user_expressions=None, timeout=TIMEOUT):
+        msg_id = self.kc.execute(code, silent=silent, user_expressions=user_expressions or {})
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if reply["parent_header"].get("msg_id") == msg_id:
+                assert reply["content"]["status"] == "ok", reply["content"]
+                return reply["content"]
+
+    def evaluate(self, expression):
+        """The value of a Python literal expression in the kernel, via a silent execute."""
+        content = self.execute("", silent=True, user_expressions={"r": expression})
+        result = content["user_expressions"]["r"]
+        assert result["status"] == "ok", result
+        return ast.literal_eval(result["data"]["text/plain"])
+
+    # --- comms -----------------------------------------------------------------------
+    def open_comm(self, data, target="oomguard"):
+        comm_id = uuid.uuid4().hex
+        self._send_shell("comm_open", {"comm_id": comm_id, "target_name": target, "data": data})
+        return comm_id
+
+    def comm_send(self, comm_id, data):
+        self._send_shell("comm_msg", {"comm_id": comm_id, "data": data})
+
+    def _send_shell(self, msg_type, content):
+        self.kc.shell_channel.send(self.kc.session.msg(msg_type, content))
+
+    def mark(self):
+        with self._cond:
+            return len(self.messages)
+
+    def comm_messages(self, comm_id, since=0, kind=None, msg_type="comm_msg"):
+        with self._cond:
+            found = self.messages[since:]
+        out = []
+        for received, msg in found:
+            content = msg["content"]
+            if msg["msg_type"] == msg_type and content.get("comm_id") == comm_id:
+                data = content.get("data") or {}
+                if kind is None or data.get("type") == kind:
+                    out.append((received, data))
+        return out
+
+    def wait_comm(self, comm_id, kind=None, since=0, count=1, timeout=10, msg_type="comm_msg"):
+        """Wait until `count` matching messages arrived after index `since`; return them."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = self.comm_messages(comm_id, since, kind, msg_type)
+                if len(found) >= count:
+                    return [data for _, data in found]
+                left = deadline - time.monotonic()
+                assert left > 0, f"timed out waiting for {count} {kind or msg_type} (got {len(found)})"
+                self._cond.wait(left)

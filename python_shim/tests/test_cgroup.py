@@ -1,0 +1,170 @@
+"""cgroup discovery and readings on fixture trees (fake /proc/self and /sys/fs/cgroup)."""
+import os
+
+from fs_trees import (CPU_MOUNT, GiB, MiB, V1_MOUNT, V1_UNLIMITED, V2_MOUNT, v1_dir, v2_dir,
+                      write_tree)
+from oomguard.probes.cgroup import CgroupProbe, parse_mountinfo, parse_proc_cgroup
+
+
+def read(root):
+    return CgroupProbe(str(root)).read()
+
+
+def proc_files(cgroup, mountinfo):
+    return {"proc/self/cgroup": cgroup, "proc/self/mountinfo": mountinfo}
+
+
+def test_parsers_handle_optional_fields_and_escapes():
+    mounts = parse_mountinfo(
+        "1 0 0:1 / / rw - ext4 /dev/root rw\n"
+        "35 31 0:32 /docker/a\\040b /sys/fs/cgroup/my\\040mem rw shared:9 master:2 - cgroup "
+        "cgroup rw,memory\n")
+    assert len(mounts) == 1
+    assert mounts[0].root == "/docker/a b" and mounts[0].mount_point == "/sys/fs/cgroup/my mem"
+    assert "memory" in mounts[0].options
+    assert parse_proc_cgroup("4:memory:/a:b\n0::/\n2:cpu,cpuacct:/x\n") == [
+        ("4", ["memory"], "/a:b"), ("0", [], "/"), ("2", ["cpu", "cpuacct"], "/x")]
+
+
+def test_v1_flat(tmp_path):
+    write_tree(tmp_path, {**proc_files("4:memory:/\n", CPU_MOUNT + V1_MOUNT.format(root="/")),
+                          **v1_dir("", 2 * GiB, usage=GiB, inactive=100 * MiB)})
+    reading, notes = read(tmp_path)
+    assert (reading.source, reading.limit, reading.usage) == ("cgroup v1", 2 * GiB, GiB - 100 * MiB)
+    assert notes == []
+
+
+def test_v1_nested_respects_the_mount_root(tmp_path):
+    # Docker without cgroup namespaces: the mount shows /docker/abc at the mount point.
+    write_tree(tmp_path, {
+        **proc_files("4:memory:/docker/abc/jupyter/kernel\n", V1_MOUNT.format(root="/docker/abc")),
+        **v1_dir("", 8 * GiB, usage=3 * GiB),
+        **v1_dir("/jupyter", GiB, usage=700 * MiB, inactive=50 * MiB),
+        **v1_dir("/jupyter/kernel", V1_UNLIMITED, usage=500 * MiB)})
+    reading, notes = read(tmp_path)
+    assert reading.limit == GiB  # the parent's limit binds
+    assert reading.usage == 650 * MiB  # read where the binding limit is set
+    assert reading.directory.endswith("sys/fs/cgroup/memory/jupyter")
+    assert notes == []
+
+
+def test_v1_hierarchical_limit_smaller_than_the_leaf(tmp_path):
+    write_tree(tmp_path, {**proc_files("4:memory:/\n", V1_MOUNT.format(root="/docker/abc")),
+                          **v1_dir("", V1_UNLIMITED, usage=300 * MiB, hierarchical=512 * MiB)})
+    reading, _ = read(tmp_path)
+    assert (reading.limit, reading.usage) == (512 * MiB, 300 * MiB)
+
+
+def test_v1_unlimited(tmp_path):
+    write_tree(tmp_path, {**proc_files("4:memory:/k\n", V1_MOUNT.format(root="/")),
+                          **v1_dir("", V1_UNLIMITED),
+                          **v1_dir("/k", V1_UNLIMITED, usage=10 * MiB)})
+    reading, notes = read(tmp_path)
+    assert (reading.limit, reading.usage, notes) == (None, 10 * MiB, [])
+
+
+def test_v1_cgroup_outside_the_mount_falls_back_to_the_mount_point_with_a_note(tmp_path):
+    write_tree(tmp_path, {**proc_files("4:memory:/elsewhere\n", V1_MOUNT.format(root="/docker/abc")),
+                          **v1_dir("", GiB, usage=MiB)})
+    reading, notes = read(tmp_path)
+    assert reading.limit == GiB
+    assert len(notes) == 1 and "outside" in notes[0]
+
+
+def test_v2_flat(tmp_path):
+    write_tree(tmp_path, {
+        **proc_files("0::/\n", V2_MOUNT.format(root="/", point="/sys/fs/cgroup")),
+        **v2_dir("", memory_max=4 * GiB, current=GiB, inactive=200 * MiB)})
+    reading, notes = read(tmp_path)
+    assert (reading.source, reading.limit, reading.usage) == ("cgroup v2", 4 * GiB, GiB - 200 * MiB)
+    assert notes == []
+
+
+def test_v2_nested_parent_limit_is_smaller(tmp_path):
+    write_tree(tmp_path, {
+        **proc_files("0::/user.slice/session.scope\n",
+                     V2_MOUNT.format(root="/", point="/sys/fs/cgroup")),
+        **v2_dir(""),  # the root cgroup has no memory.max / memory.current
+        **v2_dir("/user.slice", memory_max=2 * GiB, current=GiB),
+        **v2_dir("/user.slice/session.scope", memory_max=3 * GiB, current=400 * MiB)})
+    reading, notes = read(tmp_path)
+    assert (reading.limit, reading.usage, notes) == (2 * GiB, GiB, [])
+
+
+def test_v2_max_means_unlimited(tmp_path):
+    write_tree(tmp_path, {
+        **proc_files("0::/a\n", V2_MOUNT.format(root="/", point="/sys/fs/cgroup")),
+        **v2_dir(""), **v2_dir("/a", memory_max="max", current=5 * MiB)})
+    reading, notes = read(tmp_path)
+    assert (reading.limit, reading.usage, notes) == (None, 5 * MiB, [])
+
+
+def test_v2_in_the_root_cgroup_has_no_limit_and_no_complaint(tmp_path):
+    write_tree(tmp_path, {**proc_files("0::/\n", V2_MOUNT.format(root="/", point="/sys/fs/cgroup")),
+                          **v2_dir("")})
+    reading, notes = read(tmp_path)
+    assert (reading.version, reading.limit, reading.usage, notes) == (2, None, None, [])
+
+
+def test_unreadable_limit_gives_none_and_a_note(tmp_path):
+    # A directory where a file should be: unreadable even for root, like EACCES would be.
+    write_tree(tmp_path, {
+        **proc_files("0::/a\n", V2_MOUNT.format(root="/", point="/sys/fs/cgroup")),
+        **v2_dir(""), **v2_dir("/a", current=5 * MiB), "sys/fs/cgroup/a/memory.max": None})
+    reading, notes = read(tmp_path)
+    assert reading.limit is None
+    assert any("memory.max" in n for n in notes)
+
+
+def test_missing_limit_and_usage_files_give_none_and_notes(tmp_path):
+    write_tree(tmp_path, {**proc_files("4:memory:/\n", V1_MOUNT.format(root="/")),
+                          "sys/fs/cgroup/memory/tasks": ""})
+    reading, notes = read(tmp_path)
+    assert (reading.limit, reading.usage) == (None, None)
+    assert any("limit" in n for n in notes) and any("usage_in_bytes" in n for n in notes)
+
+
+def test_missing_proc_files(tmp_path):
+    assert read(tmp_path) == (None, [])  # no cgroups at all (not Linux): nothing to say
+    write_tree(tmp_path, {"proc/self/cgroup": "4:memory:/\n"})
+    reading, notes = read(tmp_path)
+    assert reading is None and len(notes) == 1 and "mountinfo" in notes[0]
+
+
+def test_hybrid_v1_memory_with_a_controllerless_unified_tree(tmp_path):
+    # Like this machine: memory on v1, a cgroup2 mount at .../unified without "memory".
+    write_tree(tmp_path, {
+        **proc_files("4:memory:/process_api/abc\n1:cpu:/\n0::/\n",
+                     CPU_MOUNT + V1_MOUNT.format(root="/")
+                     + V2_MOUNT.format(root="/", point="/sys/fs/cgroup/unified")),
+        "sys/fs/cgroup/unified/cgroup.controllers": "hugetlb\n",
+        **v1_dir("", V1_UNLIMITED), **v1_dir("/process_api", 3 * GiB, usage=2 * GiB),
+        **v1_dir("/process_api/abc", V1_UNLIMITED, usage=GiB)})
+    reading, notes = read(tmp_path)
+    assert (reading.source, reading.limit, reading.usage, notes) == \
+        ("cgroup v1", 3 * GiB, 2 * GiB, [])
+
+
+def test_v2_without_memory_controller_and_no_v1_says_so(tmp_path):
+    write_tree(tmp_path, {
+        **proc_files("0::/a\n", V2_MOUNT.format(root="/", point="/sys/fs/cgroup")),
+        "sys/fs/cgroup/a/cgroup.controllers": "cpu pids\n"})
+    reading, notes = read(tmp_path)
+    assert reading is None and "controller" in notes[0]
+
+
+def test_values_are_reread_each_time_but_paths_are_cached(tmp_path):
+    write_tree(tmp_path, {**proc_files("4:memory:/\n", V1_MOUNT.format(root="/")),
+                          **v1_dir("", 2 * GiB, usage=GiB)})
+    probe = CgroupProbe(str(tmp_path))
+    assert probe.read()[0].limit == 2 * GiB
+    write_tree(tmp_path, v1_dir("", GiB, usage=GiB))
+    os.remove(os.path.join(tmp_path, "proc/self/mountinfo"))  # discovery is not repeated
+    assert probe.read()[0].limit == GiB
+
+
+def test_this_machine_does_not_crash():
+    reading, notes = CgroupProbe().read()
+    assert isinstance(notes, list)
+    if reading is not None:
+        assert reading.limit is None or reading.limit > 0

@@ -1,0 +1,106 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
+import { MemoryModel } from '../model/memoryModel';
+import { INotebookMemory } from '../tokens';
+import { MemoryPanel } from '../views/memoryPanel';
+import { hello, sample } from './fixtures';
+
+function notebookMemory(model: MemoryModel, label = 'demo.ipynb') {
+  const attach = jest.fn();
+  const memory = {
+    panel: { title: { label } },
+    model,
+    connection: { attach }
+  } as unknown as INotebookMemory;
+  return { memory, attach };
+}
+
+/** Like JupyterLab's null translator: fills %1, %2… and translates nothing. */
+const trans = {
+  __: (text: string, ...args: unknown[]) =>
+    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
+} as unknown as TranslationBundle;
+
+function showPanel(): MemoryPanel {
+  const panel = new MemoryPanel(trans);
+  Widget.attach(panel, document.body);
+  return panel;
+}
+
+describe('MemoryPanel', () => {
+  afterEach(() => {
+    document.body.innerHTML = '';
+  });
+
+  it('says so when no notebook is active', () => {
+    const panel = showPanel();
+    expect(panel.node.dataset.oomguardState).toBe('no-notebook');
+    expect(panel.node.textContent).toContain('No notebook is active.');
+    panel.dispose();
+  });
+
+  it('renders the newest reading against the limit, live', () => {
+    const model = new MemoryModel();
+    const panel = showPanel();
+    panel.memory = notebookMemory(model).memory;
+    model.handleMessage(hello({ pid: 77 }));
+    model.handleMessage(
+      sample({ rss: 512 * 2 ** 20, limit: 2 * 2 ** 30, limit_source: 'cgroup v1' })
+    );
+    const rss = panel.node.querySelector('.jp-oomguard-rss') as HTMLElement;
+    expect(rss.textContent).toBe('512 MiB');
+    expect(rss.dataset.oomguardRss).toBe(String(512 * 2 ** 20));
+    expect(panel.node.textContent).toContain('25% of the 2.0 GiB session limit (cgroup v1)');
+    expect(panel.node.dataset.oomguardPid).toBe('77');
+    const fill = panel.node.querySelector('.jp-oomguard-bar-fill') as HTMLElement;
+    expect(fill.style.width).toBe('25%');
+
+    model.handleMessage(sample({ rss: 1024 * 2 ** 20 }));
+    expect(rss.textContent).toBe('1.0 GiB');
+    panel.dispose();
+  });
+
+  it('shows what is wrong, with a reconnect button where that helps', () => {
+    const model = new MemoryModel();
+    const { memory, attach } = notebookMemory(model);
+    const panel = showPanel();
+    panel.memory = memory;
+    model.setStatus('missing', 'oomguard is not installed. Run %pip install oomguard');
+    const status = panel.node.querySelector('.jp-oomguard-status') as HTMLElement;
+    expect(status.textContent).toContain('%pip install oomguard');
+    expect(status.dataset.state).toBe('missing');
+    const button = panel.node.querySelector('.jp-oomguard-reconnect') as HTMLButtonElement;
+    expect(button.hidden).toBe(false);
+    button.click();
+    expect(attach).toHaveBeenCalled();
+    panel.dispose();
+  });
+
+  it('renders kernel-supplied strings as text, never as HTML', () => {
+    const model = new MemoryModel();
+    const panel = showPanel();
+    panel.memory = notebookMemory(model, '<img src=x onerror=alert(1)>.ipynb').memory;
+    const payload = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+    model.handleMessage(sample({ limit_source: payload, notes: [payload] }));
+    model.handleMessage({ v: 1, type: 'error', message: payload });
+    expect(panel.node.querySelector('img, script')).toBeNull();
+    expect(panel.node.textContent).toContain(payload);
+    expect((window as any).__pwned).toBeUndefined();
+    panel.dispose();
+  });
+
+  it('follows another notebook and stops listening to the old one', () => {
+    const first = new MemoryModel();
+    const second = new MemoryModel();
+    const panel = showPanel();
+    panel.memory = notebookMemory(first).memory;
+    panel.memory = notebookMemory(second, 'other.ipynb').memory;
+    first.handleMessage(sample({ rss: 111 * 2 ** 20 }));
+    const rss = panel.node.querySelector('.jp-oomguard-rss') as HTMLElement;
+    expect(rss.textContent).toBe('—');
+    second.handleMessage(sample({ rss: 222 * 2 ** 20 }));
+    expect(rss.textContent).toBe('222 MiB');
+    expect(panel.node.textContent).toContain('other.ipynb');
+    panel.dispose();
+  });
+});

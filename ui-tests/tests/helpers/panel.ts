@@ -1,0 +1,62 @@
+/**
+ * Reading the Memory panel the way a user sees it, through the DOM.
+ */
+import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { expect } from '@jupyterlab/galata';
+
+export const MiB = 2 ** 20;
+
+export async function openMemoryPanel(page: IJupyterLabPageFixture) {
+  await page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('oomguard:open-panel')
+  );
+  const panel = page.locator('#jp-oomguard-panel');
+  await expect(panel).toBeVisible();
+  return panel;
+}
+
+/** The kernel RSS the panel shows, in bytes, or null when it shows none. */
+export async function panelRss(page: IJupyterLabPageFixture): Promise<number | null> {
+  const raw = await page
+    .locator('#jp-oomguard-panel .jp-oomguard-rss')
+    .getAttribute('data-oomguard-rss');
+  return raw ? Number(raw) : null;
+}
+
+/** The kernel PID the shim reported in its hello. */
+export async function panelPid(page: IJupyterLabPageFixture): Promise<number> {
+  const raw = await page.locator('#jp-oomguard-panel').getAttribute('data-oomguard-pid');
+  return Number(raw);
+}
+
+export async function waitForState(
+  page: IJupyterLabPageFixture,
+  state: string,
+  timeout = 60_000
+) {
+  await expect(page.locator('#jp-oomguard-panel')).toHaveAttribute(
+    'data-oomguard-state',
+    state,
+    { timeout }
+  );
+}
+
+/** Wait until the panel is attached and shows a reading. */
+export async function waitForReading(page: IJupyterLabPageFixture) {
+  await waitForState(page, 'connected');
+  await expect.poll(() => panelRss(page), { timeout: 30_000 }).not.toBeNull();
+}
+
+/** The kernel's timestamp of the reading the panel shows. */
+async function readingTime(page: IJupyterLabPageFixture): Promise<string | null> {
+  return page
+    .locator('#jp-oomguard-panel .jp-oomguard-rss')
+    .getAttribute('data-oomguard-time');
+}
+
+/** Wait for a reading newer than the one shown now, and return its RSS. */
+export async function nextReading(page: IJupyterLabPageFixture): Promise<number> {
+  const shown = await readingTime(page);
+  await expect.poll(() => readingTime(page), { timeout: 10_000 }).not.toBe(shown);
+  return (await panelRss(page)) as number;
+}

@@ -1,0 +1,205 @@
+/**
+ * The Memory panel in a real JupyterLab with a real kernel: it attaches, shows the
+ * kernel's RAM live (also while a cell runs), agrees with the operating system, and
+ * re-attaches after a restart.
+ */
+import { expect, test } from '@jupyterlab/galata';
+import * as path from 'path';
+import { processRssBytes } from './helpers/memory';
+import {
+  MiB,
+  nextReading,
+  openMemoryPanel,
+  panelPid,
+  panelRss,
+  waitForReading,
+  waitForState
+} from './helpers/panel';
+
+test.describe('Memory panel', () => {
+  test.beforeEach(async ({ page }) => {
+    await page.notebook.createNew('memory.ipynb', { kernel: 'python3' });
+    await openMemoryPanel(page);
+    await waitForReading(page);
+  });
+
+  test('shows the kernel RSS and the session limit', async ({ page }) => {
+    const panel = page.locator('#jp-oomguard-panel');
+    await expect(panel.locator('.jp-oomguard-notebook')).toHaveText('memory.ipynb');
+    await expect(panel.locator('.jp-oomguard-limit')).toContainText('session limit');
+    expect(await panelRss(page)).toBeGreaterThan(10 * MiB);
+    expect(await panelPid(page)).toBeGreaterThan(0);
+  });
+
+  test('kernel RAM rises by the 512 MiB a cell allocates, within 5 s', async ({
+    page
+  }) => {
+    const before = await nextReading(page);
+    await page.notebook.setCell(0, 'code', "block = b'\\x01' * (512 << 20)");
+    const started = Date.now();
+    const run = page.notebook.runCell(0);
+    await expect
+      .poll(async () => ((await panelRss(page)) ?? 0) - before, {
+        timeout: 5000,
+        intervals: [100]
+      })
+      .toBeGreaterThanOrEqual(450 * MiB);
+    const seconds = (Date.now() - started) / 1000;
+    expect(seconds).toBeLessThanOrEqual(5);
+    expect(await run).toBe(true);
+  });
+
+  test('updates live while a 10 s cell grows memory in steps', async ({ page }) => {
+    await page.notebook.setCell(
+      0,
+      'code',
+      [
+        'import time',
+        'steps = []',
+        'for _ in range(10):',
+        "    steps.append(b'\\x01' * (32 << 20))",
+        '    time.sleep(1)'
+      ].join('\n')
+    );
+    let finished = false;
+    const run = page.notebook.runCell(0).then(ok => {
+      finished = true;
+      return ok;
+    });
+    const readings = new Set<number>();
+    while (!finished) {
+      const rss = await panelRss(page);
+      if (!finished && rss !== null) {
+        readings.add(rss);
+      }
+      await page.waitForTimeout(200);
+    }
+    expect(await run).toBe(true);
+    expect(readings.size).toBeGreaterThanOrEqual(5);
+  });
+
+  test('agrees within 5% with the operating system', async ({ page }) => {
+    const pid = await panelPid(page);
+    await page.notebook.setCell(0, 'code', "block = b'\\x01' * (256 << 20)");
+    await page.notebook.runCell(0);
+    // Idle kernel: its RSS is steady; compare the panel's next reading with what
+    // systeminformation (ps) reports for the same PID around it.
+    const osBefore = await processRssBytes(pid);
+    const shown = await nextReading(page);
+    const osAfter = await processRssBytes(pid);
+    expect(osBefore).not.toBeNull();
+    const os = ((osBefore as number) + (osAfter as number)) / 2;
+    expect(Math.abs(shown - os) / os).toBeLessThanOrEqual(0.05);
+  });
+
+  test('looks right', async ({ page }, testInfo) => {
+    const panel = page.locator('#jp-oomguard-panel');
+    await page.notebook.setCell(0, 'code', "block = b'\\x01' * (300 << 20)");
+    await page.notebook.runCell(0);
+    await nextReading(page);
+    await nextReading(page);
+    const picture = await panel.screenshot();
+    await testInfo.attach('memory-panel', { body: picture, contentType: 'image/png' });
+    if (process.env.OOMGUARD_DOCS_SCREENSHOTS) {
+      // `OOMGUARD_DOCS_SCREENSHOTS=1 npx playwright test` refreshes the README picture.
+      await page.screenshot({
+        path: path.join(__dirname, '..', '..', 'docs', 'images', 'memory-panel.png')
+      });
+    }
+    // Readings differ from run to run; the layout must not.
+    const changing = [
+      '.jp-oomguard-notebook',
+      '.jp-oomguard-rss',
+      '.jp-oomguard-bar',
+      '.jp-oomguard-limit',
+      '.jp-oomguard-detail-value',
+      '.jp-oomguard-sparkline',
+      '.jp-oomguard-footer-text'
+    ].map(selector => panel.locator(selector));
+    expect(await panel.screenshot({ mask: changing })).toMatchSnapshot(
+      'memory-panel.png',
+      { maxDiffPixelRatio: 0.02 }
+    );
+  });
+});
+
+test.describe('Memory panel across a kernel restart', () => {
+  // galata's kernel tracking answers every POST to /api/kernels/* with 201, and
+  // JupyterLab rejects a restart answered 201: let these requests through untouched.
+  test.use({ kernels: null });
+
+  test('re-attaches after a kernel restart', async ({ page }) => {
+    await page.notebook.createNew('restart.ipynb', { kernel: 'python3' });
+    await openMemoryPanel(page);
+    await waitForReading(page);
+    const firstPid = await panelPid(page);
+    // Not awaited inside the page: the command resolves only after the dialog.
+    await page.evaluate(() => {
+      void (window as any).jupyterapp.commands.execute('kernelmenu:restart');
+    });
+    await page.locator('.jp-Dialog .jp-mod-accept').click();
+    await expect
+      .poll(() => panelPid(page), { timeout: 60_000 })
+      .not.toBe(firstPid);
+    await waitForState(page, 'connected');
+    await nextReading(page);
+  });
+});
+
+test.describe('Memory panel without a usable shim', () => {
+  test('says when oomguard is not installed in the kernel', async ({ page }) => {
+    await page.notebook.createNew('missing.ipynb', {
+      kernel: 'python3-without-oomguard'
+    });
+    await openMemoryPanel(page);
+    await waitForState(page, 'missing');
+    await expect(page.locator('#jp-oomguard-panel .jp-oomguard-status')).toContainText(
+      '%pip install oomguard'
+    );
+  });
+
+  test('says that a non-Python kernel is not measured', async ({ page }) => {
+    await page.notebook.createNew('shell.ipynb', { kernel: 'bash' });
+    await openMemoryPanel(page);
+    await waitForState(page, 'not-python');
+    await expect(page.locator('#jp-oomguard-panel .jp-oomguard-status')).toContainText(
+      'measures Python kernels'
+    );
+  });
+
+  test('reports a shim that speaks another protocol version', async ({ page }) => {
+    await page.notebook.createNew('mismatch.ipynb', { kernel: 'python3' });
+    await openMemoryPanel(page);
+    await waitForReading(page);
+    // Send what a future shim would: a message of protocol v99 on the open comm.
+    await page.notebook.setCell(
+      0,
+      'code',
+      [
+        'import oomguard',
+        'bridge = oomguard._runtime.bridge',
+        'for comm in list(bridge._comms.values()):',
+        "    comm.send({'v': 99, 'type': 'sample'})"
+      ].join('\n')
+    );
+    await page.notebook.runCell(0);
+    await waitForState(page, 'incompatible');
+    await expect(page.locator('#jp-oomguard-panel .jp-oomguard-status')).toContainText(
+      'protocol v99'
+    );
+  });
+
+  test('says when the kernel closes the connection, and reconnects', async ({
+    page
+  }) => {
+    await page.notebook.createNew('closed.ipynb', { kernel: 'python3' });
+    await openMemoryPanel(page);
+    await waitForReading(page);
+    await page.notebook.setCell(0, 'code', 'import oomguard; oomguard.disable()');
+    await page.notebook.runCell(0);
+    await waitForState(page, 'disconnected');
+    await page.locator('#jp-oomguard-panel .jp-oomguard-reconnect').click();
+    await waitForState(page, 'connected');
+    await nextReading(page);
+  });
+});
