@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets everything up from nothing (see setup.sh, plus Debian's Chromium and the
+# browser-test packages) and runs every test: pytest (the shim against real kernels),
+# jest (the front end's logic), galata (the extension in a real JupyterLab).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+printf '\n== Browser-test prerequisites\n'
+if [ ! -x /usr/bin/chromium ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -q
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+fi
+# shellcheck disable=SC1091
+. .venv/bin/activate
+python -m bash_kernel.install --sys-prefix >/dev/null  # a real non-Python kernel
+(cd ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+
+passed=0
+failed=0
+suite() {
+  local name=$1
+  shift
+  printf '\n== %s\n' "$name"
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "!! $name failed"; fi
+}
+suite "pytest: the kernel shim" python -m pytest
+suite "jest: the front end" npm test
+suite "galata: JupyterLab in Chromium" bash -c 'cd ui-tests && npx playwright test'
+
+printf '\nsuites: %d passed, %d failed\n' "$passed" "$failed"
+[ "$failed" = 0 ]
