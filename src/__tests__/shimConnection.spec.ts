@@ -1,0 +1,261 @@
+/**
+ * The connection's decisions — which kernels it loads into, what it tells the user
+ * when loading fails or stalls, how it follows restarts — against a stand-in for
+ * JupyterLab's kernel connection. The real thing is exercised by ui-tests/.
+ */
+import { Signal } from '@lumino/signaling';
+import { ShimConnection } from '../kernel/shimConnection';
+import { MemoryModel } from '../model/memoryModel';
+import { hello, sample } from './fixtures';
+
+class FakeComm {
+  opened: unknown[] = [];
+  sent: unknown[] = [];
+  closed = false;
+  isDisposed = false;
+  onMsg: (msg: any) => void = () => undefined;
+  onClose: (msg: any) => void = () => undefined;
+  open(data: unknown) {
+    this.opened.push(data);
+  }
+  send(data: unknown) {
+    this.sent.push(data);
+  }
+  close() {
+    this.closed = true;
+  }
+  receive(data: unknown) {
+    this.onMsg({ content: { data } });
+  }
+}
+
+type Reply = { status: string; ename?: string; evalue?: string };
+
+class FakeKernel {
+  statusChanged = new Signal<FakeKernel, string>(this);
+  comms: FakeComm[] = [];
+  executed: any[] = [];
+  language = 'python';
+  reply: Reply = { status: 'ok' };
+  infoAnswer: Promise<any>;
+  private _answerInfo: (value: any) => void = () => undefined;
+
+  constructor(answerAtOnce = true) {
+    this.infoAnswer = new Promise(resolve => (this._answerInfo = resolve));
+    if (answerAtOnce) {
+      this.answerInfo();
+    }
+  }
+  answerInfo() {
+    this._answerInfo({ language_info: { name: this.language } });
+  }
+  get info() {
+    return this.infoAnswer;
+  }
+  requestExecute(content: any) {
+    this.executed.push(content);
+    return { done: Promise.resolve({ content: this.reply }) };
+  }
+  createComm(target: string) {
+    expect(target).toBe('oomguard');
+    const comm = new FakeComm();
+    this.comms.push(comm);
+    return comm;
+  }
+}
+
+class FakeSessionContext {
+  kernelChanged = new Signal<FakeSessionContext, any>(this);
+  session: { kernel: FakeKernel | null } | null = null;
+  constructor(kernel: FakeKernel | null) {
+    this.session = { kernel };
+  }
+  changeKernel(kernel: FakeKernel) {
+    this.session = { kernel };
+    this.kernelChanged.emit({ newValue: kernel });
+  }
+}
+
+async function settle() {
+  for (let i = 0; i < 5; i++) {
+    await Promise.resolve();
+  }
+}
+
+function connect(kernel: FakeKernel | null) {
+  const model = new MemoryModel();
+  const sessionContext = new FakeSessionContext(kernel);
+  const connection = new ShimConnection({
+    sessionContext: sessionContext as any,
+    model,
+    interval: 0.5
+  });
+  return { model, sessionContext, connection };
+}
+
+describe('ShimConnection', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('loads the shim silently, opens the comm and sends the interval', async () => {
+    const kernel = new FakeKernel();
+    const { model } = connect(kernel);
+    await settle();
+    expect(kernel.executed).toHaveLength(1);
+    expect(kernel.executed[0]).toEqual(
+      expect.objectContaining({ silent: true, store_history: false })
+    );
+    expect(kernel.executed[0].code).toContain("__import__('oomguard').enable()");
+    const comm = kernel.comms[0];
+    expect(comm.opened).toEqual([{ v: 1, type: 'open', client: 'jupyterlab' }]);
+    expect(comm.sent).toEqual([{ v: 1, type: 'settings', interval: 0.5 }]);
+    expect(model.status.state).toBe('connecting');
+
+    comm.receive(hello());
+    comm.receive(sample({ rss: 123 }));
+    expect(model.status.state).toBe('connected');
+    expect(model.latest?.rss).toBe(123);
+  });
+
+  it('says so when there is no kernel', async () => {
+    const { model } = connect(null);
+    await settle();
+    expect(model.status.state).toBe('no-kernel');
+  });
+
+  it('leaves non-Python kernels alone', async () => {
+    const kernel = new FakeKernel(false);
+    kernel.language = 'bash';
+    kernel.answerInfo();
+    const { model } = connect(kernel);
+    await settle();
+    expect(model.status.state).toBe('not-python');
+    expect(model.status.message).toContain('bash');
+    expect(kernel.executed).toHaveLength(0);
+  });
+
+  it('gives the install command when the module is missing', async () => {
+    const kernel = new FakeKernel();
+    kernel.reply = {
+      status: 'error',
+      ename: 'ModuleNotFoundError',
+      evalue: "No module named 'oomguard'"
+    };
+    const { model } = connect(kernel);
+    await settle();
+    expect(model.status.state).toBe('missing');
+    expect(model.status.message).toContain('%pip install oomguard');
+    expect(kernel.comms).toHaveLength(0);
+  });
+
+  it('reports other load failures with the error', async () => {
+    const kernel = new FakeKernel();
+    kernel.reply = { status: 'error', ename: 'OSError', evalue: 'disk full' };
+    const { model } = connect(kernel);
+    await settle();
+    expect(model.status).toEqual(
+      expect.objectContaining({ state: 'error' })
+    );
+    expect(model.status.message).toContain('OSError: disk full');
+  });
+
+  it('tells the user when the kernel does not answer, and recovers', async () => {
+    const kernel = new FakeKernel(false);
+    const { model } = connect(kernel);
+    await settle();
+    expect(model.status.state).toBe('connecting');
+    jest.advanceTimersByTime(20000);
+    expect(model.status.state).toBe('waiting');
+    expect(model.status.message).toContain('has not answered');
+    kernel.answerInfo();
+    await settle();
+    kernel.comms[0].receive(hello());
+    expect(model.status.state).toBe('connected');
+  });
+
+  it('says so when the shim sends no hello', async () => {
+    const kernel = new FakeKernel();
+    const { model } = connect(kernel);
+    await settle();
+    jest.advanceTimersByTime(15000);
+    expect(model.status.state).toBe('waiting');
+    expect(model.status.message).toContain('no reading');
+  });
+
+  it('reports a comm the kernel closes', async () => {
+    const kernel = new FakeKernel();
+    const { model } = connect(kernel);
+    await settle();
+    kernel.comms[0].receive(hello());
+    kernel.comms[0].onClose({});
+    expect(model.status.state).toBe('disconnected');
+  });
+
+  it('re-attaches after a restart, once the kernel is idle', async () => {
+    const kernel = new FakeKernel();
+    const { model } = connect(kernel);
+    await settle();
+    kernel.comms[0].receive(hello({ pid: 1 }));
+    kernel.statusChanged.emit('restarting');
+    expect(model.status.state).toBe('disconnected');
+    kernel.statusChanged.emit('starting');
+    await settle();
+    expect(kernel.comms).toHaveLength(1);
+    kernel.statusChanged.emit('idle');
+    await settle();
+    expect(kernel.comms).toHaveLength(2);
+    // Messages on the old comm no longer count.
+    kernel.comms[0].receive(sample({ rss: 1 }));
+    expect(model.latest).toBeNull();
+    kernel.comms[1].receive(hello({ pid: 2 }));
+    expect(model.status.state).toBe('connected');
+    expect(model.hello?.pid).toBe(2);
+  });
+
+  it('reports a dead kernel', async () => {
+    const kernel = new FakeKernel();
+    const { model } = connect(kernel);
+    await settle();
+    kernel.statusChanged.emit('dead');
+    expect(model.status.state).toBe('dead');
+  });
+
+  it('follows a change of kernel and closes the old comm', async () => {
+    const first = new FakeKernel();
+    const { model, sessionContext } = connect(first);
+    await settle();
+    first.comms[0].receive(hello({ pid: 1 }));
+    const second = new FakeKernel();
+    sessionContext.changeKernel(second);
+    await settle();
+    expect(first.comms[0].closed).toBe(true);
+    expect(model.hello).toBeNull();
+    second.comms[0].receive(hello({ pid: 2 }));
+    expect(model.hello?.pid).toBe(2);
+    // The old kernel's status no longer matters.
+    first.statusChanged.emit('dead');
+    expect(model.status.state).toBe('connected');
+  });
+
+  it('sends new settings and refresh requests to the open comm', async () => {
+    const kernel = new FakeKernel();
+    const { connection } = connect(kernel);
+    await settle();
+    connection.interval = 2;
+    connection.refresh();
+    expect(kernel.comms[0].sent.slice(1)).toEqual([
+      { v: 1, type: 'settings', interval: 2 },
+      { v: 1, type: 'refresh' }
+    ]);
+  });
+
+  it('stops listening when disposed', async () => {
+    const kernel = new FakeKernel();
+    const { model, connection } = connect(kernel);
+    await settle();
+    connection.dispose();
+    expect(kernel.comms[0].closed).toBe(true);
+    kernel.statusChanged.emit('dead');
+    expect(model.status.state).toBe('connecting');
+  });
+});
