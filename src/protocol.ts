@@ -12,9 +12,32 @@ export const PROTOCOL_VERSION = 1;
 /** The comm target the shim registers in the kernel. */
 export const COMM_TARGET = 'oomguard';
 
-/** Limits on kernel-supplied strings, so a hostile payload cannot flood the DOM. */
+/** Limits on kernel-supplied data, so a hostile or broken payload cannot flood the page. */
 const MAX_STRING = 1000;
 const MAX_NOTES = 20;
+const MAX_GPUS = 64;
+const MAX_FINDINGS = 200;
+const MAX_VARIABLES = 5000;
+const MAX_DIMS = 32;
+const MAX_SHARED = 100;
+
+export interface IGpuReading {
+  index: number;
+  uuid: string | null;
+  name: string;
+  used: number | null;
+  total: number | null;
+  process_used: number | null;
+  torch_allocated: number | null;
+  torch_reserved: number | null;
+  source: string;
+}
+
+export interface IRunningCell {
+  execution_count: number | null;
+  cell_id: string | null;
+  start: number;
+}
 
 export interface IHelloMessage {
   v: number;
@@ -41,6 +64,47 @@ export interface ISampleMessage {
   host_total: number | null;
   host_available: number | null;
   notes: string[];
+  /** Absent from older shims; null when not measured; [] when there is no GPU. */
+  gpus?: IGpuReading[] | null;
+  running_cell?: IRunningCell | null;
+}
+
+export interface IGpuCellReading {
+  index: number;
+  before: number | null;
+  after: number | null;
+  peak: number | null;
+}
+
+export interface ICellRecord {
+  execution_count: number | null;
+  cell_id: string | null;
+  start: number;
+  duration: number;
+  ram_before: number | null;
+  ram_after: number | null;
+  ram_peak: number | null;
+  ram_delta: number | null;
+  ram_peak_delta: number | null;
+  peak_method: string;
+  container_peak: number | null;
+  gpu: IGpuCellReading[];
+  status: 'ok' | 'error' | 'blocked' | 'interrupted';
+  findings: Record<string, unknown>[];
+  notes: string[];
+}
+
+export interface IVariableInfo {
+  name: string;
+  type: string;
+  bytes: number | null;
+  device: string | null;
+  shape: number[] | null;
+  dtype: string | null;
+  shared_with: string[];
+  truncated: boolean;
+  grad_bytes: number | null;
+  notes: string[];
 }
 
 export interface IErrorMessage {
@@ -49,61 +113,179 @@ export interface IErrorMessage {
   message: string;
 }
 
-export type KernelMessage = IHelloMessage | ISampleMessage | IErrorMessage;
+export interface ICellStartMessage extends IRunningCell {
+  v: number;
+  type: 'cell_start';
+}
+
+export interface ICellMessage {
+  v: number;
+  type: 'cell';
+  record: ICellRecord;
+}
+
+export interface IVariablesMessage {
+  v: number;
+  type: 'variables';
+  variables: IVariableInfo[];
+  truncated: boolean;
+  took: number;
+}
+
+export type KernelMessage =
+  | IHelloMessage
+  | ISampleMessage
+  | IErrorMessage
+  | ICellStartMessage
+  | ICellMessage
+  | IVariablesMessage;
 
 /** Front end → kernel. */
 export type ClientMessage =
   | { v: number; type: 'open'; client: string }
   | { v: number; type: 'settings'; interval: number }
-  | { v: number; type: 'refresh' };
+  | { v: number; type: 'refresh' }
+  | { v: number; type: 'variables' };
 
 /** Why a message was refused. */
 export type ParseResult =
   | { ok: true; message: KernelMessage }
   | { ok: false; reason: string; versionMismatch?: number };
 
-type Dict = Record<string, unknown>;
+// ---------------------------------------------------------------------------
+// Checks: small composable predicates, so each message's shape reads as a table.
 
-function isDict(value: unknown): value is Dict {
+type Check = (value: unknown) => boolean;
+type Shape = Record<string, Check>;
+
+function isDict(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+const isNumber: Check = v => typeof v === 'number' && Number.isFinite(v);
+const isCount: Check = v => isNumber(v) && (v as number) >= 0;
+const isInteger: Check = v => isCount(v) && Number.isInteger(v);
+const isText: Check = v => typeof v === 'string' && v.length <= MAX_STRING;
+const isBool: Check = v => typeof v === 'boolean';
+
+const nullable =
+  (check: Check): Check =>
+  v =>
+    v === null || check(v);
+/** For fields added after v1 first shipped: absent is fine. */
+const optional =
+  (check: Check): Check =>
+  v =>
+    v === undefined || check(v);
+const oneOf =
+  (...values: string[]): Check =>
+  v =>
+    typeof v === 'string' && values.includes(v);
+const listOf =
+  (check: Check, max: number): Check =>
+  v =>
+    Array.isArray(v) && v.length <= max && v.every(check);
+const shaped =
+  (shape: Shape): Check =>
+  v =>
+    isDict(v) && firstBadField(v, shape) === null;
+
+function firstBadField(value: Record<string, unknown>, shape: Shape): string | null {
+  for (const [field, check] of Object.entries(shape)) {
+    if (!check(value[field])) {
+      return field;
+    }
+  }
+  return null;
 }
 
-function isOptionalCount(value: unknown): value is number | null {
-  return value === null || isCount(value);
-}
+const notes = listOf(isText, MAX_NOTES);
 
-function isShortString(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= MAX_STRING;
-}
+const gpuReading = shaped({
+  index: isInteger,
+  uuid: nullable(isText),
+  name: isText,
+  used: nullable(isCount),
+  total: nullable(isCount),
+  process_used: nullable(isCount),
+  torch_allocated: nullable(isCount),
+  torch_reserved: nullable(isCount),
+  source: isText
+});
 
-/** Field checks per message type: the name of the first bad field, or null. */
-const CHECKS: Record<string, Record<string, (value: unknown) => boolean>> = {
+const runningCell: Shape = {
+  execution_count: nullable(isInteger),
+  cell_id: nullable(isText),
+  start: isCount
+};
+
+const cellRecord = shaped({
+  ...runningCell,
+  duration: isCount,
+  ram_before: nullable(isCount),
+  ram_after: nullable(isCount),
+  ram_peak: nullable(isCount),
+  ram_delta: nullable(isNumber),
+  ram_peak_delta: nullable(isNumber),
+  peak_method: isText,
+  container_peak: nullable(isCount),
+  gpu: listOf(
+    shaped({
+      index: isInteger,
+      before: nullable(isCount),
+      after: nullable(isCount),
+      peak: nullable(isCount)
+    }),
+    MAX_GPUS
+  ),
+  status: oneOf('ok', 'error', 'blocked', 'interrupted'),
+  findings: listOf(isDict, MAX_FINDINGS),
+  notes
+});
+
+const variableInfo = shaped({
+  name: isText,
+  type: isText,
+  bytes: nullable(isCount),
+  device: nullable(isText),
+  shape: nullable(listOf(isInteger, MAX_DIMS)),
+  dtype: nullable(isText),
+  shared_with: listOf(isText, MAX_SHARED),
+  truncated: isBool,
+  grad_bytes: optional(nullable(isCount)),
+  notes: optional(notes)
+});
+
+/** The fields each kernel → front end message must have (extra fields are allowed). */
+const MESSAGE_SHAPES: Record<KernelMessage['type'], Shape> = {
   hello: {
-    shim_version: isShortString,
-    pid: v => isCount(v) && Number.isInteger(v),
+    shim_version: isText,
+    pid: isInteger,
     interval: v => isCount(v) && (v as number) > 0,
-    python: isShortString,
-    peak_method: isShortString
+    python: isText,
+    peak_method: isText
   },
   sample: {
     t: isCount,
-    rss: isOptionalCount,
-    children_rss: isOptionalCount,
-    limit: isOptionalCount,
-    limit_source: isShortString,
-    used: isOptionalCount,
-    free: isOptionalCount,
-    host_total: isOptionalCount,
-    host_available: isOptionalCount,
-    notes: v =>
-      Array.isArray(v) && v.length <= MAX_NOTES && v.every(isShortString)
+    rss: nullable(isCount),
+    children_rss: nullable(isCount),
+    limit: nullable(isCount),
+    limit_source: isText,
+    used: nullable(isCount),
+    free: nullable(isCount),
+    host_total: nullable(isCount),
+    host_available: nullable(isCount),
+    notes,
+    gpus: optional(nullable(listOf(gpuReading, MAX_GPUS))),
+    running_cell: optional(nullable(shaped(runningCell)))
   },
-  error: {
-    message: isShortString
+  error: { message: isText },
+  cell_start: runningCell,
+  cell: { record: cellRecord },
+  variables: {
+    variables: listOf(variableInfo, MAX_VARIABLES),
+    truncated: isBool,
+    took: isCount
   }
 };
 
@@ -126,13 +308,12 @@ export function parseKernelMessage(data: unknown): ParseResult {
     };
   }
   const type = data.type;
-  if (typeof type !== 'string' || !(type in CHECKS)) {
+  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(MESSAGE_SHAPES, type)) {
     return { ok: false, reason: `unknown message type ${JSON.stringify(type)}` };
   }
-  for (const [field, check] of Object.entries(CHECKS[type])) {
-    if (!check(data[field])) {
-      return { ok: false, reason: `${type}: bad or missing field "${field}"` };
-    }
+  const bad = firstBadField(data, MESSAGE_SHAPES[type as KernelMessage['type']]);
+  if (bad !== null) {
+    return { ok: false, reason: `${type}: bad or missing field "${bad}"` };
   }
   return { ok: true, message: data as unknown as KernelMessage };
 }
@@ -143,6 +324,7 @@ export function clientMessage(
     | { type: 'open'; client: string }
     | { type: 'settings'; interval: number }
     | { type: 'refresh' }
+    | { type: 'variables' }
 ): ClientMessage {
   return { v: PROTOCOL_VERSION, ...body } as ClientMessage;
 }

@@ -29,3 +29,55 @@ export function hello(overrides: Record<string, unknown> = {}) {
     ...overrides
   };
 }
+
+export function gpu(overrides: Record<string, unknown> = {}) {
+  return {
+    index: 0,
+    uuid: 'GPU-1234',
+    name: 'NVIDIA T4',
+    used: 3 * 2 ** 30,
+    total: 15 * 2 ** 30,
+    process_used: 2 * 2 ** 30,
+    torch_allocated: 1.5 * 2 ** 30,
+    torch_reserved: 2 * 2 ** 30,
+    source: 'nvml',
+    ...overrides
+  };
+}
+
+export function cellRecord(overrides: Record<string, unknown> = {}) {
+  return {
+    execution_count: 3,
+    cell_id: 'abc-123',
+    start: 1_700_000_000,
+    duration: 1.25,
+    ram_before: 100 * 2 ** 20,
+    ram_after: 612 * 2 ** 20,
+    ram_peak: 1124 * 2 ** 20,
+    ram_delta: 512 * 2 ** 20,
+    ram_peak_delta: 1024 * 2 ** 20,
+    peak_method: 'hwm',
+    container_peak: null,
+    gpu: [],
+    status: 'ok',
+    findings: [],
+    notes: [],
+    ...overrides
+  };
+}
+
+export function variable(overrides: Record<string, unknown> = {}) {
+  return {
+    name: 'adj',
+    type: 'torch.Tensor',
+    bytes: 256 * 2 ** 20,
+    device: 'cpu',
+    shape: [8192, 8192],
+    dtype: 'torch.float32',
+    shared_with: [],
+    truncated: false,
+    grad_bytes: null,
+    notes: [],
+    ...overrides
+  };
+}

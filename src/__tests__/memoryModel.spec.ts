@@ -1,5 +1,5 @@
 import { MemoryChange, MemoryModel } from '../model/memoryModel';
-import { hello, sample } from './fixtures';
+import { cellRecord, hello, sample, variable } from './fixtures';
 
 function record(model: MemoryModel): MemoryChange[] {
   const changes: MemoryChange[] = [];
@@ -107,5 +107,38 @@ describe('MemoryModel', () => {
     const changes = record(model);
     model.setStatus('connecting', 'x');
     expect(changes).toEqual([]);
+  });
+
+  it('tracks the running cell and keeps cell records in order', () => {
+    const model = new MemoryModel({ maxCells: 2 });
+    model.handleMessage({ v: 1, type: 'cell_start', execution_count: 1, cell_id: 'a', start: 5 });
+    expect(model.runningCell).toEqual({ execution_count: 1, cell_id: 'a', start: 5 });
+    for (const count of [1, 2, 3]) {
+      model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ execution_count: count }) });
+    }
+    expect(model.runningCell).toBeNull();
+    expect(model.cells.map(c => c.execution_count)).toEqual([2, 3]);
+  });
+
+  it('takes the running cell from samples, which heals a missed message', () => {
+    const model = new MemoryModel();
+    model.handleMessage(sample({ running_cell: { execution_count: 9, cell_id: null, start: 1 } }));
+    expect(model.runningCell?.execution_count).toBe(9);
+    model.handleMessage(sample({ running_cell: null }));
+    expect(model.runningCell).toBeNull();
+    // An older shim says nothing: keep what we know.
+    model.handleMessage({ v: 1, type: 'cell_start', execution_count: 10, cell_id: null, start: 2 });
+    model.handleMessage(sample());
+    expect(model.runningCell?.execution_count).toBe(10);
+  });
+
+  it('keeps the latest variable scan until the kernel changes', () => {
+    const model = new MemoryModel();
+    const changes = record(model);
+    model.handleMessage({ v: 1, type: 'variables', variables: [variable()], truncated: false, took: 0.002 });
+    expect(model.variables?.variables[0].name).toBe('adj');
+    expect(changes).toEqual(['variables']);
+    model.resetKernel();
+    expect(model.variables).toBeNull();
   });
 });

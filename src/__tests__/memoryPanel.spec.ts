@@ -3,16 +3,17 @@ import { Widget } from '@lumino/widgets';
 import { MemoryModel } from '../model/memoryModel';
 import { INotebookMemory } from '../tokens';
 import { MemoryPanel } from '../views/memoryPanel';
-import { hello, sample } from './fixtures';
+import { cellRecord, gpu, hello, sample, variable } from './fixtures';
 
 function notebookMemory(model: MemoryModel, label = 'demo.ipynb') {
   const attach = jest.fn();
+  const requestVariables = jest.fn();
   const memory = {
     panel: { title: { label } },
     model,
-    connection: { attach }
+    connection: { attach, requestVariables }
   } as unknown as INotebookMemory;
-  return { memory, attach };
+  return { memory, attach, requestVariables };
 }
 
 /** Like JupyterLab's null translator: fills %1, %2… and translates nothing. */
@@ -101,6 +102,80 @@ describe('MemoryPanel', () => {
     second.handleMessage(sample({ rss: 222 * 2 ** 20 }));
     expect(rss.textContent).toBe('222 MiB');
     expect(panel.node.textContent).toContain('other.ipynb');
+    panel.dispose();
+  });
+
+  it('shows each GPU with this kernel and PyTorch figures', () => {
+    const model = new MemoryModel();
+    const panel = showPanel();
+    panel.memory = notebookMemory(model).memory;
+    const section = panel.node.querySelector('.jp-oomguard-gpus') as HTMLElement;
+    model.handleMessage(sample());
+    expect(section.hidden).toBe(true);
+    model.handleMessage(sample({ gpus: [] }));
+    expect(section.hidden).toBe(false);
+    expect(section.textContent).toContain('No GPU visible');
+    model.handleMessage(sample({ gpus: [gpu()] }));
+    expect(section.textContent).toContain('cuda:0 · NVIDIA T4');
+    expect(section.textContent).toContain('3.0 GiB of 15.0 GiB');
+    expect(section.textContent).toContain('PyTorch allocated1.5 GiB');
+    panel.dispose();
+  });
+
+  it('shows the running cell and the recent cells', () => {
+    const model = new MemoryModel();
+    const panel = showPanel();
+    panel.memory = notebookMemory(model).memory;
+    const section = panel.node.querySelector('.jp-oomguard-cells') as HTMLElement;
+    expect(section.hidden).toBe(true);
+    model.handleMessage({ v: 1, type: 'cell_start', execution_count: 4, cell_id: null, start: Date.now() / 1000 });
+    expect(section.textContent).toContain('Cell [4] running');
+    model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ execution_count: 4 }) });
+    expect(section.textContent).toContain('[4]');
+    expect(section.textContent).toContain('RAM +512 MiB · peak +1.0 GiB · 1.25 s');
+    panel.dispose();
+  });
+
+  it('asks for a variable scan and lists the largest', () => {
+    const model = new MemoryModel();
+    const { memory, requestVariables } = notebookMemory(model);
+    const panel = showPanel();
+    panel.memory = memory;
+    model.handleMessage(hello());
+    const scan = panel.node.querySelector('.jp-oomguard-scan') as HTMLButtonElement;
+    expect(scan.disabled).toBe(false);
+    scan.click();
+    expect(requestVariables).toHaveBeenCalled();
+    model.handleMessage({
+      v: 1,
+      type: 'variables',
+      variables: [variable(), variable({ name: 'view', shared_with: ['adj'] })],
+      truncated: false,
+      took: 0.004
+    });
+    const rows = panel.node.querySelectorAll('.jp-oomguard-variable');
+    expect(rows).toHaveLength(2);
+    expect(rows[0].textContent).toContain('adj');
+    expect(rows[0].textContent).toContain('Tensor (8192, 8192) torch.float32 cpu');
+    expect(rows[1].textContent).toContain('256 MiB *');
+    panel.dispose();
+  });
+
+  it('renders variable names and types from the kernel as text', () => {
+    const model = new MemoryModel();
+    const panel = showPanel();
+    panel.memory = notebookMemory(model).memory;
+    const payload = '<img src=x onerror="window.__pwned=3">';
+    model.handleMessage({
+      v: 1,
+      type: 'variables',
+      variables: [variable({ name: payload, type: payload, dtype: payload, device: payload, shared_with: [payload] })],
+      truncated: true,
+      took: 0
+    });
+    expect(panel.node.querySelector('img')).toBeNull();
+    expect(panel.node.textContent).toContain(payload);
+    expect((window as any).__pwned).toBeUndefined();
     panel.dispose();
   });
 });

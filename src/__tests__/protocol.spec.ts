@@ -1,5 +1,5 @@
 import { clientMessage, parseKernelMessage, PROTOCOL_VERSION } from '../protocol';
-import { hello, sample } from './fixtures';
+import { cellRecord, gpu, hello, sample, variable } from './fixtures';
 
 describe('parseKernelMessage', () => {
   it('accepts well-formed hello, sample and error messages', () => {
@@ -58,6 +58,36 @@ describe('parseKernelMessage', () => {
     const result = parseKernelMessage(sample({ v: undefined }));
     expect(result.ok).toBe(false);
     expect(result.ok === false && result.versionMismatch).toBeUndefined();
+  });
+});
+
+describe('messages added to v1', () => {
+  it.each([
+    ['a sample with GPUs and a running cell', sample({ gpus: [gpu(), gpu({ index: 1, used: null })], running_cell: { execution_count: 4, cell_id: null, start: 1 } })],
+    ['a sample with no GPU', sample({ gpus: [] })],
+    ['a sample whose GPUs were not measured', sample({ gpus: null })],
+    ['a cell start', { v: 1, type: 'cell_start', execution_count: 4, cell_id: 'x', start: 2 }],
+    ['a cell record', { v: 1, type: 'cell', record: cellRecord() }],
+    ['a cell record with a shrinking delta', { v: 1, type: 'cell', record: cellRecord({ ram_delta: -5, gpu: [{ index: 0, before: 1, after: 2, peak: 3 }] }) }],
+    ['a variable scan', { v: 1, type: 'variables', variables: [variable(), variable({ name: 'x', shape: null, dtype: null, device: null, bytes: null })], truncated: false, took: 0.01 }]
+  ])('accepts %s', (_, message) => {
+    expect(parseKernelMessage(message)).toEqual(expect.objectContaining({ ok: true }));
+  });
+
+  it.each([
+    ['a GPU without a name', sample({ gpus: [gpu({ name: undefined })] })],
+    ['a negative GPU index', sample({ gpus: [gpu({ index: -1 })] })],
+    ['too many GPUs', sample({ gpus: Array(65).fill(gpu()) })],
+    ['GPUs as an object', sample({ gpus: { 0: gpu() } })],
+    ['a cell record of unknown status', { v: 1, type: 'cell', record: cellRecord({ status: 'exploded' }) }],
+    ['a cell record without duration', { v: 1, type: 'cell', record: cellRecord({ duration: undefined }) }],
+    ['a cell record whose findings are text', { v: 1, type: 'cell', record: cellRecord({ findings: ['<b>'] }) }],
+    ['a cell message without record', { v: 1, type: 'cell' }],
+    ['a variable with a fractional dimension', { v: 1, type: 'variables', variables: [variable({ shape: [1.5] })], truncated: false, took: 0 }],
+    ['a variable named by a number', { v: 1, type: 'variables', variables: [variable({ name: 7 })], truncated: false, took: 0 }],
+    ['an oversize variable scan', { v: 1, type: 'variables', variables: Array(5001).fill(variable()), truncated: false, took: 0 }]
+  ])('rejects %s', (_, message) => {
+    expect(parseKernelMessage(message).ok).toBe(false);
   });
 });
 

@@ -52,6 +52,11 @@ export class ShimConnection implements IDisposable {
     this._send(clientMessage({ type: 'refresh' }));
   }
 
+  /** Ask the kernel for the sizes of the variables in its namespace. */
+  requestVariables(): void {
+    this._send(clientMessage({ type: 'variables' }));
+  }
+
   /**
    * (Re)load the shim in the current kernel and open the comm. Safe to call at any
    * time: an attach in progress for an older kernel is abandoned.

@@ -1,7 +1,10 @@
 import { ISignal, Signal } from '@lumino/signaling';
 import {
+  ICellRecord,
   IHelloMessage,
+  IRunningCell,
   ISampleMessage,
+  IVariablesMessage,
   parseKernelMessage,
   PROTOCOL_VERSION
 } from '../protocol';
@@ -28,10 +31,17 @@ export interface IConnectionStatus {
   message: string;
 }
 
-export type MemoryChange = 'status' | 'hello' | 'sample' | 'error';
+export type MemoryChange =
+  | 'status'
+  | 'hello'
+  | 'sample'
+  | 'error'
+  | 'cell'
+  | 'variables';
 
 /** Keep an hour of 1 Hz samples; the full timeline comes with the charts. */
 const DEFAULT_MAX_SAMPLES = 3600;
+const DEFAULT_MAX_CELLS = 2000;
 
 /**
  * The memory state of one notebook's kernel: connection status, the shim's hello,
@@ -39,8 +49,9 @@ const DEFAULT_MAX_SAMPLES = 3600;
  * connection feeds it and the views render it.
  */
 export class MemoryModel {
-  constructor(options: { maxSamples?: number } = {}) {
+  constructor(options: { maxSamples?: number; maxCells?: number } = {}) {
     this._maxSamples = options.maxSamples ?? DEFAULT_MAX_SAMPLES;
+    this._maxCells = options.maxCells ?? DEFAULT_MAX_CELLS;
   }
 
   get changed(): ISignal<this, MemoryChange> {
@@ -65,6 +76,21 @@ export class MemoryModel {
   /** Samples oldest first, at most `maxSamples` of them. */
   get samples(): readonly ISampleMessage[] {
     return this._samples;
+  }
+
+  /** Records of executed cells, oldest first. */
+  get cells(): readonly ICellRecord[] {
+    return this._cells;
+  }
+
+  /** The cell running now, or null when the kernel runs none (or we don't know). */
+  get runningCell(): IRunningCell | null {
+    return this._runningCell;
+  }
+
+  /** The last variable scan the kernel sent, or null before the first. */
+  get variables(): IVariablesMessage | null {
+    return this._variables;
   }
 
   /** When the newest sample arrived (browser clock, ms), or null. */
@@ -98,6 +124,8 @@ export class MemoryModel {
   resetKernel(): void {
     this._hello = null;
     this._shimError = null;
+    this._runningCell = null;
+    this._variables = null;
     this._changed.emit('hello');
   }
 
@@ -137,6 +165,24 @@ export class MemoryModel {
         this._shimError = message.message;
         this._changed.emit('error');
         break;
+      case 'cell_start':
+        this._runningCell = {
+          execution_count: message.execution_count,
+          cell_id: message.cell_id,
+          start: message.start
+        };
+        this._changed.emit('cell');
+        break;
+      case 'cell':
+        this._runningCell = null;
+        this._cells.push(message.record);
+        trimOldest(this._cells, this._maxCells);
+        this._changed.emit('cell');
+        break;
+      case 'variables':
+        this._variables = message;
+        this._changed.emit('variables');
+        break;
     }
   }
 
@@ -151,8 +197,10 @@ export class MemoryModel {
   private _addSample(sample: ISampleMessage): void {
     this._samples.push(sample);
     this._lastReceivedAt = Date.now();
-    if (this._samples.length > this._maxSamples) {
-      this._samples.splice(0, this._samples.length - this._maxSamples);
+    trimOldest(this._samples, this._maxSamples);
+    if (sample.running_cell !== undefined) {
+      // Samples say what runs now, which also heals a missed cell_start or cell.
+      this._runningCell = sample.running_cell;
     }
     if (this._status.state === 'waiting') {
       this.setStatus('connected');
@@ -167,6 +215,16 @@ export class MemoryModel {
   private _shimError: string | null = null;
   private _lastReceivedAt: number | null = null;
   private _rejected = 0;
+  private _cells: ICellRecord[] = [];
+  private _runningCell: IRunningCell | null = null;
+  private _variables: IVariablesMessage | null = null;
   private _maxSamples: number;
+  private _maxCells: number;
   private _isDisposed = false;
+}
+
+function trimOldest<T>(items: T[], max: number): void {
+  if (items.length > max) {
+    items.splice(0, items.length - max);
+  }
 }

@@ -1,0 +1,79 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import {
+  formatBytes,
+  formatPercent,
+  percentOf,
+  severityOf
+} from '../format';
+import { MemoryModel } from '../model/memoryModel';
+import { element, setText } from './dom';
+import { detailRows, gauge, Section } from './section';
+import { Sparkline } from './sparkline';
+
+/** Kernel RSS against the session limit, with the figures behind it. */
+export class RamSection extends Section {
+  constructor(trans: TranslationBundle) {
+    super(trans, 'jp-oomguard-ram', trans.__('Kernel RAM'));
+    this.node.append(
+      this._value,
+      this._gauge,
+      this._limit,
+      this._details,
+      this._notes,
+      this._sparkline.node
+    );
+  }
+
+  render(model: MemoryModel | null): void {
+    const trans = this.trans;
+    const sample = model?.latest ?? null;
+    const rss = sample?.rss ?? null;
+    setText(this._value, formatBytes(rss));
+    this._value.dataset.oomguardRss = rss === null ? '' : String(rss);
+    this._value.dataset.oomguardTime = sample ? String(sample.t) : '';
+
+    const percent = percentOf(rss, sample?.limit);
+    const bar = gauge(percent, severityOf(percent));
+    this._gauge.replaceWith(bar);
+    this._gauge = bar;
+    setText(
+      this._limit,
+      sample?.limit
+        ? trans.__(
+            '%1 of the %2 session limit (%3)',
+            formatPercent(percent),
+            formatBytes(sample.limit),
+            sample.limit_source
+          )
+        : trans.__('Session limit not measured')
+    );
+    this._details.replaceChildren(
+      ...detailRows([
+        [trans.__('Free in session'), formatBytes(sample?.free)],
+        [trans.__('Session in use'), formatBytes(sample?.used)],
+        [trans.__('Child processes'), formatBytes(sample?.children_rss)],
+        [
+          trans.__('Host available'),
+          sample?.host_total
+            ? trans.__(
+                '%1 of %2',
+                formatBytes(sample.host_available),
+                formatBytes(sample.host_total)
+              )
+            : '—'
+        ]
+      ])
+    );
+    this._notes.replaceChildren(
+      ...(sample?.notes ?? []).map(note => element('li', 'jp-oomguard-note', note))
+    );
+    this._sparkline.update(model?.samples ?? []);
+  }
+
+  private _value = element('div', 'jp-oomguard-value jp-oomguard-rss');
+  private _gauge = gauge(null, 'unknown');
+  private _limit = element('div', 'jp-oomguard-limit');
+  private _details = element('div', 'jp-oomguard-details');
+  private _notes = element('ul', 'jp-oomguard-notes');
+  private _sparkline = new Sparkline();
+}
