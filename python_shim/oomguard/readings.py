@@ -5,6 +5,7 @@ import os
 import time
 from typing import List, Optional
 
+from .probes.gpu import GpuProbe
 from .probes.limits import LimitProbe
 from .probes.proc import PROC, ChildrenProbe, process_memory
 
@@ -14,6 +15,7 @@ class Readings:
         self.proc_root = PROC if root == "/" else os.path.join(root, "proc")
         self.children = ChildrenProbe(self.proc_root)
         self.limits = LimitProbe(root)
+        self.gpus = GpuProbe(root)
 
     def take(self, limit_setting: Optional[int] = None) -> dict:
         notes: List[str] = []
@@ -21,6 +23,7 @@ class Readings:
         rss, _hwm = process_memory(self.proc_root, notes)
         children_rss = self.children.children_rss(notes)
         reading = self.limits.read(limit_setting, notes)
-        reading.update(t=t, rss=rss, children_rss=children_rss,
+        gpus = self.gpus.read(notes)  # cached / off the main thread: see probes/gpu.py
+        reading.update(t=t, rss=rss, children_rss=children_rss, gpus=gpus,
                        notes=list(dict.fromkeys(notes)))  # same note once, order kept
         return reading
