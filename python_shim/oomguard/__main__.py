@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from .export import FORMATS, export
+from .exporters import FORMATS, export
 from .spool import default_directory, list_spools, read_spool
 
 EXTENSIONS = {"csv": ".csv", "json": ".json", "trace": ".trace.json"}

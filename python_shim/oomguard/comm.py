@@ -35,10 +35,12 @@ def find_comm_manager():
 
 class CommBridge:
     def __init__(self, hello: Callable[[], dict], take_reading: Callable[[], dict],
-                 apply_settings: Callable[[dict], None]):
+                 apply_settings: Callable[[dict], None],
+                 answer_variables: Optional[Callable[[], dict]] = None):
         self._hello = hello
         self._take_reading = take_reading
         self._apply_settings = apply_settings
+        self._answer_variables = answer_variables  # -> a `variables` message
         self._comms: Dict[str, object] = {}
         self._lock = threading.Lock()
         self._manager = None
@@ -89,6 +91,13 @@ class CommBridge:
             message = protocol.sample(reading)
             for comm in comms:
                 self._send(comm, message)
+
+    def send_all(self, message: dict) -> None:
+        """One message (cell_start, cell, ...) to every open comm."""
+        with self._lock:
+            comms = list(self._comms.values())
+        for comm in comms:
+            self._send(comm, message)
 
     def _send(self, comm, message: dict) -> bool:
         try:
@@ -142,6 +151,9 @@ class CommBridge:
                     self._send(other, hello)
             elif request["type"] == "refresh":
                 self._send(comm, protocol.sample(self._take_reading()))
+            elif request["type"] == "variables":
+                if self._answer_variables is not None:
+                    self._send(comm, self._answer_variables())
             else:
                 log.warning("oomguard: dropped a second 'open' on an open comm")
         except Exception:

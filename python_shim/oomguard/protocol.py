@@ -14,9 +14,9 @@ MAX_INTERVAL = 60.0
 
 SAMPLE_FIELDS = (
     "t", "rss", "children_rss", "limit", "limit_source", "used", "free",
-    "host_total", "host_available", "notes",
+    "host_total", "host_available", "notes", "gpus", "running_cell",
 )
-INCOMING_TYPES = ("open", "settings", "refresh")
+INCOMING_TYPES = ("open", "settings", "refresh", "variables")
 
 log = logging.getLogger("oomguard")
 
@@ -43,6 +43,20 @@ def sample(reading: dict) -> dict:
     return _envelope("sample", **body)
 
 
+def cell_start(running_cell: dict) -> dict:
+    return _envelope("cell_start", execution_count=running_cell.get("execution_count"),
+                     cell_id=running_cell.get("cell_id"), start=running_cell.get("start"))
+
+
+def cell(record: dict) -> dict:
+    return _envelope("cell", record=record)
+
+
+def variables(found: list, truncated: bool, took: float) -> dict:
+    return _envelope("variables", variables=list(found), truncated=bool(truncated),
+                     took=float(took))
+
+
 def error(message: str) -> dict:
     return _envelope("error", message=str(message))
 
@@ -61,7 +75,8 @@ def parse_incoming(data: Any) -> Optional[dict]:
     """Validate a front end -> kernel message body.
 
     Returns a normalised dict (``{"type": "open", "client": ...}``,
-    ``{"type": "settings", "interval": float | None}``, ``{"type": "refresh"}``) or None
+    ``{"type": "settings", "interval": float | None}``, ``{"type": "refresh"}``,
+    ``{"type": "variables"}``) or None
     for anything malformed, unknown or of another protocol version."""
     try:
         if not isinstance(data, dict):
@@ -88,6 +103,6 @@ def parse_incoming(data: Any) -> Optional[dict]:
                     return _drop("'interval' must be a finite number of seconds")
                 interval = clamp_interval(interval)
             return {"type": "settings", "interval": interval}
-        return {"type": "refresh"}
+        return {"type": kind}  # refresh, variables: no fields
     except Exception as exc:  # e.g. a dict subclass with a hostile __eq__: still never raise
         return _drop(f"could not be read ({type(exc).__name__})")

@@ -1,26 +1,36 @@
-"""The shim's state in this process: settings, the sampler and the comm bridge.
+"""The shim's state in this process: settings, the sampler, the cell recorder and the comm
+bridge.
 
-Everything reachable from user code (enable, disable, snapshot) is guarded here so that
-a failure is logged and degrades to "not measured", never an exception in a cell."""
+Everything reachable from user code (enable, disable, snapshot, cells, variables) is
+guarded here or in __init__ so that a failure is logged and degrades to "not measured",
+never an exception in a cell. One Runtime lives per process (see `get_runtime`), so
+`%reload_ext oomguard` keeps the cells recorded so far."""
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import os
 import platform
+import sys
 import threading
+import time
 import warnings
-from typing import Optional
+from typing import List, Optional, Tuple
 
+from . import exporters
 from . import protocol
 from .comm import CommBridge
-from .probes.proc import hwm_resettable
 from .readings import Readings
+from .records import CellRecord, CellRecorder
 from .sampler import Sampler
+from .spool import Spool
+from .timeline import Timeline
 
 log = logging.getLogger("oomguard")
 
 DEFAULT_INTERVAL = 1.0
+SUMMARY_MODES = ("off", "summary", "verbose")
 
 
 def _complain(message: str) -> None:
@@ -32,33 +42,142 @@ def _complain(message: str) -> None:
         pass
 
 
+def current_shell():
+    """The running IPython shell, or None (plain Python). Never imports IPython."""
+    ipython = sys.modules.get("IPython")
+    getter = getattr(ipython, "get_ipython", None)
+    try:
+        return getter() if getter is not None else None
+    except Exception:
+        return None
+
+
 class Runtime:
     def __init__(self, shim_version: str):
         self.shim_version = shim_version
         self.interval = DEFAULT_INTERVAL
         self.limit_setting: Optional[int] = None
+        self.summary_setting: Optional[str] = None  # None: automatic (see summary_mode)
         self._lock = threading.RLock()
         self._peak_method: Optional[str] = None
         self.readings = Readings()
         self.sampler = Sampler(self.take_reading, self.interval)
-        self.bridge = CommBridge(self.hello, self.take_reading, self.apply_settings)
+        self.recorder = CellRecorder(lambda: self.sampler.latest, lambda: self.interval)
+        self.bridge = CommBridge(self.hello, self.take_reading, self.apply_settings,
+                                 self.variables_message)
         self.sampler.add_sink(self.bridge.broadcast)
+        self.sampler.add_sink(self.recorder.feed)
+        self.recorder.on_start.append(self._cell_started)
+        self.recorder.on_record.append(self._cell_recorded)
+        # The timeline keeps samples for exports; the spool keeps them on disk, so a
+        # kernel killed by the OOM killer leaves its timeline behind.
+        self.timeline = Timeline()
+        self.spool_setting = None  # None: the default directory; False: no spool
+        self.spool: Optional[Spool] = None
+        self.sampler.add_sink(self.timeline.add_sample)
+        self.sampler.add_sink(self._spool_sample)
+        self.recorder.on_record.append(self._spool_cell)
+        self.enabled = False
+        self._dashboard = None
 
+    # -- readings -----------------------------------------------------------------------
     def take_reading(self) -> dict:
-        return self.readings.take(self.limit_setting)
+        reading = self.readings.take(self.limit_setting)
+        reading["running_cell"] = self.recorder.running_cell()
+        spool = self.spool
+        if spool is not None and spool.note:
+            reading["notes"].append(spool.note)
+        return reading
 
     def snapshot(self) -> dict:
         message = protocol.sample(self.take_reading())
         del message["v"], message["type"]
         return message
 
+    @property
+    def peak_method(self) -> str:
+        if self.recorder.registered:
+            return self.recorder.peak_method
+        if self._peak_method is None:  # not hooked into IPython: what enable would find
+            self._peak_method = self.recorder.rss.check()
+        return self._peak_method
+
     def hello(self) -> dict:
-        if self._peak_method is None:
-            self._peak_method = "hwm" if hwm_resettable() else "sampled"
         return protocol.hello(shim_version=self.shim_version, pid=os.getpid(),
                               interval=self.interval, python=platform.python_version(),
-                              peak_method=self._peak_method)
+                              peak_method=self.peak_method)
 
+    def cells(self) -> List[CellRecord]:
+        return self.recorder.records()
+
+    def scan_variables(self) -> Tuple[list, bool, float]:
+        """(variables, truncated, seconds) from sizes.scan_namespace over the user's
+        namespace; ([], False, 0.0) where that module is not available."""
+        try:
+            sizes = importlib.import_module(".sizes", __package__)
+            scan = sizes.scan_namespace
+        except (ImportError, AttributeError):
+            log.warning("oomguard: variable sizes are not available in this version")
+            return [], False, 0.0
+        shell = current_shell()
+        namespace = shell.user_ns if shell is not None else vars(sys.modules["__main__"])
+        started = time.perf_counter()
+        found, truncated = scan(namespace)
+        return list(found), bool(truncated), time.perf_counter() - started
+
+    def variables_message(self) -> dict:
+        return protocol.variables(*self.scan_variables())
+
+    # -- timeline -----------------------------------------------------------------------
+    def export(self, path, format: str) -> List[str]:
+        session = self.spool.session() if self.spool is not None else None
+        return exporters.export(path, format, self.timeline.samples(),
+                               [record.to_dict() for record in self.recorder.records()],
+                               session=session)
+
+    def _spool_sample(self, reading: dict) -> None:
+        spool = self.spool
+        if spool is not None:
+            spool.write_sample(reading)
+
+    def _spool_cell(self, record: CellRecord) -> None:
+        spool = self.spool
+        if spool is not None:
+            spool.write_cell(record)
+
+    def _open_spool(self) -> None:
+        if self.spool is None and self.spool_setting is not False:
+            self.spool = Spool(directory=self.spool_setting,
+                               session={"interval": self.interval})
+
+    def _close_spool(self) -> None:
+        spool, self.spool = self.spool, None
+        if spool is not None:
+            spool.close()
+
+    # -- cells --------------------------------------------------------------------------
+    def summary_mode(self) -> str:
+        """The user's choice, else a summary unless a front end (the JupyterLab extension)
+        shows the cells itself."""
+        if self.summary_setting is not None:
+            return self.summary_setting
+        return "off" if self.bridge.open_comms else "summary"
+
+    def _cell_started(self, running_cell: dict) -> None:
+        if self.bridge.open_comms:
+            self.bridge.send_all(protocol.cell_start(running_cell))
+
+    def _cell_recorded(self, record: CellRecord) -> None:
+        if self.bridge.open_comms:
+            self.bridge.send_all(protocol.cell(record.to_dict()))
+        mode = self.summary_mode()
+        if mode != "off":
+            from .render import print_summary
+            # Fresh limit figures (a few small files), only because a summary is printed.
+            reading = self.readings.limits.read(self.limit_setting, [])
+            print_summary(record, reading, mode)
+
+    # -- settings -----------------------------------------------------------------------
     def apply_settings(self, settings: dict) -> None:
         with self._lock:
             for name, value in settings.items():
@@ -78,17 +197,80 @@ class Runtime:
                         _complain("oomguard: limit must be a positive number of bytes or None")
                     else:
                         self.limit_setting = int(value)
+                elif name == "summary":
+                    if value is None or value in SUMMARY_MODES:
+                        self.summary_setting = value
+                    else:
+                        _complain(f"oomguard: summary must be one of {', '.join(SUMMARY_MODES)}"
+                                  f" or None; kept {self.summary_setting!r}")
+                elif name == "spool":
+                    if value is None or value is False or isinstance(value, (str, os.PathLike)):
+                        if value != self.spool_setting:
+                            self.spool_setting = value
+                            self._close_spool()  # reopened where asked by enable()
+                    else:
+                        _complain("oomguard: spool must be a directory, None (the default "
+                                  "directory) or False (no spool)")
+                elif name == "torch_peak_reset":
+                    if isinstance(value, bool):
+                        self.recorder.torch_peak_reset = value
+                    else:
+                        _complain("oomguard: torch_peak_reset must be True or False")
                 else:
                     _complain(f"oomguard: unknown setting {name!r} ignored")
 
+    # -- lifecycle ----------------------------------------------------------------------
     def enable(self, **settings) -> None:
         with self._lock:
             self.apply_settings(settings)
+            self._open_spool()
             self.sampler.start()
             if not self.bridge.registered:
                 self.bridge.register()
+            shell = current_shell()
+            if shell is not None:
+                self.recorder.register(shell)
+                self._register_magic(shell)
+            self.enabled = True
 
     def disable(self) -> None:
         with self._lock:
+            self.stop_dashboard()
             self.sampler.stop()
             self.bridge.unregister()
+            self.recorder.unregister()
+            self._close_spool()
+            self.enabled = False
+
+    def _register_magic(self, shell) -> None:
+        from .render import make_magic
+        try:
+            # A line magic only: the cell magic %%oomguard belongs to the guard.
+            shell.register_magic_function(make_magic(self), "line", "oomguard")
+        except Exception:
+            log.warning("oomguard: could not register %%oomguard", exc_info=True)
+
+    def dashboard(self):
+        from .render import Dashboard
+        with self._lock:
+            self.stop_dashboard()
+            self._dashboard = Dashboard(self)
+        return self._dashboard.show()
+
+    def stop_dashboard(self) -> None:
+        board, self._dashboard = self._dashboard, None
+        if board is not None:
+            board.stop()
+
+
+_runtime: Optional[Runtime] = None
+_runtime_lock = threading.Lock()
+
+
+def get_runtime(shim_version: str) -> Runtime:
+    """The process's one Runtime (this module is not reloaded by %reload_ext)."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = Runtime(shim_version)
+        return _runtime

@@ -17,7 +17,7 @@ and one warning on the ``oomguard`` logger.
 
 `read_spool()` reads one back (every part, oldest first, skipping a line cut short by the
 kill); `latest_spool()` finds the one a dead kernel left. `python -m oomguard export`
-turns a spool into the exports of export.py."""
+turns a spool into the exports of exporters.py."""
 from __future__ import annotations
 
 import json
@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from .export import dumps
+from .exporters import dumps
 
 log = logging.getLogger("oomguard")
 

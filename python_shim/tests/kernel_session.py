@@ -67,6 +67,35 @@ class KernelSession:
                 assert reply["content"]["status"] == "ok", reply["content"]
                 return reply["content"]
 
+    def run(self, code, metadata=None, timeout=TIMEOUT, on_sent=None):
+        """Execute like a notebook does (store_history, execute_request metadata such as
+        JupyterLab's {"cellId": ...}); whatever the outcome, return (reply content, the
+        iopub messages of this request up to its idle status). `on_sent()` runs once the
+        request is sent (e.g. to interrupt it)."""
+        msg = self.kc.session.msg("execute_request", {
+            "code": code, "silent": False, "store_history": True, "user_expressions": {},
+            "allow_stdin": False, "stop_on_error": False}, metadata=metadata or {})
+        msg_id = msg["header"]["msg_id"]
+        since = self.mark()
+        self.kc.shell_channel.send(msg)
+        if on_sent is not None:
+            on_sent()
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        with self._cond:
+            while True:
+                mine = [m for _, m in self.messages[since:]
+                        if m["parent_header"].get("msg_id") == msg_id]
+                if any(m["msg_type"] == "status" and m["content"]["execution_state"] == "idle"
+                       for m in mine):
+                    return reply["content"], mine
+                left = deadline - time.monotonic()
+                assert left > 0, "timed out waiting for the kernel to go idle"
+                self._cond.wait(left)
+
     def evaluate(self, expression):
         """The value of a Python literal expression in the kernel, via a silent execute."""
         content = self.execute("", silent=True, user_expressions={"r": expression})

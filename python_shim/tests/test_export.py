@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from oomguard import export as export_module
-from oomguard.export import MIB, export
+from oomguard import exporters as export_module
+from oomguard.exporters import MIB, export
 from oomguard.timeline import Timeline
 
 T0 = 1_750_000_000.0

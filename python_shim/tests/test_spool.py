@@ -209,7 +209,7 @@ def test_finding_and_pruning_spools(tmp_path):
 
 def validate_spool_trace(spool_path, out):
     samples, cells, session = read_spool(spool_path)
-    from oomguard.export import export
+    from oomguard.exporters import export
     export(out, "trace", samples, cells, session=session)
     with open(out, encoding="utf-8") as f:
         return samples, validate_trace(json.load(f))
