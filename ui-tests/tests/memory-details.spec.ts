@@ -1,0 +1,63 @@
+/**
+ * What the shim measures beyond the RAM gauge, as the panel shows it: the cost of each
+ * cell and the largest variables — rendered as text, whatever the kernel sends.
+ */
+import { expect, test } from '@jupyterlab/galata';
+import { openMemoryPanel, waitForReading } from './helpers/panel';
+
+test.describe('Memory panel details', () => {
+  test.beforeEach(async ({ page }) => {
+    await page.notebook.createNew('details.ipynb', { kernel: 'python3' });
+    await openMemoryPanel(page);
+    await waitForReading(page);
+  });
+
+  test('lists each executed cell with its RAM change and peak', async ({ page }) => {
+    await page.notebook.setCell(0, 'code', "block = b'\\x01' * (300 << 20)");
+    await page.notebook.runCell(0);
+    const cells = page.locator('#jp-oomguard-panel .jp-oomguard-cells');
+    await expect(cells).toBeVisible();
+    const row = cells.locator('.jp-oomguard-cell').first();
+    await expect(row.locator('.jp-oomguard-cell-count')).toHaveText('[1]');
+    // 300 MiB written: the delta shows as +2xx or +3xx MiB, the peak at least that.
+    await expect(row.locator('.jp-oomguard-cell-figures')).toContainText(/RAM \+(29\d|30\d) MiB/);
+    await expect(row.locator('.jp-oomguard-cell-figures')).toContainText('peak +');
+  });
+
+  test('scans the variables on request and lists the largest', async ({ page }) => {
+    await page.notebook.setCell(
+      0,
+      'code',
+      ["big = b'\\x01' * (64 << 20)", "small = b'\\x01' * (1 << 20)"].join('\n')
+    );
+    await page.notebook.runCell(0);
+    await page.locator('#jp-oomguard-panel .jp-oomguard-scan').click();
+    const rows = page.locator('#jp-oomguard-panel .jp-oomguard-variable');
+    await expect(rows.first().locator('.jp-oomguard-variable-name')).toHaveText('big');
+    await expect(rows.first().locator('.jp-oomguard-variable-bytes')).toHaveText('64.0 MiB');
+    await expect(rows.nth(1).locator('.jp-oomguard-variable-name')).toHaveText('small');
+  });
+
+  test('shows hostile variable names and types as text, never as HTML', async ({
+    page
+  }) => {
+    const payload = '<img src=x onerror="window.__pwned = 1">';
+    await page.notebook.setCell(
+      0,
+      'code',
+      [
+        `payload = ${JSON.stringify(payload)}`,
+        'globals()[payload] = bytearray(2 << 20)',
+        "Evil = type('Evil', (), {'__module__': '<script>window.__pwned = 2</script>'})",
+        'Evil.__qualname__ = payload',
+        'evil = Evil()'
+      ].join('\n')
+    );
+    await page.notebook.runCell(0);
+    await page.locator('#jp-oomguard-panel .jp-oomguard-scan').click();
+    const names = page.locator('#jp-oomguard-panel .jp-oomguard-variable-name');
+    await expect(names.filter({ hasText: payload })).toHaveCount(1);
+    await expect(page.locator('#jp-oomguard-panel img, #jp-oomguard-panel script')).toHaveCount(0);
+    expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
+  });
+});
