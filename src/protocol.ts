@@ -20,6 +20,7 @@ const MAX_FINDINGS = 200;
 const MAX_VARIABLES = 5000;
 const MAX_DIMS = 32;
 const MAX_SHARED = 100;
+const MAX_HINTS = 100;
 
 export interface IGpuReading {
   index: number;
@@ -107,6 +108,21 @@ export interface IVariableInfo {
   notes: string[];
 }
 
+/** Advice about memory that keeps growing (leaks.py in the shim). */
+export interface ILeakHint {
+  kind: string;
+  name: string;
+  message: string;
+  suggestion: string;
+  bytes: number | null;
+}
+
+export interface IHintsMessage {
+  v: number;
+  type: 'hints';
+  hints: ILeakHint[];
+}
+
 export interface IErrorMessage {
   v: number;
   type: 'error';
@@ -138,7 +154,8 @@ export type KernelMessage =
   | IErrorMessage
   | ICellStartMessage
   | ICellMessage
-  | IVariablesMessage;
+  | IVariablesMessage
+  | IHintsMessage;
 
 /** Front end → kernel. */
 export type ClientMessage =
@@ -286,6 +303,18 @@ const MESSAGE_SHAPES: Record<KernelMessage['type'], Shape> = {
     variables: listOf(variableInfo, MAX_VARIABLES),
     truncated: isBool,
     took: isCount
+  },
+  hints: {
+    hints: listOf(
+      shaped({
+        kind: isText,
+        name: isText,
+        message: isText,
+        suggestion: isText,
+        bytes: optional(nullable(isCount))
+      }),
+      MAX_HINTS
+    )
   }
 };
 

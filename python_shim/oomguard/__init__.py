@@ -26,7 +26,8 @@ _log = logging.getLogger("oomguard")
 
 _runtime = get_runtime(__version__)
 
-__all__ = ["enable", "disable", "snapshot", "cells", "variables", "export", "dashboard",
+__all__ = ["enable", "disable", "snapshot", "cells", "variables", "leak_hints", "export",
+           "dashboard",
            "CellRecord", "__version__"]
 
 
@@ -85,6 +86,17 @@ def variables() -> list:
         return _runtime.scan_variables()[0]
     except Exception:
         _log.warning("oomguard: variables failed", exc_info=True)
+        return []
+
+
+def leak_hints() -> list:
+    """Advice about memory that keeps growing: variables that grew in each of the last
+    cells, containers that keep autograd graphs alive (losses.append(loss)). Each hint
+    is a dict: kind, name, message, suggestion, bytes. Updated shortly after each cell."""
+    try:
+        return _runtime.leaks.hints
+    except Exception:
+        _log.warning("oomguard: leak_hints failed", exc_info=True)
         return []
 
 

@@ -52,6 +52,11 @@ def cell(record: dict) -> dict:
     return _envelope("cell", record=record)
 
 
+def hints(found: list) -> dict:
+    """Leak hints: {kind, name, message, suggestion, bytes} each (leaks.py)."""
+    return _envelope("hints", hints=list(found))
+
+
 def variables(found: list, truncated: bool, took: float) -> dict:
     return _envelope("variables", variables=list(found), truncated=bool(truncated),
                      took=float(took))

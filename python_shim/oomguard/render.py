@@ -224,7 +224,15 @@ def _table(rows: List[tuple], right: tuple) -> str:
 
 USAGE = """%oomguard            current readings
 %oomguard cells [N]  the last N cells (default 20)
-%oomguard vars [N]   the N largest variables (default 20)"""
+%oomguard vars [N]   the N largest variables (default 20)
+%oomguard leaks      leak hints: what kept growing, autograd graphs kept alive"""
+
+
+def hints_text(hints: List[dict]) -> str:
+    if not hints:
+        return f"{PREFIX} no leak hints: nothing kept growing over the last cells"
+    return "\n".join(f"{PREFIX} {hint.get('message', '')}\n    fix: {hint.get('suggestion', '')}"
+                     for hint in hints)
 
 
 def make_magic(runtime):
@@ -243,6 +251,8 @@ def make_magic(runtime):
             elif words[0] in ("vars", "variables"):
                 found, truncated, _took = runtime.scan_variables()
                 print(variables_table(found, truncated, count))
+            elif words[0] in ("leaks", "hints"):
+                print(hints_text(runtime.leaks.hints))
             else:
                 print(USAGE)
         except Exception:

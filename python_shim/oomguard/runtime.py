@@ -7,7 +7,6 @@ never an exception in a cell. One Runtime lives per process (see `get_runtime`),
 `%reload_ext oomguard` keeps the cells recorded so far."""
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import os
@@ -21,9 +20,11 @@ from typing import List, Optional, Tuple
 from . import exporters
 from . import protocol
 from .comm import CommBridge
+from .leakwatch import LeakWatch
 from .readings import Readings
 from .records import CellRecord, CellRecorder
 from .sampler import Sampler
+from .sizes import scan_namespace
 from .spool import Spool
 from .timeline import Timeline
 
@@ -77,6 +78,11 @@ class Runtime:
         self.sampler.add_sink(self.timeline.add_sample)
         self.sampler.add_sink(self._spool_sample)
         self.recorder.on_record.append(self._spool_cell)
+        self.leaks = LeakWatch(self._user_namespace,
+                               lambda: self.recorder.running_cell() is not None)
+        self.recorder.on_record.append(self.leaks.cell_finished)
+        self.sampler.add_sink(self.leaks.check)
+        self.leaks.on_hints.append(self._send_hints)
         self.enabled = False
         self._dashboard = None
 
@@ -111,19 +117,25 @@ class Runtime:
         return self.recorder.records()
 
     def scan_variables(self) -> Tuple[list, bool, float]:
-        """(variables, truncated, seconds) from sizes.scan_namespace over the user's
-        namespace; ([], False, 0.0) where that module is not available."""
-        try:
-            sizes = importlib.import_module(".sizes", __package__)
-            scan = sizes.scan_namespace
-        except (ImportError, AttributeError):
-            log.warning("oomguard: variable sizes are not available in this version")
+        """(variables, truncated, seconds) over the user's namespace."""
+        namespace = self._user_namespace()
+        if namespace is None:
             return [], False, 0.0
-        shell = current_shell()
-        namespace = shell.user_ns if shell is not None else vars(sys.modules["__main__"])
         started = time.perf_counter()
-        found, truncated = scan(namespace)
+        found, truncated = scan_namespace(namespace)
         return list(found), bool(truncated), time.perf_counter() - started
+
+    @staticmethod
+    def _user_namespace() -> Optional[dict]:
+        shell = current_shell()
+        if shell is not None:
+            return shell.user_ns
+        main = sys.modules.get("__main__")
+        return vars(main) if main is not None else None
+
+    def _send_hints(self, hints: list) -> None:
+        if self.bridge.open_comms:
+            self.bridge.send_all(protocol.hints(hints))
 
     def variables_message(self) -> dict:
         return protocol.variables(*self.scan_variables())

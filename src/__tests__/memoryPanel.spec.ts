@@ -179,3 +179,33 @@ describe('MemoryPanel', () => {
     panel.dispose();
   });
 });
+
+describe('MemoryPanel leak hints', () => {
+  it('lists the hints as text and hides the section when there are none', () => {
+    const model = new MemoryModel();
+    const panel = new MemoryPanel(trans);
+    Widget.attach(panel, document.body);
+    panel.memory = notebookMemory(model).memory;
+    const section = panel.node.querySelector('.jp-oomguard-hints') as HTMLElement;
+    expect(section.hidden).toBe(true);
+    model.handleMessage({
+      v: 1,
+      type: 'hints',
+      hints: [
+        {
+          kind: 'autograd_graph',
+          name: 'losses',
+          message: 'losses keeps 5 autograd graphs <b>alive</b>',
+          suggestion: 'append loss.item()',
+          bytes: 1024
+        }
+      ]
+    });
+    expect(section.hidden).toBe(false);
+    expect(section.textContent).toContain('losses keeps 5 autograd graphs <b>alive</b>');
+    expect(section.querySelector('b')).toBeNull();
+    model.handleMessage({ v: 1, type: 'hints', hints: [] });
+    expect(section.hidden).toBe(true);
+    panel.dispose();
+  });
+});

@@ -2,6 +2,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import {
   ICellRecord,
   IHelloMessage,
+  ILeakHint,
   IRunningCell,
   ISampleMessage,
   IVariablesMessage,
@@ -37,7 +38,8 @@ export type MemoryChange =
   | 'sample'
   | 'error'
   | 'cell'
-  | 'variables';
+  | 'variables'
+  | 'hints';
 
 /** Keep an hour of 1 Hz samples; the full timeline comes with the charts. */
 const DEFAULT_MAX_SAMPLES = 3600;
@@ -93,6 +95,11 @@ export class MemoryModel {
     return this._variables;
   }
 
+  /** The shim's current leak hints (empty when nothing keeps growing). */
+  get hints(): readonly ILeakHint[] {
+    return this._hints;
+  }
+
   /** When the newest sample arrived (browser clock, ms), or null. */
   get lastReceivedAt(): number | null {
     return this._lastReceivedAt;
@@ -126,6 +133,7 @@ export class MemoryModel {
     this._shimError = null;
     this._runningCell = null;
     this._variables = null;
+    this._hints = [];
     this._changed.emit('hello');
   }
 
@@ -183,6 +191,10 @@ export class MemoryModel {
         this._variables = message;
         this._changed.emit('variables');
         break;
+      case 'hints':
+        this._hints = message.hints;
+        this._changed.emit('hints');
+        break;
     }
   }
 
@@ -218,6 +230,7 @@ export class MemoryModel {
   private _cells: ICellRecord[] = [];
   private _runningCell: IRunningCell | null = null;
   private _variables: IVariablesMessage | null = null;
+  private _hints: ILeakHint[] = [];
   private _maxSamples: number;
   private _maxCells: number;
   private _isDisposed = false;

@@ -6,6 +6,7 @@ import { INotebookMemory } from '../tokens';
 import { CellSection } from './cellSection';
 import { element, setText } from './dom';
 import { GpuSection } from './gpuSection';
+import { HintsSection } from './hintsSection';
 import { RamSection } from './ramSection';
 import { Section } from './section';
 import { VariablesSection } from './variablesSection';
@@ -27,6 +28,7 @@ export class MemoryPanel extends Widget {
     this.title.caption = trans.__('Memory');
     this._sections = [
       new RamSection(trans),
+      new HintsSection(trans),
       new GpuSection(trans),
       new CellSection(trans),
       new VariablesSection(trans, () => this._memory?.connection.requestVariables())

@@ -1,0 +1,63 @@
+"""Leak hints after each cell, computed off the cell's path.
+
+Sizing the namespace takes milliseconds, too much for post_run_cell (target: ≤ 1 ms per
+cell). So the end of a cell only raises a flag, and the sampler thread does the work at
+its next tick while no cell runs. Cells that follow each other faster than the sampler
+interval are observed together, as one step."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, List, Optional
+
+from .leaks import GrowthTracker, autograd_hints
+from .sizes import variable_sizes
+
+log = logging.getLogger("oomguard")
+
+SIZE_BUDGET = 0.02  # seconds for the sizes of the namespace, on the sampler thread
+
+
+class LeakWatch:
+    def __init__(self, namespace: Callable[[], Optional[dict]],
+                 cell_running: Callable[[], bool]):
+        self._namespace = namespace
+        self._cell_running = cell_running
+        self._tracker = GrowthTracker()
+        self._pending = threading.Event()
+        self._lock = threading.Lock()
+        self._hints: List[dict] = []
+        self.on_hints: List[Callable[[List[dict]], None]] = []
+
+    @property
+    def hints(self) -> List[dict]:
+        with self._lock:
+            return list(self._hints)
+
+    def cell_finished(self, _record=None) -> None:
+        """Recorder listener (shell thread): only a flag, the work comes later."""
+        self._pending.set()
+
+    def check(self, _reading=None) -> None:
+        """Sampler sink: look at the namespace once after each cell, between cells."""
+        if not self._pending.is_set() or self._cell_running():
+            return
+        self._pending.clear()
+        try:
+            namespace = self._namespace()
+            if namespace is None:
+                return
+            sizes, _ = variable_sizes(namespace, time_budget=SIZE_BUDGET)
+            hints = self._tracker.observe(sizes) + autograd_hints(namespace)
+        except Exception:
+            log.warning("oomguard: leak check failed", exc_info=True)
+            return
+        with self._lock:
+            changed = hints != self._hints
+            self._hints = hints
+        if changed:
+            for listener in list(self.on_hints):
+                try:
+                    listener(hints)
+                except Exception:
+                    log.warning("oomguard: a leak-hint listener failed", exc_info=True)
