@@ -123,6 +123,45 @@ test.describe('Memory panel', () => {
   });
 });
 
+test.describe('Memory panel and the workspace', () => {
+  test('follows the active notebook', async ({ page, tmpPath }) => {
+    await page.notebook.createNew('first.ipynb', { kernel: 'python3' });
+    await openMemoryPanel(page);
+    await waitForReading(page);
+    const firstPid = await panelPid(page);
+    const notebook = {
+      cells: [],
+      metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
+      nbformat: 4,
+      nbformat_minor: 5
+    };
+    await page.contents.uploadContent(
+      JSON.stringify(notebook),
+      'text',
+      `${tmpPath}/second.ipynb`
+    );
+    await page.notebook.open('second.ipynb');
+    const name = page.locator('#jp-oomguard-panel .jp-oomguard-notebook');
+    await expect(name).toHaveText('second.ipynb');
+    await waitForReading(page);
+    const secondPid = await panelPid(page);
+    expect(secondPid).not.toBe(firstPid);
+    await page.activity.activateTab('first.ipynb');
+    await expect(name).toHaveText('first.ipynb');
+    await expect.poll(() => panelPid(page)).toBe(firstPid);
+  });
+
+  test('offers the sample interval in the settings editor', async ({ page }) => {
+    await page.evaluate(() => {
+      void (window as any).jupyterapp.commands.execute('settingeditor:open', {
+        query: 'Memory (oomguard)'
+      });
+    });
+    await page.getByText('Memory (oomguard)').first().click();
+    await expect(page.getByText('Sample interval (seconds)').first()).toBeVisible();
+  });
+});
+
 test.describe('Memory panel across a kernel restart', () => {
   // galata's kernel tracking answers every POST to /api/kernels/* with 201, and
   // JupyterLab rejects a restart answered 201: let these requests through untouched.
