@@ -55,8 +55,12 @@ class CgroupReading:
 
 
 def _read(path: str) -> str:
-    with open(path, "rb") as f:
-        return f.read().decode("utf-8", "replace")
+    # os.read: no buffered file object per read (read up to 10 times a second).
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 1 << 16).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
 
 
 def _unescape(text: str) -> str:
@@ -262,9 +266,11 @@ class CgroupProbe:
             notes.append(f"The container's memory limit could not be read (no "
                          f"memory.limit_in_bytes in {chain[0]}).")
         stat_path = os.path.join(chain[0], "memory.stat")
+        leaf_stat = None
         try:
             # Covers ancestors the mount does not show (e.g. the pod above a container).
-            hierarchical = _read_stat(stat_path).get("hierarchical_memory_limit")
+            leaf_stat = _read_stat(stat_path)
+            hierarchical = leaf_stat.get("hierarchical_memory_limit")
             if hierarchical is not None and hierarchical < UNLIMITED_AT and \
                     (limit is None or hierarchical < limit):
                 limit, binding = hierarchical, chain[0]
@@ -277,15 +283,17 @@ class CgroupProbe:
         except (OSError, ValueError) as exc:
             notes.append(_problem(usage_path, exc))
         usage = self._minus_inactive(usage, os.path.join(binding, "memory.stat"),
-                                     ("total_inactive_file", "inactive_file"), notes)
+                                     ("total_inactive_file", "inactive_file"), notes,
+                                     leaf_stat if binding == chain[0] else None)
         return CgroupReading(1, limit, usage, binding, notes)
 
     @staticmethod
-    def _minus_inactive(usage, stat_path, keys, notes) -> Optional[int]:
+    def _minus_inactive(usage, stat_path, keys, notes, stat=None) -> Optional[int]:
+        """Usage less inactive page cache; `stat` is memory.stat when already read."""
         if usage is None:
             return None
         try:
-            stat = _read_stat(stat_path)
+            stat = stat if stat is not None else _read_stat(stat_path)
         except OSError as exc:
             notes.append(_problem(stat_path, exc) + " Page cache is counted as used.")
             return usage
