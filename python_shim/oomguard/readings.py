@@ -7,7 +7,7 @@ from typing import List, Optional
 
 from .probes.gpu import GpuProbe
 from .probes.limits import LimitProbe
-from .probes.proc import PROC, ChildrenProbe, process_memory
+from .probes.proc import PROC, ChildrenProbe, process_memory, read_statm_rss
 
 
 class Readings:
@@ -20,7 +20,10 @@ class Readings:
     def take(self, limit_setting: Optional[int] = None) -> dict:
         notes: List[str] = []
         t = time.time()
-        rss, _hwm = process_memory(self.proc_root, notes)
+        try:
+            rss = read_statm_rss(self.proc_root)
+        except (OSError, ValueError, IndexError):
+            rss, _hwm = process_memory(self.proc_root, notes)  # status, or psutil, or None
         children_rss = self.children.children_rss(notes)
         reading = self.limits.read(limit_setting, notes)
         gpus = self.gpus.read(notes)  # cached / off the main thread: see probes/gpu.py

@@ -153,14 +153,26 @@ def test_v2_without_memory_controller_and_no_v1_says_so(tmp_path):
     assert reading is None and "controller" in notes[0]
 
 
-def test_values_are_reread_each_time_but_paths_are_cached(tmp_path):
+def test_usage_is_reread_each_time_limits_after_a_while_paths_never(tmp_path):
     write_tree(tmp_path, {**proc_files("4:memory:/\n", V1_MOUNT.format(root="/")),
-                          **v1_dir("", 2 * GiB, usage=GiB)})
+                          **v2_free_v1_dir(2 * GiB, usage=GiB)})
     probe = CgroupProbe(str(tmp_path))
     assert probe.read()[0].limit == 2 * GiB
-    write_tree(tmp_path, v1_dir("", GiB, usage=GiB))
+    write_tree(tmp_path, v2_free_v1_dir(GiB, usage=GiB // 2))
     os.remove(os.path.join(tmp_path, "proc/self/mountinfo"))  # discovery is not repeated
+    reading = probe.read()[0]
+    assert reading.usage == GiB // 2            # usage: every read
+    assert reading.limit == 2 * GiB             # the limit: cached for LIMIT_TTL
+    probe.LIMIT_TTL = 0
     assert probe.read()[0].limit == GiB
+
+
+def v2_free_v1_dir(limit, usage):
+    """A v1 memory cgroup whose memory.stat carries no hierarchical limit, so only
+    memory.limit_in_bytes says what the limit is."""
+    files = v1_dir("", limit, usage=usage)
+    return {path: ("total_inactive_file 0\n" if path.endswith("memory.stat") else text)
+            for path, text in files.items()}
 
 
 def test_this_machine_does_not_crash():

@@ -67,6 +67,7 @@ def test_descendants_and_their_rss(tmp_path, with_children_files):
 
 def test_children_rss_of_a_real_child_process():
     probe = ChildrenProbe()
+    probe.DISCOVERY_INTERVAL = 0  # look for new children at every read
     baseline = probe.children_rss()
     assert baseline is not None
     code = ("import sys, time; x = b'\\x01' * (96 << 20); print('ready', flush=True); "
@@ -84,6 +85,26 @@ def test_children_rss_of_a_real_child_process():
         child.wait(timeout=10)
     time.sleep(0.05)
     assert child.pid not in probe.descendants()
+
+
+def test_new_children_are_found_within_the_discovery_interval():
+    probe = ChildrenProbe()
+    probe.DISCOVERY_INTERVAL = 0.5
+    probe.children_rss()
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time; x = b'\\x01' * (64 << 20); time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 10
+        while probe.children_rss() < 60 * MiB:
+            assert time.monotonic() < deadline, "the child was never found"
+            time.sleep(0.1)
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while probe.children_rss() >= 60 * MiB:  # an exited child is dropped at once
+        assert time.monotonic() < deadline, "the exited child still counted"
+        time.sleep(0.05)
 
 
 def test_own_process_is_measured():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -202,8 +203,13 @@ def _problem(path: str, exc: Exception) -> str:
 class CgroupProbe:
     """Reads limit and usage of this process's memory cgroup; discovery happens once."""
 
+    # Limits change rarely (a resize of the container); usage changes all the time. So
+    # the walk up the hierarchy for the limit is cached this long, usage read each tick.
+    LIMIT_TTL = 5.0
+
     def __init__(self, root: str = "/"):
         self.root = root
+        self._limit_cache: dict = {}
         self._discovered = False
         self._paths: Optional[CgroupPaths] = None
         self._discovery_notes: List[str] = []
@@ -225,6 +231,16 @@ class CgroupProbe:
         return reading, reading.notes
 
     def _smallest_limit(self, chain: List[str], filename: str, notes: List[str]):
+        now = time.monotonic()
+        cached = self._limit_cache.get(filename)
+        if cached is not None and now - cached[0] < self.LIMIT_TTL:
+            return cached[1]
+        found = self._walk_limits(chain, filename, notes)
+        if not notes:  # a failed read is not cached: try again next tick
+            self._limit_cache[filename] = (now, found)
+        return found
+
+    def _walk_limits(self, chain: List[str], filename: str, notes: List[str]):
         limit, binding, seen_file = None, chain[0], False
         for directory in chain:
             path = os.path.join(directory, filename)
