@@ -6,11 +6,13 @@ import {
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { MemoryTracker } from './model/memoryTracker';
 import { CommandIDs, IMemoryTracker } from './tokens';
 import { memoryIcon } from './views/icon';
 import { MemoryPanel } from './views/memoryPanel';
+import { MemoryStatusItem } from './views/statusItem';
 
 const PLUGIN_ID = 'jupyterlab-oomguard:plugin';
 const DEFAULT_INTERVAL = 1;
@@ -82,4 +84,30 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [trackerPlugin, panelPlugin];
+/** Kernel RAM and VRAM against their limits in the status bar. */
+const statusPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-oomguard:status',
+  description: 'Kernel memory in the status bar; a click opens the Memory panel.',
+  autoStart: true,
+  requires: [IMemoryTracker, IStatusBar],
+  optional: [ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: IMemoryTracker,
+    statusBar: IStatusBar,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load('jupyterlab');
+    const item = new MemoryStatusItem(tracker, trans, () =>
+      app.commands.execute(CommandIDs.openPanel)
+    );
+    statusBar.registerStatusItem('jupyterlab-oomguard:status', {
+      item,
+      align: 'left',
+      rank: 3,
+      isActive: () => tracker.current !== null
+    });
+  }
+};
+
+export default [trackerPlugin, panelPlugin, statusPlugin];

@@ -151,6 +151,17 @@ test.describe('Memory panel and the workspace', () => {
     await expect.poll(() => panelPid(page)).toBe(firstPid);
   });
 
+  test('shows kernel RAM in the status bar; a click opens the panel', async ({
+    page
+  }) => {
+    await page.notebook.createNew('status.ipynb', { kernel: 'python3' });
+    const item = page.locator('.jp-oomguard-status-item');
+    await expect(item).toContainText(/RAM [\d.]+ MiB \/ [\d.]+ GiB/, { timeout: 60_000 });
+    await expect(page.locator('#jp-oomguard-panel')).toBeHidden();
+    await item.click();
+    await expect(page.locator('#jp-oomguard-panel')).toBeVisible();
+  });
+
   test('offers the sample interval in the settings editor', async ({ page }) => {
     await page.evaluate(() => {
       void (window as any).jupyterapp.commands.execute('settingeditor:open', {

@@ -1,0 +1,47 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { Signal } from '@lumino/signaling';
+import { MemoryModel } from '../model/memoryModel';
+import { IMemoryTracker, INotebookMemory } from '../tokens';
+import { MemoryStatusItem } from '../views/statusItem';
+import { gpu, sample } from './fixtures';
+
+const trans = {
+  __: (text: string, ...args: unknown[]) =>
+    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
+} as unknown as TranslationBundle;
+
+function trackerWith(model: MemoryModel | null) {
+  const tracker = {
+    current: model ? ({ model } as unknown as INotebookMemory) : null,
+    currentChanged: new Signal<IMemoryTracker, INotebookMemory | null>({} as any),
+    get: () => undefined
+  };
+  return tracker;
+}
+
+describe('MemoryStatusItem', () => {
+  it('shows RAM and each GPU against their limits, coloured by severity', () => {
+    const model = new MemoryModel();
+    const onClick = jest.fn();
+    const item = new MemoryStatusItem(trackerWith(model), trans, onClick);
+    expect(item.isHidden).toBe(true);
+    model.handleMessage(sample({ rss: 12 * 2 ** 30, limit: 12.5 * 2 ** 30, gpus: [gpu()] }));
+    expect(item.node.textContent).toBe('RAM 12.0 GiB / 12.5 GiB · GPU0 3.0 GiB / 15.0 GiB');
+    expect(item.node.dataset.severity).toBe('critical');
+    item.node.click();
+    expect(onClick).toHaveBeenCalled();
+  });
+
+  it('follows the active notebook', () => {
+    const first = new MemoryModel();
+    const second = new MemoryModel();
+    const tracker = trackerWith(first);
+    const item = new MemoryStatusItem(tracker, trans, () => undefined);
+    tracker.current = { model: second } as unknown as INotebookMemory;
+    tracker.currentChanged.emit(tracker.current);
+    first.handleMessage(sample({ rss: 2 ** 30, limit: null }));
+    expect(item.node.textContent).toBe('');
+    second.handleMessage(sample({ rss: 2 ** 30, limit: null }));
+    expect(item.node.textContent).toBe('RAM 1.0 GiB');
+  });
+});

@@ -1,0 +1,56 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
+import { formatBytes, percentOf, severityOf } from '../format';
+import { IMemoryTracker, INotebookMemory } from '../tokens';
+import { setText } from './dom';
+
+/**
+ * "RAM 1.2 / 12.7 GiB · GPU 3.0 / 15.0 GiB" in the status bar, for the active notebook;
+ * a click opens the Memory panel.
+ */
+export class MemoryStatusItem extends Widget {
+  constructor(
+    tracker: IMemoryTracker,
+    trans: TranslationBundle,
+    onClick: () => void
+  ) {
+    super();
+    this._trans = trans;
+    this.addClass('jp-oomguard-status-item');
+    this.node.title = trans.__('Kernel memory (oomguard): click for details');
+    this.node.addEventListener('click', onClick);
+    tracker.currentChanged.connect((_, memory) => this._follow(memory));
+    this._follow(tracker.current);
+  }
+
+  private _follow(memory: INotebookMemory | null): void {
+    this._memory?.model.changed.disconnect(this._render, this);
+    this._memory = memory;
+    memory?.model.changed.connect(this._render, this);
+    this._render();
+  }
+
+  private _render(): void {
+    const trans = this._trans;
+    const sample = this._memory?.model.latest ?? null;
+    const parts: string[] = [];
+    if (sample) {
+      parts.push(
+        sample.limit
+          ? trans.__('RAM %1 / %2', formatBytes(sample.rss), formatBytes(sample.limit))
+          : trans.__('RAM %1', formatBytes(sample.rss))
+      );
+      for (const gpu of sample.gpus ?? []) {
+        parts.push(
+          trans.__('GPU%1 %2 / %3', gpu.index, formatBytes(gpu.used), formatBytes(gpu.total))
+        );
+      }
+    }
+    setText(this.node, parts.join(' · '));
+    this.node.dataset.severity = severityOf(percentOf(sample?.rss, sample?.limit));
+    this.setHidden(parts.length === 0);
+  }
+
+  private _trans: TranslationBundle;
+  private _memory: INotebookMemory | null = null;
+}
