@@ -4,13 +4,14 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { MemoryTracker } from './model/memoryTracker';
 import { CommandIDs, IMemoryTracker } from './tokens';
 import { memoryIcon } from './views/icon';
+import { CellBadges } from './views/cellBadges';
 import { MemoryPanel } from './views/memoryPanel';
 import { MemoryStatusItem } from './views/statusItem';
 
@@ -84,6 +85,32 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/** A memory badge under each executed cell. */
+const badgesPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-oomguard:badges',
+  description: 'What each cell cost in memory, under the cell.',
+  autoStart: true,
+  requires: [IMemoryTracker, INotebookTracker],
+  optional: [ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: IMemoryTracker,
+    notebooks: INotebookTracker,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load('jupyterlab');
+    const badge = (panel: NotebookPanel) => {
+      const memory = tracker.get(panel);
+      if (memory) {
+        const badges = new CellBadges(panel, memory.model, trans);
+        panel.disposed.connect(() => badges.dispose());
+      }
+    };
+    notebooks.forEach(badge);
+    notebooks.widgetAdded.connect((_, panel) => badge(panel));
+  }
+};
+
 /** Kernel RAM and VRAM against their limits in the status bar. */
 const statusPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-oomguard:status',
@@ -110,4 +137,4 @@ const statusPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [trackerPlugin, panelPlugin, statusPlugin];
+export default [trackerPlugin, panelPlugin, badgesPlugin, statusPlugin];

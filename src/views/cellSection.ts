@@ -1,7 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { formatBytes } from '../format';
 import { MemoryModel } from '../model/memoryModel';
 import { ICellRecord } from '../protocol';
+import { cellFigures } from './cellFigures';
 import { element, setText } from './dom';
 import { Section } from './section';
 
@@ -39,29 +39,15 @@ export class CellSection extends Section {
   }
 
   private _row(record: ICellRecord): HTMLElement {
-    const trans = this.trans;
     const row = element('li', 'jp-oomguard-cell');
     row.dataset.status = record.status;
-    const parts = [
-      trans.__('RAM %1', signed(record.ram_delta)),
-      trans.__(
-        'peak %1%2',
-        signed(record.ram_peak_delta),
-        record.peak_method === 'hwm' ? '' : trans.__(' (sampled)')
-      ),
-      `${record.duration.toFixed(record.duration < 10 ? 2 : 0)} s`
-    ];
-    for (const gpu of record.gpu) {
-      if (gpu.before !== null && gpu.after !== null) {
-        parts.push(trans.__('cuda:%1 %2', gpu.index, signed(gpu.after - gpu.before)));
-      }
-    }
-    if (record.status !== 'ok') {
-      parts.push(record.status);
-    }
     row.append(
       element('span', 'jp-oomguard-cell-count', label(record.execution_count)),
-      element('span', 'jp-oomguard-cell-figures', parts.join(' · '))
+      element(
+        'span',
+        'jp-oomguard-cell-figures',
+        cellFigures(record, this.trans).join(' · ')
+      )
     );
     return row;
   }
@@ -72,11 +58,4 @@ export class CellSection extends Section {
 
 function label(count: number | null): string {
   return `[${count ?? ' '}]`;
-}
-
-function signed(bytes: number | null): string {
-  if (bytes === null) {
-    return '—';
-  }
-  return bytes >= 0 ? `+${formatBytes(bytes)}` : formatBytes(bytes);
 }

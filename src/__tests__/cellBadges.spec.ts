@@ -1,0 +1,65 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { Signal } from '@lumino/signaling';
+import { MemoryModel } from '../model/memoryModel';
+import { CellBadges } from '../views/cellBadges';
+import { cellRecord, sample } from './fixtures';
+
+const trans = {
+  __: (text: string, ...args: unknown[]) =>
+    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
+} as unknown as TranslationBundle;
+
+/** Just what CellBadges reads of a notebook panel: cell widgets with ids and nodes. */
+function fakePanel(ids: string[]) {
+  const cells = new Signal<object, void>({});
+  const panel = {
+    content: {
+      widgets: ids.map(id => ({ model: { id }, node: document.createElement('div') })),
+      model: { cells: { changed: cells } }
+    }
+  };
+  return { panel, cellsChanged: cells };
+}
+
+const badge = (cell: { node: HTMLElement }) =>
+  cell.node.querySelector('.jp-oomguard-badge') as HTMLElement | null;
+
+describe('CellBadges', () => {
+  it('badges the cell a record names, live while it runs', () => {
+    const { panel } = fakePanel(['a', 'b']);
+    const model = new MemoryModel();
+    new CellBadges(panel as any, model, trans);
+    model.handleMessage({ v: 1, type: 'cell_start', execution_count: 1, cell_id: 'b', start: 1 });
+    const [a, b] = panel.content.widgets;
+    expect(badge(b)?.textContent).toBe('running…');
+    model.handleMessage(sample({ rss: 300 * 2 ** 20 }));
+    expect(badge(b)?.textContent).toBe('running · kernel RAM 300 MiB');
+    model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ cell_id: 'b' }) });
+    expect(badge(b)?.textContent).toBe('RAM +512 MiB · peak +1.0 GiB · 1.25 s');
+    expect(badge(b)?.dataset.state).toBe('ok');
+    expect(badge(a)).toBeNull();
+  });
+
+  it('draws the badge again on the new widget of a moved cell', async () => {
+    const { panel, cellsChanged } = fakePanel(['a']);
+    const model = new MemoryModel();
+    new CellBadges(panel as any, model, trans);
+    model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ cell_id: 'a', status: 'error' }) });
+    const moved = { model: { id: 'a' }, node: document.createElement('div') };
+    panel.content.widgets = [moved];
+    cellsChanged.emit();
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(badge(moved)?.textContent).toContain('error');
+  });
+
+  it('replaces the badge on a re-run instead of adding one', () => {
+    const { panel } = fakePanel(['a']);
+    const model = new MemoryModel();
+    new CellBadges(panel as any, model, trans);
+    model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ cell_id: 'a' }) });
+    model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ cell_id: 'a', ram_delta: 0 }) });
+    const node = panel.content.widgets[0].node;
+    expect(node.querySelectorAll('.jp-oomguard-badge')).toHaveLength(1);
+    expect(badge(panel.content.widgets[0])?.textContent).toContain('RAM +0 B');
+  });
+});

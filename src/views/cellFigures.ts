@@ -1,0 +1,37 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import { formatBytes } from '../format';
+import { ICellRecord } from '../protocol';
+
+/** "+512 MiB", "-3.0 MiB"; a dash when not measured. */
+export function signedBytes(bytes: number | null): string {
+  if (bytes === null) {
+    return '—';
+  }
+  return bytes >= 0 ? `+${formatBytes(bytes)}` : formatBytes(bytes);
+}
+
+/**
+ * What a cell cost, as short phrases: RAM change, peak above the start, VRAM change
+ * per GPU, duration, and the status when it is not "ok". The panel's cell list and
+ * the cell badges say the same thing the same way.
+ */
+export function cellFigures(record: ICellRecord, trans: TranslationBundle): string[] {
+  const parts = [
+    trans.__('RAM %1', signedBytes(record.ram_delta)),
+    trans.__(
+      'peak %1%2',
+      signedBytes(record.ram_peak_delta),
+      record.peak_method === 'hwm' ? '' : trans.__(' (sampled)')
+    )
+  ];
+  for (const gpu of record.gpu) {
+    if (gpu.before !== null && gpu.after !== null) {
+      parts.push(trans.__('cuda:%1 %2', gpu.index, signedBytes(gpu.after - gpu.before)));
+    }
+  }
+  parts.push(`${record.duration.toFixed(record.duration < 10 ? 2 : 0)} s`);
+  if (record.status !== 'ok') {
+    parts.push(record.status);
+  }
+  return parts;
+}
