@@ -3,6 +3,8 @@
  * users compare against — cgroup `memory.max`, Colab's 12.7 GiB — are binary.
  */
 
+import type { IPostMortem } from './model/memoryModel';
+
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
 /** "512.0 MiB"; null (not measured) becomes an em dash. */
@@ -73,4 +75,18 @@ export function severityOf(
     return 'critical';
   }
   return percent >= warnAt ? 'warn' : 'ok';
+}
+
+/** "The kernel died while cell [4] ran, at 12.4 GiB of a 12.7 GiB limit: out of memory likely." */
+export function deathMessage(postMortem: IPostMortem | null): string {
+  if (!postMortem) {
+    return 'The kernel died.';
+  }
+  const count = postMortem.execution_count ?? ' ';
+  const where =
+    postMortem.used !== null && postMortem.limit !== null
+      ? ` at ${formatBytes(postMortem.used)} of a ${formatBytes(postMortem.limit)} limit`
+      : '';
+  const cause = postMortem.outOfMemoryLikely ? ': out of memory likely' : '';
+  return `The kernel died while cell [${count}] ran${where}${cause}.`;
 }

@@ -62,4 +62,16 @@ describe('CellBadges', () => {
     expect(node.querySelectorAll('.jp-oomguard-badge')).toHaveLength(1);
     expect(badge(panel.content.widgets[0])?.textContent).toContain('RAM +0 B');
   });
+
+  it('marks the cell that was running when the kernel died', () => {
+    const { panel } = fakePanel(['a']);
+    const model = new MemoryModel();
+    new CellBadges(panel as any, model, trans);
+    model.handleMessage({ v: 1, type: 'cell_start', execution_count: 3, cell_id: 'a', start: 1 });
+    model.handleMessage(sample({ rss: 2 ** 30, used: 2 ** 30, limit: 4 * 2 ** 30 }));
+    model.recordKernelDeath();
+    const node = badge(panel.content.widgets[0]);
+    expect(node?.dataset.state).toBe('died');
+    expect(node?.textContent).toBe('The kernel died while cell [3] ran at 1.0 GiB of a 4.0 GiB limit.');
+  });
 });

@@ -258,4 +258,32 @@ describe('ShimConnection', () => {
     kernel.statusChanged.emit('dead');
     expect(model.status.state).toBe('connecting');
   });
+
+  it('tells what the kernel was doing when it died', async () => {
+    const kernel = new FakeKernel();
+    const { model } = connect(kernel);
+    await settle();
+    const comm = kernel.comms[0];
+    comm.receive(hello());
+    comm.receive({ v: 1, type: 'cell_start', execution_count: 7, cell_id: 'c7', start: 1 });
+    comm.receive(sample({ rss: 12.4 * 2 ** 30, used: 12.5 * 2 ** 30, limit: 12.7 * 2 ** 30 }));
+    kernel.statusChanged.emit('autorestarting');
+    expect(model.status.state).toBe('disconnected');
+    expect(model.status.message).toContain(
+      'The kernel died while cell [7] ran at 12.5 GiB of a 12.7 GiB limit: out of memory likely.'
+    );
+    expect(model.postMortems).toHaveLength(1);
+    expect(model.postMortems[0]).toEqual(
+      expect.objectContaining({ cell_id: 'c7', outOfMemoryLikely: true })
+    );
+  });
+
+  it('does not call a restart the user asked for a death', async () => {
+    const kernel = new FakeKernel();
+    const { model } = connect(kernel);
+    await settle();
+    kernel.comms[0].receive({ v: 1, type: 'cell_start', execution_count: 2, cell_id: 'x', start: 1 });
+    kernel.statusChanged.emit('restarting');
+    expect(model.postMortems).toHaveLength(0);
+  });
 });

@@ -1,6 +1,7 @@
 import { ISessionContext } from '@jupyterlab/apputils';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
 import { IDisposable } from '@lumino/disposable';
+import { deathMessage } from '../format';
 import { MemoryModel } from '../model/memoryModel';
 import { clientMessage, COMM_TARGET, ClientMessage } from '../protocol';
 
@@ -146,8 +147,8 @@ export class ShimConnection implements IDisposable {
   ): void {
     switch (status) {
       case 'restarting':
-      case 'autorestarting':
-        // JupyterLab disposes every comm on restart; attach again once idle.
+        // A restart the user asked for. JupyterLab disposes every comm on restart;
+        // attach again once idle.
         this._generation++;
         this._comm = null;
         this._awaitingRestart = true;
@@ -156,12 +157,23 @@ export class ShimConnection implements IDisposable {
           'The kernel is restarting; oomguard reconnects when it is back.'
         );
         break;
+      case 'autorestarting':
+        // The kernel died and the server is starting a new one.
+        this._generation++;
+        this._comm = null;
+        this._awaitingRestart = true;
+        this._model.setStatus(
+          'disconnected',
+          `${deathMessage(this._model.recordKernelDeath())} It is being restarted; ` +
+            'oomguard reconnects when it is back.'
+        );
+        break;
       case 'dead':
         this._generation++;
         this._comm = null;
         this._model.setStatus(
           'dead',
-          'The kernel died. The last reading is kept below.'
+          `${deathMessage(this._model.recordKernelDeath())} The last reading is kept below.`
         );
         break;
       case 'idle':

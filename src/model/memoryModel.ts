@@ -32,6 +32,20 @@ export interface IConnectionStatus {
   message: string;
 }
 
+/** What we knew when the kernel died under a running cell. */
+export interface IPostMortem {
+  execution_count: number | null;
+  cell_id: string | null;
+  /** The last readings before the death (bytes; null when never measured). */
+  rss: number | null;
+  used: number | null;
+  limit: number | null;
+  /** Browser time of the death, ms. */
+  at: number;
+  /** The last reading was within 10% of the limit: the OOM killer is the likely cause. */
+  outOfMemoryLikely: boolean;
+}
+
 export type MemoryChange =
   | 'status'
   | 'hello'
@@ -39,7 +53,8 @@ export type MemoryChange =
   | 'error'
   | 'cell'
   | 'variables'
-  | 'hints';
+  | 'hints'
+  | 'postmortem';
 
 /** Keep an hour of 1 Hz samples; the full timeline comes with the charts. */
 const DEFAULT_MAX_SAMPLES = 3600;
@@ -98,6 +113,38 @@ export class MemoryModel {
   /** The shim's current leak hints (empty when nothing keeps growing). */
   get hints(): readonly ILeakHint[] {
     return this._hints;
+  }
+
+  /** Cells that were running when their kernel died, oldest first. */
+  get postMortems(): readonly IPostMortem[] {
+    return this._postMortems;
+  }
+
+  /**
+   * The kernel died (or the server restarted it after it died). If a cell was running,
+   * keep what we last saw of it: that is the user's only clue to why.
+   */
+  recordKernelDeath(): IPostMortem | null {
+    const running = this._runningCell;
+    this._runningCell = null;
+    if (!running) {
+      return null;
+    }
+    const last = this.latest;
+    const used = last?.used ?? last?.rss ?? null;
+    const limit = last?.limit ?? null;
+    const postMortem: IPostMortem = {
+      execution_count: running.execution_count,
+      cell_id: running.cell_id,
+      rss: last?.rss ?? null,
+      used,
+      limit,
+      at: Date.now(),
+      outOfMemoryLikely: used !== null && limit !== null && used >= 0.9 * limit
+    };
+    this._postMortems.push(postMortem);
+    this._changed.emit('postmortem');
+    return postMortem;
   }
 
   /** When the newest sample arrived (browser clock, ms), or null. */
@@ -231,6 +278,7 @@ export class MemoryModel {
   private _runningCell: IRunningCell | null = null;
   private _variables: IVariablesMessage | null = null;
   private _hints: ILeakHint[] = [];
+  private _postMortems: IPostMortem[] = [];
   private _maxSamples: number;
   private _maxCells: number;
   private _isDisposed = false;

@@ -2,8 +2,8 @@ import type { Cell } from '@jupyterlab/cells';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
-import { formatBytes, percentOf, severityOf } from '../format';
-import { MemoryChange, MemoryModel } from '../model/memoryModel';
+import { deathMessage, formatBytes, percentOf, severityOf } from '../format';
+import { IPostMortem, MemoryChange, MemoryModel } from '../model/memoryModel';
 import { ICellRecord } from '../protocol';
 import { cellFigures } from './cellFigures';
 import { element, setText } from './dom';
@@ -72,6 +72,8 @@ export class CellBadges implements IDisposable {
       } else if (model.cells.length) {
         this._showRecord(model.cells[model.cells.length - 1]);
       }
+    } else if (change === 'postmortem') {
+      this._showDeath(model.postMortems[model.postMortems.length - 1]);
     } else if (change === 'sample' && this._runningBadge) {
       // Live while the cell runs: what the kernel holds now.
       const rss = model.latest?.rss ?? null;
@@ -112,6 +114,19 @@ export class CellBadges implements IDisposable {
         record.peak_method === 'hwm' ? trans.__('exact peak') : trans.__('sampled peak')
       )
     });
+  }
+
+  private _showDeath(postMortem: IPostMortem): void {
+    this._runningBadge = null;
+    const cell = this._find(postMortem.cell_id);
+    if (cell) {
+      this._set(cell, {
+        text: deathMessage(postMortem),
+        state: 'died',
+        severity: postMortem.outOfMemoryLikely ? 'critical' : 'unknown',
+        title: ''
+      });
+    }
   }
 
   /** The cell with this id (JupyterLab sends its cell ids with each execution). */
