@@ -9,6 +9,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { MemoryTracker } from './model/memoryTracker';
+import { download, ExportFormat, exportTimeline } from './export/timeline';
 import { CommandIDs, IMemoryTracker } from './tokens';
 import { memoryIcon } from './views/icon';
 import { CellBadges } from './views/cellBadges';
@@ -62,7 +63,9 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     translator: ITranslator | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyterlab');
-    const panel = new MemoryPanel(trans);
+    const panel = new MemoryPanel(trans, format =>
+      app.commands.execute(CommandIDs.exportTimeline, { format })
+    );
     panel.title.icon = memoryIcon;
     panel.memory = tracker.current;
     tracker.currentChanged.connect((_, memory) => (panel.memory = memory));
@@ -79,8 +82,34 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       isEnabled: () => tracker.current !== null,
       execute: () => tracker.current?.connection.attach()
     });
+    const formatNames: Record<ExportFormat, string> = {
+      csv: 'CSV',
+      json: 'JSON',
+      trace: trans.__('Chrome Trace (Perfetto)')
+    };
+    app.commands.addCommand(CommandIDs.exportTimeline, {
+      label: args =>
+        trans.__('Export Memory Timeline as %1', formatNames[args.format as ExportFormat] ?? '…'),
+      isEnabled: () => tracker.current !== null,
+      execute: args => {
+        const memory = tracker.current;
+        const format = args.format as ExportFormat;
+        if (!memory || !(format in formatNames)) {
+          return;
+        }
+        const stem = `${memory.panel.title.label.replace(/\.ipynb$/, '')}-memory`;
+        download(exportTimeline(memory.model, format, stem));
+      }
+    });
     for (const command of [CommandIDs.openPanel, CommandIDs.reconnect]) {
       palette?.addItem({ command, category: trans.__('Memory') });
+    }
+    for (const format of Object.keys(formatNames)) {
+      palette?.addItem({
+        command: CommandIDs.exportTimeline,
+        args: { format },
+        category: trans.__('Memory')
+      });
     }
   }
 };

@@ -31,4 +31,5 @@ export const IMemoryTracker = new Token<IMemoryTracker>(
 export namespace CommandIDs {
   export const openPanel = 'oomguard:open-panel';
   export const reconnect = 'oomguard:reconnect';
+  export const exportTimeline = 'oomguard:export';
 }

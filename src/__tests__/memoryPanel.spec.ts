@@ -23,7 +23,7 @@ const trans = {
 } as unknown as TranslationBundle;
 
 function showPanel(): MemoryPanel {
-  const panel = new MemoryPanel(trans);
+  const panel = new MemoryPanel(trans, () => undefined);
   Widget.attach(panel, document.body);
   return panel;
 }
@@ -183,7 +183,7 @@ describe('MemoryPanel', () => {
 describe('MemoryPanel leak hints', () => {
   it('lists the hints as text and hides the section when there are none', () => {
     const model = new MemoryModel();
-    const panel = new MemoryPanel(trans);
+    const panel = new MemoryPanel(trans, () => undefined);
     Widget.attach(panel, document.body);
     panel.memory = notebookMemory(model).memory;
     const section = panel.node.querySelector('.jp-oomguard-hints') as HTMLElement;

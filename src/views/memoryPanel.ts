@@ -1,5 +1,6 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
+import { ExportFormat } from '../export/timeline';
 import { formatAge } from '../format';
 import { MemoryChange } from '../model/memoryModel';
 import { INotebookMemory } from '../tokens';
@@ -20,8 +21,9 @@ const RECONNECTABLE = ['disconnected', 'error', 'waiting', 'missing'];
  * nothing else; the tracker tells it which notebook.
  */
 export class MemoryPanel extends Widget {
-  constructor(trans: TranslationBundle) {
+  constructor(trans: TranslationBundle, onExport: (format: ExportFormat) => void) {
     super();
+    this._onExport = onExport;
     this._trans = trans;
     this.addClass('jp-oomguard-panel');
     this.id = 'jp-oomguard-panel';
@@ -89,10 +91,24 @@ export class MemoryPanel extends Widget {
     });
     const footer = element('div', 'jp-oomguard-footer');
     footer.append(this._footerText, this._reconnect);
+    const exports = element('div', 'jp-oomguard-exports');
+    exports.append(element('span', 'jp-oomguard-label', this._trans.__('Export')));
+    for (const [format, label] of [
+      ['csv', 'CSV'],
+      ['json', 'JSON'],
+      ['trace', this._trans.__('Trace')]
+    ] as [ExportFormat, string][]) {
+      const button = element('button', 'jp-oomguard-export jp-mod-styled', label);
+      button.type = 'button';
+      button.dataset.format = format;
+      button.addEventListener('click', () => this._onExport(format));
+      exports.appendChild(button);
+    }
     this.node.append(
       header,
       this._status,
       ...this._sections.map(section => section.node),
+      exports,
       footer
     );
   }
@@ -144,6 +160,7 @@ export class MemoryPanel extends Widget {
   }
 
   private _trans: TranslationBundle;
+  private _onExport: (format: ExportFormat) => void;
   private _memory: INotebookMemory | null = null;
   private _sections: Section[];
   private _ageTimer = 0;
