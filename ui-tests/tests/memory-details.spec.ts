@@ -60,4 +60,35 @@ test.describe('Memory panel details', () => {
     await expect(page.locator('#jp-oomguard-panel img, #jp-oomguard-panel script')).toHaveCount(0);
     expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
   });
+
+  test('exports the timeline as files that parse', async ({ page }) => {
+    await page.notebook.setCell(0, 'code', "block = b'\\x01' * (100 << 20)");
+    await page.notebook.runCell(0);
+    await expect(page.locator('#jp-oomguard-panel .jp-oomguard-cell')).toHaveCount(1);
+    const read = async (format: string) => {
+      const downloading = page.waitForEvent('download');
+      await page.locator(`#jp-oomguard-panel .jp-oomguard-export[data-format="${format}"]`).click();
+      const file = await downloading;
+      const stream = await file.createReadStream();
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) {
+        chunks.push(chunk as Buffer);
+      }
+      return { name: file.suggestedFilename(), text: Buffer.concat(chunks).toString('utf8') };
+    };
+    const json = await read('json');
+    expect(json.name).toBe('details-memory.json');
+    const timeline = JSON.parse(json.text);
+    expect(timeline.cells).toHaveLength(1);
+    expect(timeline.cells[0].ram_delta).toBeGreaterThan(90 * 2 ** 20);
+    expect(timeline.samples.length).toBeGreaterThan(0);
+
+    const trace = JSON.parse((await read('trace')).text);
+    expect(trace.traceEvents.some((e: any) => e.ph === 'X' && e.name === 'cell [1]')).toBe(true);
+    expect(trace.traceEvents.some((e: any) => e.ph === 'C' && e.name === 'kernel RSS')).toBe(true);
+
+    const csv = await read('csv');
+    expect(csv.name).toBe('details-memory.csv');
+    expect(csv.text.split('\r\n')[0]).toContain('time,t,rss');
+  });
 });
