@@ -15,6 +15,7 @@ try:
 except ImportError:
     __version__ = "0.0.0+unknown"
 
+from .predict import Finding, predict  # never raises; the function shadows the subpackage
 from .protocol import SAMPLE_FIELDS
 from .records import CellRecord
 from .runtime import get_runtime
@@ -27,8 +28,7 @@ _log = logging.getLogger("oomguard")
 _runtime = get_runtime(__version__)
 
 __all__ = ["enable", "disable", "snapshot", "cells", "variables", "leak_hints", "export",
-           "dashboard",
-           "CellRecord", "__version__"]
+           "dashboard", "allow_next", "predict", "CellRecord", "Finding", "__version__"]
 
 
 def enable(**settings) -> None:
@@ -44,11 +44,25 @@ def enable(**settings) -> None:
         then the sampler's).
     spool: a directory for the on-disk timeline (JSONL, rotated), None for the default
         ($OOMGUARD_SPOOL_DIR or ~/.cache/oomguard/spool), False for none. A kernel killed
-        by the OOM killer leaves its timeline there: `python -m oomguard export`."""
+        by the OOM killer leaves its timeline there: `python -m oomguard export`.
+    mode: "warn" (default: say so before a cell predicted to exceed free memory, then
+        run it), "block" (stop such a cell before it runs) or "off" (docs/guard.md).
+    watchdog: interrupt a running cell when memory reaches this fraction of the limit
+        (default 0.95); None or False: no watchdog.
+    hard_cap: True caps the data segment (RLIMIT_DATA) just under the limit, so one huge
+        allocation fails with an exception instead of an OOM kill (default False)."""
     try:
         _runtime.enable(**settings)
     except Exception:
         _log.warning("oomguard: enable failed", exc_info=True)
+
+
+def allow_next() -> None:
+    """Let the next cell run without the pre-run check (like `%%oomguard allow`)."""
+    try:
+        _runtime.guard.allow_next()
+    except Exception:
+        _log.warning("oomguard: allow_next failed", exc_info=True)
 
 
 def disable() -> None:

@@ -102,6 +102,7 @@ class _Running:
     container: bool = False
     findings: list = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
+    status: Optional[str] = None   # set by the guard's watchdog: "interrupted"
 
     def public(self) -> dict:
         return {"execution_count": self.execution_count, "cell_id": self.cell_id,
@@ -219,6 +220,20 @@ class CellRecorder:
             if self._stack:
                 self._stack[0].findings.extend(findings)
 
+    def add_note(self, note: str) -> None:
+        """For the guard: a note about the cell now running, into its record."""
+        with self._lock:
+            if self._stack:
+                self._stack[0].notes.append(note)
+
+    def mark_interrupted(self, note: str) -> None:
+        """For the guard's watchdog (any thread): the running cell was interrupted to save
+        the kernel; its record says "interrupted" even if the cell caught the interrupt."""
+        with self._lock:
+            if self._stack:
+                self._stack[0].status = "interrupted"
+                self._stack[0].notes.append(note)
+
     # -- hooks --------------------------------------------------------------------------
     def _pre_run_cell(self, info=None) -> None:
         try:
@@ -286,7 +301,8 @@ class CellRecorder:
         return CellRecord(
             execution_count=count, cell_id=running.cell_id, start=running.start,
             duration=duration, ram_before=running.ram_before, ram_after=after, ram_peak=peak,
-            gpu=gpu, status=classify_status(result), findings=list(running.findings),
+            gpu=gpu, status=running.status or classify_status(result),
+            findings=list(running.findings),
             peak_method=method, container_peak=container_peak,
             notes=list(dict.fromkeys(notes)))
 

@@ -20,6 +20,7 @@ from typing import List, Optional, Tuple
 from . import exporters
 from . import protocol
 from .comm import CommBridge
+from .guard import SETTINGS as GUARD_SETTINGS, Guard
 from .leakwatch import LeakWatch
 from .readings import Readings
 from .records import CellRecord, CellRecorder
@@ -83,6 +84,7 @@ class Runtime:
         self.recorder.on_record.append(self.leaks.cell_finished)
         self.sampler.add_sink(self.leaks.check)
         self.leaks.on_hints.append(self._send_hints)
+        self.guard = Guard(self)  # pre-run check, watchdog, hard cap (guard/)
         self.enabled = False
         self._dashboard = None
 
@@ -228,6 +230,8 @@ class Runtime:
                         self.recorder.torch_peak_reset = value
                     else:
                         _complain("oomguard: torch_peak_reset must be True or False")
+                elif name in GUARD_SETTINGS:
+                    self.guard.apply_setting(name, value, _complain)
                 else:
                     _complain(f"oomguard: unknown setting {name!r} ignored")
 
@@ -243,6 +247,8 @@ class Runtime:
             if shell is not None:
                 self.recorder.register(shell)
                 self._register_magic(shell)
+                # After the recorder: the guard's hooks rely on its running cell.
+                self.guard.register(shell)
             self.enabled = True
 
     def disable(self) -> None:
@@ -250,6 +256,7 @@ class Runtime:
             self.stop_dashboard()
             self.sampler.stop()
             self.bridge.unregister()
+            self.guard.unregister()
             self.recorder.unregister()
             self._close_spool()
             self.enabled = False

@@ -1,0 +1,245 @@
+"""The guard: before a cell runs, ask the predictor and warn or block (precheck.py); while
+it runs, the watchdog (watchdog.py) and the optional hard cap (hardcap.py) keep the kernel
+alive. docs/guard.md says what each can and cannot stop.
+
+Hook order matters and is set by Runtime.enable: the recorder's hooks are registered first,
+so at our pre_run_cell the recorder already holds the running cell (findings and the
+watchdog's note go into its record), and at our post_run_cell the record is written.
+
+IPython runs, per cell: pre_run_cell (here: arm the watchdog, note whether the cell is
+allowed), the input transformers (here: strip a first line `%%oomguard allow`), parse,
+then the AST transformers (here: predict, then warn or raise InputRejected), the code,
+post_run_cell (here: disarm, say why a cell was stopped)."""
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from typing import Callable, List, Optional
+
+from . import text
+from .hardcap import HardCap
+from .precheck import PreCheck, allows, strip_allow_line
+from .watchdog import Arming, Firing, StatmReader, Watchdog
+
+log = logging.getLogger("oomguard")
+
+MODES = ("warn", "block", "off")
+DEFAULT_MODE = "warn"
+DEFAULT_WATCHDOG = 0.95
+SETTINGS = ("mode", "watchdog", "hard_cap")
+LIMIT_TTL = 5.0  # seconds a limit reading is reused for arming (limits rarely change)
+
+
+def _allocation_failed(exc) -> bool:
+    """A failed allocation, as Python (MemoryError) and PyTorch (RuntimeError) report it."""
+    if isinstance(exc, MemoryError):
+        return True
+    if isinstance(exc, RuntimeError) and exc.args and isinstance(exc.args[0], str):
+        message = exc.args[0]
+        return "not enough memory" in message or "can't allocate memory" in message
+    return False
+
+
+class Guard:
+    def __init__(self, runtime):
+        self.runtime = runtime
+        self.mode = DEFAULT_MODE
+        self.watchdog_fraction: Optional[float] = DEFAULT_WATCHDOG
+        self.hard_cap = False
+        # A callable like oomguard.predict; None: the predictor module, where installed.
+        self.predictor: Optional[Callable] = None
+        self.shell = None
+        self._depth = 0
+        self._allow_next = False
+        self._limits_cache = (0.0, None, None)  # (when, limit setting, reading)
+        self._precheck = PreCheck(self)
+        self._rss = StatmReader()
+        self.watchdog = Watchdog(self._watchdog_fired)
+        self.cap = HardCap()
+        self._magic_registered = False
+
+    # -- settings -----------------------------------------------------------------------
+    def apply_setting(self, name: str, value, complain: Callable[[str], None]) -> None:
+        if name == "mode":
+            if value in MODES:
+                self.mode = value
+            else:
+                complain(f"oomguard: mode must be one of {', '.join(MODES)}; kept {self.mode!r}")
+        elif name == "watchdog":
+            if value is None or value is False:
+                self.watchdog_fraction = None
+                self.watchdog.disarm()
+            elif value is True:
+                self.watchdog_fraction = DEFAULT_WATCHDOG
+            elif isinstance(value, (int, float)) and math.isfinite(value) and 0 < value <= 1:
+                self.watchdog_fraction = float(value)
+            else:
+                complain("oomguard: watchdog must be a fraction of the limit in (0, 1], "
+                         f"or None/False for none; kept {self.watchdog_fraction!r}")
+        elif name == "hard_cap":
+            if isinstance(value, bool):
+                self.hard_cap = value
+                if not value:
+                    self.cap.restore()
+            else:
+                complain("oomguard: hard_cap must be True or False")
+
+    def allow_next(self) -> None:
+        """The next cell runs without the pre-run check (warn or block)."""
+        self._allow_next = True
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def register(self, shell) -> None:
+        try:
+            self._register(shell)
+        except Exception:
+            log.warning("oomguard: could not set up the guard", exc_info=True)
+
+    def _register(self, shell) -> None:
+        if self.shell is not shell:
+            self.unregister()
+            shell.events.register("pre_run_cell", self._pre_run_cell)
+            shell.events.register("post_run_cell", self._post_run_cell)
+            self.shell = shell
+        if self._precheck not in shell.ast_transformers:
+            shell.ast_transformers.append(self._precheck)
+        cleanup = getattr(shell, "input_transformers_cleanup", None)
+        if cleanup is not None and strip_allow_line not in cleanup:
+            cleanup.append(strip_allow_line)
+        self._register_magic(shell)
+        self.watchdog.start()
+
+    def unregister(self) -> None:
+        shell, self.shell = self.shell, None
+        self.watchdog.stop()
+        self.cap.restore()
+        self._depth, self._precheck.pending = 0, None
+        if shell is None:
+            return
+        for event, hook in (("pre_run_cell", self._pre_run_cell),
+                            ("post_run_cell", self._post_run_cell)):
+            try:
+                shell.events.unregister(event, hook)
+            except Exception:
+                pass
+        for hooks, item in ((shell.ast_transformers, self._precheck),
+                            (getattr(shell, "input_transformers_cleanup", []), strip_allow_line)):
+            while item in hooks:
+                hooks.remove(item)
+
+    def _register_magic(self, shell) -> None:
+        if self._magic_registered:
+            return
+
+        def oomguard(line: str = "", cell: str = ""):
+            """%%oomguard allow: run this cell without the pre-run check. (The cell is
+            normally handled before it gets here; this runs it where it was not.)"""
+            if line.split() != ["allow"]:
+                print("usage: %%oomguard allow  (as a cell's first line: run the cell "
+                      "without oomguard's pre-run check)")
+                return None
+            # A nested run_cell is never checked (only the outer cell is), so the body
+            # runs as allowed; the watchdog still watches it as part of this cell.
+            return shell.run_cell(cell, store_history=False)
+
+        try:
+            shell.register_magic_function(oomguard, "cell", "oomguard")
+            self._magic_registered = True
+        except Exception:
+            log.warning("oomguard: could not register %%%%oomguard", exc_info=True)
+
+    # -- readings -----------------------------------------------------------------------
+    def _limits(self, fresh: bool = False) -> dict:
+        setting = self.runtime.limit_setting
+        when, cached_setting, reading = self._limits_cache
+        if fresh or reading is None or cached_setting != setting or \
+                time.monotonic() - when > LIMIT_TTL:
+            reading = self.runtime.readings.limits.read(setting, [])
+            self._limits_cache = (time.monotonic(), setting, reading)
+        return reading
+
+    def _cgroup_usage(self) -> Optional[int]:
+        reading, _notes = self.runtime.readings.limits.cgroup.read()
+        return reading.usage if reading is not None else None
+
+    def _reader(self, limits: dict):
+        if str(limits.get("limit_source")).startswith("cgroup"):
+            return self._cgroup_usage, "the container's memory"
+        return self._rss, "the kernel's memory"
+
+    def free(self) -> dict:
+        """Free bytes per device now, the predictor's device names as keys, plus "limit"."""
+        limits = self._limits(fresh=True)
+        free = {"cpu": limits.get("free"), "limit": limits.get("limit")}
+        for gpu in (self.runtime.sampler.latest or {}).get("gpus") or []:
+            used, total = gpu.get("used"), gpu.get("total")
+            if isinstance(used, int) and isinstance(total, int):
+                free[f"cuda:{gpu.get('index')}"] = max(0, total - used)
+        return free
+
+    # -- before the cell ----------------------------------------------------------------
+    def _pre_run_cell(self, info=None) -> None:
+        try:
+            self._depth += 1
+            if self._depth > 1:
+                return  # run_cell from inside a cell: the outer cell is checked and watched
+            raw = getattr(info, "raw_cell", None)
+            allowed = self._allow_next or allows(raw)
+            self._allow_next = False
+            self._precheck.pending = (raw, allowed) if self.mode != "off" else None
+            if self.watchdog_fraction is not None or self.hard_cap:
+                self._arm()
+        except Exception:
+            log.warning("oomguard: the guard's pre_run_cell failed", exc_info=True)
+
+    def _arm(self) -> None:
+        limits = self._limits()
+        limit = limits.get("limit")
+        if not isinstance(limit, int):
+            return
+        reader, what = self._reader(limits)
+        now = reader()
+        if self.hard_cap:
+            notes: List[str] = []
+            if not self.cap.apply(limit, now, notes):
+                for note in notes:
+                    self.runtime.recorder.add_note(note)
+        fraction = self.watchdog_fraction
+        if fraction is None:
+            return
+        trigger = int(fraction * limit)
+        if now is not None and now >= trigger:
+            # Already past the threshold when the cell starts (a big result kept from an
+            # interrupted cell): act only on further growth, half-way to the limit, so
+            # that `del big` can still run.
+            trigger = now + (limit - now) // 2
+            if now >= limit:
+                self.runtime.recorder.add_note(
+                    "The watchdog is off for this cell: memory is already at the limit.")
+                return
+        self.watchdog.arm(Arming(trigger, limit, reader, what))
+
+    # -- while and after the cell -------------------------------------------------------
+    def _watchdog_fired(self, firing: Firing) -> None:
+        arming = firing.arming
+        self.runtime.recorder.mark_interrupted(
+            text.watchdog_note(firing.reading, arming.limit, arming.trigger, arming.what))
+
+    def _post_run_cell(self, result=None) -> None:
+        try:
+            self._depth = max(0, self._depth - 1)
+            if self._depth:
+                return
+            self._precheck.pending = None
+            firing = self.watchdog.disarm()
+            if firing is not None:
+                arming = firing.arming
+                note = text.watchdog_note(firing.reading, arming.limit, arming.trigger,
+                                          arming.what)
+                print(text.watchdog_text(note, arming.reader()), file=sys.stderr)
+            elif self.cap.active and _allocation_failed(getattr(result, "error_in_exec", None)):
+                print(text.cap_text(self.cap.cap), file=sys.stderr)
+        except Exception:
+            log.warning("oomguard: the guard's post_run_cell failed", exc_info=True)

@@ -1,0 +1,400 @@
+"""Walk a cell's AST once, in order, propagating abstract values (values.py) through
+assignments and recording every allocation the rules recognise.
+
+Memory accounting: `live[device]` is what the cell has allocated and still holds there:
+values bound to names plus the temporaries of the statement being evaluated. An
+allocation's peak is `live` right after it (its inputs still alive); a consumer frees
+its temporary inputs once its own result exists. Bytes held before the cell are not
+counted: they are already missing from what is free."""
+from __future__ import annotations
+
+import ast
+import builtins
+import operator
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from . import rules
+from .budget import Budget
+from .findings import format_bytes
+from .values import UNKNOWN, Arr, Ev, Ref, Seq
+
+MAX_DEPTH = 60          # deeper expressions are unknown (and cannot be huge allocations)
+MAX_TEXT = 80
+MAX_INT = 1 << 64
+_INT_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+            ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
+_BUILTINS = ("len", "range", "int", "float", "next", "iter", "list", "tuple", "min",
+             "max", "sum", "abs", "round", "enumerate", "bool")
+
+
+@dataclass
+class Event:
+    kind: str
+    line: int
+    nbytes: int
+    peak: int
+    device: str
+    message: str
+    suggestion: str
+
+
+class Analysis:
+    def __init__(self, source: str, namespace: Optional[dict], resolver, budget: Budget):
+        self.lines = source.splitlines()
+        self.namespace = namespace if type(namespace) is dict else {}
+        self.resolver = resolver
+        self.budget = budget
+        self.env: Dict[str, Any] = {}
+        self.owner: Dict[str, int] = {}              # name -> token of bytes it holds
+        self.holders: Dict[int, set] = {}
+        self.held: Dict[int, Dict[str, int]] = {}
+        self.live: Dict[str, int] = defaultdict(int)
+        self.events: List[Event] = []
+        self.depth = 0
+        self._tokens = 0
+
+    # -- statements -------------------------------------------------------------------
+    def run(self, tree: ast.Module) -> None:
+        self.block(tree.body)
+
+    def block(self, body) -> None:
+        for stmt in body:
+            self.budget.check()
+            self.stmt(stmt)
+
+    def stmt(self, node: ast.stmt) -> None:
+        if isinstance(node, ast.Assign):
+            ev = self.expr(node.value)
+            for i, target in enumerate(node.targets):
+                self.bind(target, ev if i == 0 else Ev(ev.value, token=ev.token))
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            self.bind(node.target, self.expr(node.value))
+        elif isinstance(node, ast.AugAssign):
+            self.augassign(node)
+        elif isinstance(node, ast.Expr):
+            self.free(self.expr(node.value))
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            self.loop(node)
+        elif isinstance(node, ast.While):
+            self.free(self.expr(node.test))
+            self.block(node.body)
+            self.block(node.orelse)
+        elif isinstance(node, ast.If):
+            self.free(self.expr(node.test))
+            self.block(node.body)
+            self.block(node.orelse)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                ev = self.expr(item.context_expr)
+                if item.optional_vars is not None:
+                    self.bind(item.optional_vars, Ev(UNKNOWN))
+                self.free(ev)
+            self.block(node.body)
+        elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            self.block(node.body)
+            for handler in node.handlers:
+                self.block(handler.body)
+            self.block(node.orelse)
+            self.block(node.finalbody)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self.unbind(node.name)
+            self.env[node.name] = UNKNOWN  # bodies run later, if ever: not analysed
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                name = alias.asname or alias.name.split(".", 1)[0]
+                path = alias.name if alias.asname else name
+                self.set_name(name, Ref(path) if rules.known_family(path) else UNKNOWN)
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                path = f"{node.module}.{alias.name}" if node.module else alias.name
+                self.set_name(alias.asname or alias.name,
+                              Ref(path) if node.level == 0 and rules.known_family(path)
+                              else UNKNOWN)
+        elif isinstance(node, ast.Delete):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    self.unbind(target.id)
+                    self.env[target.id] = UNKNOWN
+
+    def loop(self, node) -> None:
+        ev = self.expr(node.iter)
+        self.bind(node.target, Ev(rules.element_of(self, node.iter, ev)))
+        self.free(ev)
+        self.block(node.body)
+        self.block(node.orelse)
+
+    def augassign(self, node: ast.AugAssign) -> None:
+        ev = self.expr(node.value)
+        if isinstance(node.target, ast.Name):
+            current = self.lookup(node.target.id)
+            if isinstance(current, int) and isinstance(ev.value, int) \
+                    and type(node.op) in _INT_OPS:
+                self.set_name(node.target.id, self.intop(node.op, current, ev.value))
+                return
+        self.free(ev)  # tensors and arrays: updated in place, nothing new
+
+    # -- names --------------------------------------------------------------------------
+    def lookup(self, name: str) -> Any:
+        if name in self.env:
+            return self.env[name]
+        if name in self.namespace:
+            try:
+                obj = self.namespace[name]
+            except Exception:
+                return UNKNOWN
+            value = self.resolver.value(obj)
+            self.env[name] = value
+            return value
+        if name in _BUILTINS and hasattr(builtins, name):
+            return Ref("builtins." + name)
+        return UNKNOWN
+
+    def set_name(self, name: str, value: Any) -> None:
+        self.unbind(name)
+        self.env[name] = value
+
+    def bind(self, target: ast.AST, ev: Ev) -> None:
+        if isinstance(target, ast.Name):
+            self.unbind(target.id)
+            self.env[target.id] = ev.value
+            token = ev.token
+            if ev.temp:
+                self._tokens += 1
+                token = self._tokens
+                self.held[token] = dict(ev.temp)
+                self.holders[token] = set()
+                ev.temp = {}
+                ev.token = token
+            if token is not None and token in self.holders:
+                self.holders[token].add(target.id)
+                self.owner[target.id] = token
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            values = ev.value if isinstance(ev.value, tuple) \
+                and len(ev.value) == len(target.elts) else None
+            for i, element in enumerate(target.elts):
+                self.bind(element, Ev(values[i] if values else UNKNOWN))
+            # the bytes stay held by the unpacked names' objects: not freed
+        # attributes and items (`data.x = ...`): the object keeps the bytes alive
+
+    def unbind(self, name: str) -> None:
+        token = self.owner.pop(name, None)
+        if token is None:
+            return
+        names = self.holders.get(token)
+        if names is not None:
+            names.discard(name)
+            if not names:
+                for device, nbytes in self.held.pop(token, {}).items():
+                    self.live[device] -= nbytes
+                del self.holders[token]
+
+    def free(self, ev: Ev) -> None:
+        for device, nbytes in ev.temp.items():
+            self.live[device] -= nbytes
+        ev.temp = {}
+
+    # -- expressions ---------------------------------------------------------------------
+    def expr(self, node: ast.AST) -> Ev:
+        self.budget.check()
+        if self.depth > MAX_DEPTH:
+            return Ev(UNKNOWN)
+        self.depth += 1
+        try:
+            return self._expr(node)
+        finally:
+            self.depth -= 1
+
+    def _expr(self, node: ast.AST) -> Ev:
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+                return Ev(UNKNOWN)
+            if isinstance(value, (str, bytes)) and len(value) > 100:
+                return Ev(UNKNOWN)
+            return Ev(value)
+        if isinstance(node, ast.Name):
+            ev = Ev(self.lookup(node.id))
+            token = self.owner.get(node.id)
+            if token is not None:
+                ev.token = token
+            return ev
+        if isinstance(node, ast.Attribute):
+            base = self.expr(node.value)
+            return rules.attribute(self, node, base)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.BinOp):
+            return self.binop(node)
+        if isinstance(node, ast.UnaryOp):
+            ev = self.expr(node.operand)
+            if isinstance(ev.value, (int, float)) and not isinstance(ev.value, bool) \
+                    and isinstance(node.op, (ast.USub, ast.UAdd)):
+                return Ev(-ev.value if isinstance(node.op, ast.USub) else ev.value)
+            if isinstance(ev.value, Arr) and not isinstance(node.op, ast.Not):
+                return self.alloc(node, ev.value.but(strided=False, role=""), [ev],
+                                  "elementwise", "an elementwise result")
+            self.free(ev)
+            return Ev(UNKNOWN)
+        if isinstance(node, ast.Compare):
+            return rules.compare(self, node)
+        if isinstance(node, ast.Subscript):
+            return rules.subscript(self, node)
+        if isinstance(node, (ast.Tuple, ast.List)):
+            evs = [self.expr(e) for e in node.elts]
+            values = tuple(self.spread(node.elts, evs))
+            temp = self.merge_temps(evs)
+            value = values if isinstance(node, ast.Tuple) else Seq(len(values), values)
+            return Ev(value, temp)
+        if isinstance(node, ast.ListComp):
+            return rules.listcomp(self, node)
+        if isinstance(node, ast.IfExp):
+            self.free(self.expr(node.test))
+            return self.expr(node.body)  # the branch code is usually written for (GPU)
+        if isinstance(node, ast.NamedExpr):
+            ev = self.expr(node.value)
+            self.bind(node.target, Ev(ev.value))
+            return ev
+        if isinstance(node, ast.Starred):
+            return self.expr(node.value)
+        if isinstance(node, ast.Slice):
+            bounds = [self.expr(b).value if b is not None else None
+                      for b in (node.lower, node.upper, node.step)]
+            if all(b is None or (isinstance(b, int) and not isinstance(b, bool))
+                   for b in bounds):
+                return Ev(slice(*bounds))
+            return Ev(UNKNOWN)
+        return Ev(UNKNOWN)
+
+    def spread(self, elts, evs) -> list:
+        values = []
+        for element, ev in zip(elts, evs):
+            if isinstance(element, ast.Starred):
+                inner = ev.value
+                if isinstance(inner, tuple):
+                    values.extend(inner)
+                elif isinstance(inner, Seq) and inner.items is not None:
+                    values.extend(inner.items)
+                else:
+                    values.append(UNKNOWN)
+            else:
+                values.append(ev.value)
+        return values
+
+    def merge_temps(self, evs) -> Dict[str, int]:
+        temp: Dict[str, int] = defaultdict(int)
+        for ev in evs:
+            for device, nbytes in ev.temp.items():
+                temp[device] += nbytes
+            ev.temp = {}
+        return dict(temp)
+
+    def call(self, node: ast.Call) -> Ev:
+        func = self.expr(node.func)
+        args = [self.expr(a) for a in node.args]
+        values = self.spread(node.args, args)
+        kwargs = {}
+        for keyword in node.keywords:
+            ev = self.expr(keyword.value)
+            if keyword.arg is not None:
+                kwargs[keyword.arg] = ev
+            else:
+                args.append(ev)
+        inputs = [func] + args + list(kwargs.values())
+        try:
+            result = rules.call(self, node, func.value, values, kwargs, inputs)
+        except rules.NotHandled:
+            result = None
+        if result is None:
+            for ev in inputs:
+                self.free(ev)
+            return Ev(UNKNOWN)
+        return result
+
+    def binop(self, node: ast.BinOp) -> Ev:
+        left, right = self.expr(node.left), self.expr(node.right)
+        a, b = left.value, right.value
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) \
+                and not isinstance(a, bool) and not isinstance(b, bool):
+            return Ev(self.numop(node.op, a, b))
+        if isinstance(a, tuple) and isinstance(b, tuple) and isinstance(node.op, ast.Add):
+            return Ev(a + b)
+        if isinstance(a, (tuple, Seq)) and isinstance(b, int) and isinstance(node.op, ast.Mult):
+            return Ev(rules.repeat_seq(a, b))
+        if isinstance(a, Arr) or isinstance(b, Arr):
+            return rules.array_binop(self, node, left, right)
+        self.free(left)
+        self.free(right)
+        return Ev(UNKNOWN)
+
+    def numop(self, op, a, b) -> Any:
+        try:
+            if isinstance(a, int) and isinstance(b, int) and type(op) in _INT_OPS:
+                return self.intop(op, a, b)
+            if isinstance(op, ast.Div):
+                return a / b
+            if isinstance(op, ast.Pow):
+                if abs(b) > 64 or abs(a) > MAX_INT:
+                    return UNKNOWN
+                result = a ** b
+                return result if not isinstance(result, int) or abs(result) <= MAX_INT \
+                    else UNKNOWN
+            if type(op) in _INT_OPS:
+                return _INT_OPS[type(op)](a, b)
+        except Exception:
+            pass
+        return UNKNOWN
+
+    def intop(self, op, a: int, b: int) -> Any:
+        try:
+            result = _INT_OPS[type(op)](a, b)
+        except Exception:
+            return UNKNOWN
+        return result if abs(result) <= MAX_INT * MAX_INT else UNKNOWN
+
+    # -- allocations -------------------------------------------------------------------
+    def alloc(self, node: ast.AST, arr: Arr, consumed, kind: str, what: str,
+              suggestion: str = "", transient: int = 0, nbytes: Optional[int] = None,
+              freed_inputs: bool = True) -> Ev:
+        """Record an allocation of `arr` made by `node`; free the consumed temporaries."""
+        size = arr.nbytes if nbytes is None else nbytes
+        device = arr.device
+        if size is None or device == "meta":
+            for ev in consumed:
+                self.free(ev)
+            return Ev(arr)
+        self.live[device] += size + transient
+        peak = self.live[device]
+        self.live[device] -= transient
+        self.record(node, kind, size, peak, device, what, arr, suggestion)
+        if freed_inputs:
+            for ev in consumed:
+                self.free(ev)
+        return Ev(arr, {device: size})
+
+    def record(self, node, kind, size, peak, device, what, arr, suggestion) -> None:
+        line = getattr(node, "lineno", 1)
+        shape = ""
+        if isinstance(arr, Arr) and arr.shape is not None and arr.role != "bytes":
+            shape = " (" + " x ".join(f"{d:,}" for d in arr.shape) + f", {arr.dtype})"
+        code = self.snippet(node)
+        message = (f"Line {line}: {what}{shape} needs {format_bytes(size)} on {device}"
+                   f"{' — ' + code if code else ''}")
+        if peak > size:
+            message += (f"; {format_bytes(peak)} at that moment with its inputs and what "
+                        "the cell already holds there")
+        self.events.append(Event(kind, line, int(size), int(peak), device, message,
+                                 suggestion or rules.default_suggestion(kind, arr)))
+
+    def snippet(self, node) -> str:
+        try:
+            line = self.lines[node.lineno - 1]
+            if node.end_lineno == node.lineno:
+                text = line[node.col_offset:node.end_col_offset]
+            else:
+                text = line[node.col_offset:] + " …"
+        except Exception:
+            return ""
+        text = text.strip()
+        return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"

@@ -1,0 +1,32 @@
+"""What the predictor reports: one Finding per recognised allocation (per line and device)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+MIB = 1 << 20
+MIN_REPORTED = MIB  # smaller allocations are noise next to a session's gigabytes
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)  # unreachable
+
+
+@dataclass
+class Finding:
+    kind: str          # e.g. "dense_constructor", "dense_adjacency", "device_copy"
+    line: int          # 1-based, in the cell as the user wrote it
+    bytes: int         # nominal size of the result
+    peak_bytes: int    # what the cell holds on that device when the result exists
+    device: str        # "cpu", "cuda:0", ...
+    risky: bool        # peak_bytes > available on that device (False when unknown)
+    message: str
+    suggestion: str
+    available: Optional[int] = None  # free bytes on the device it was judged against
+
+    def to_dict(self) -> dict:
+        return asdict(self)

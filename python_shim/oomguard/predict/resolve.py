@@ -1,0 +1,306 @@
+"""Live namespace objects → abstract values, without running any user code.
+
+Only objects of known types are looked into, and a type is known only by identity with a
+class fetched from an already imported module (sys.modules): nothing is imported here.
+Attributes are read through C-level descriptors or the instance's `__dict__` slot (see
+sizes/safe.py), so a property, `__getattr__` or `__torch_function__` never runs; ints,
+tuples and lists are read only when their type is exactly the builtin one. Anything else
+resolves to UNKNOWN."""
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any, Dict, Optional
+
+from ..sizes.arrays import NumpyKit
+from .budget import Budget, OutOfTime
+from ..sizes.safe import instance_dict, is_sub, module_attr
+from ..sizes.torchlike import TorchKit
+from .values import (UNKNOWN, Arr, Device, DType, Graph, GraphList, Loader, Model, NxGraph,
+                     Ref, Seq, SparseMat, canonical_dtype)
+
+FAMILIES = ("torch", "numpy", "scipy", "networkx", "torch_geometric")
+MAX_SEQ_READ = 1000    # items of a list read one by one; longer lists are unknown
+MAX_ITEMS_READ = 2000  # items of all lists per predict call: past it, lists are counts
+MAX_GRAPHS_READ = 100  # graphs of a list read one by one; the rest extrapolated
+MAX_INT_DIGITS = 30    # a huge literal int is not a size anyone allocates
+_MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
+
+# Where the functions and classes users import by name live: identity with these
+# objects is how a bare name (`randn`, `to_dense_adj`, `Batch`) is recognised.
+_EXPORTS = {
+    "torch": ("torch", "torch.nn.functional", "torch.utils.data", "torch.nn"),
+    "numpy": ("numpy", "numpy.random"),
+    "scipy": ("scipy.sparse",),
+    "networkx": ("networkx",),
+    "torch_geometric": ("torch_geometric.utils", "torch_geometric.data",
+                        "torch_geometric.loader"),
+}
+
+
+def module_name(obj: Any) -> Optional[str]:
+    """The name of a library module the user imported, verified by identity."""
+    try:
+        if not is_sub(type(obj), types.ModuleType):
+            return None
+        namespace = _MODULE_DICT(obj)
+        name = namespace.get("__name__") if type(namespace) is dict else None
+        if type(name) is not str or name.split(".", 1)[0] not in FAMILIES:
+            return None
+        return name if sys.modules.get(name) is obj else None
+    except Exception:
+        return None
+
+
+class Resolver:
+    """Per-predict-call reader of the live namespace (kits fetched once)."""
+
+    def __init__(self, rule_names, budget: Optional[Budget] = None):
+        self.budget = budget if budget is not None else Budget()
+        self.torch = TorchKit.load() if "torch" in sys.modules else None
+        self.numpy = NumpyKit.load() if "numpy" in sys.modules else None
+        self._identities = self._exports(rule_names)
+        self._classes = {
+            "sparse": module_attr("scipy.sparse", "_spbase")
+            or _first_class("scipy.sparse._base", "_spbase"),
+            "nx": module_attr("networkx", "Graph"),
+            "data": _first_class("torch_geometric.data.data", "BaseData"),
+            "dataset": _first_class("torch_geometric.data.dataset", "Dataset"),
+            "loader": _first_class("torch.utils.data.dataloader", "DataLoader"),
+            "module": _first_class("torch.nn.modules.module", "Module"),
+            "size": _first_class("torch", "Size"),
+            "device": _first_class("torch", "device"),
+            "dtype": _first_class("torch", "dtype"),
+            "npdtype": _first_class("numpy", "dtype"),
+            "generic": _first_class("numpy", "generic"),
+        }
+        self._cache: Dict[int, Any] = {}
+        self._items_read = 0
+
+    @staticmethod
+    def _exports(rule_names) -> Dict[int, str]:
+        found: Dict[int, str] = {}
+        for family, modules in _EXPORTS.items():
+            names = rule_names.get(family, ())
+            for mod_name in modules:
+                module = sys.modules.get(mod_name)
+                if module is None:
+                    continue
+                try:
+                    namespace = _MODULE_DICT(module)
+                except Exception:
+                    continue
+                for name in names:
+                    if "." in name:  # Class.method: the class is what gets imported
+                        name = name.split(".", 1)[0]
+                    obj = namespace.get(name)
+                    if obj is not None and id(obj) not in found and type(obj) not in (int, str) \
+                            and not is_sub(type(obj), types.ModuleType):
+                        found[id(obj)] = f"{family}.{name}"
+        return found
+
+    def value(self, obj: Any, depth: int = 0) -> Any:
+        key = id(obj)
+        if key in self._cache:
+            return self._cache[key][1]
+        self.budget.check()  # a namespace can hold a million nested ints
+        try:
+            result = self._value(obj, depth)
+        except OutOfTime:
+            raise
+        except Exception:
+            result = UNKNOWN
+        self._cache[key] = (obj, result)  # holding obj keeps its id from being reused
+        return result
+
+    def _value(self, obj: Any, depth: int) -> Any:
+        tp = type(obj)
+        if tp is bool or tp is float or tp is str or obj is None:
+            return obj
+        if tp is int:
+            return obj if obj.bit_length() < 100 else UNKNOWN
+        if tp is tuple or tp is list:
+            return self._sequence(obj, depth)
+        if self._classes["size"] is not None and is_sub(tp, self._classes["size"]):
+            return tuple(int(d) for d in tuple.__iter__(obj))
+        path = self._identities.get(id(obj))
+        if path is not None:
+            return Ref(path)
+        name = module_name(obj)
+        if name is not None:
+            return Ref(name)
+        kit = self.torch
+        if kit is not None:
+            if is_sub(tp, kit.Tensor):
+                return self.tensor(obj)
+            if is_sub(tp, self._classes["dtype"]):
+                return DType(canonical_dtype(kit.dtype_name(obj)) or "float32")
+            if is_sub(tp, self._classes["device"]):
+                return Device(normal_device(kit.device_name(obj)))
+            if is_sub(tp, self._classes["module"]):
+                return Model()
+            if is_sub(tp, self._classes["loader"]):
+                return self.loader(obj, depth)
+        if self.numpy is not None:
+            if is_sub(tp, self.numpy.ndarray):
+                return self.ndarray(obj)
+            if is_sub(tp, self._classes["npdtype"]):
+                return DType(canonical_dtype(self.numpy.dtype_name(obj)) or "float64")
+            if is_sub(tp, type) and is_sub(obj, self._classes["generic"]):
+                return _numpy_scalar_type(obj)
+        if is_sub(tp, self._classes["data"]):
+            return self.graph(obj)
+        if is_sub(tp, self._classes["dataset"]):
+            return self.dataset(obj)
+        if is_sub(tp, self._classes["sparse"]):
+            return self.sparse(obj)
+        if is_sub(tp, self._classes["nx"]):
+            nodes = (instance_dict(obj) or {}).get("_node")
+            return NxGraph(len(nodes) if type(nodes) is dict else None)
+        if obj is float_type or obj is int_type or obj is bool_type:
+            return DType({float: "float64", int: "int64", bool: "bool"}[obj])
+        return UNKNOWN
+
+    # -- arrays ---------------------------------------------------------------------
+    def tensor(self, obj: Any) -> Any:
+        kit = self.torch
+        with kit.plain():
+            shape = tuple(int(d) for d in kit.shape(obj))
+            dtype = canonical_dtype(kit.dtype_name(kit.dtype(obj))) or "float32"
+            device = kit.device_name(kit.device(obj))
+        # A meta tensor in the namespace stands for a tensor of that shape: that is how
+        # one sketches a 60k x 60k adjacency without the memory (and how tests do).
+        return Arr("torch", shape, dtype, "cpu" if device == "meta" else normal_device(device))
+
+    def ndarray(self, obj: Any) -> Any:
+        kit = self.numpy
+        shape = tuple(int(d) for d in kit.shape(obj))
+        dtype = canonical_dtype(kit.dtype_name(kit.dtype(obj)))
+        return Arr("numpy", shape, dtype or "float64") if dtype else UNKNOWN
+
+    def sparse(self, obj: Any) -> Any:
+        fields = instance_dict(obj) or {}
+        shape = fields.get("_shape")
+        if type(shape) is not tuple or not all(type(d) is int for d in shape):
+            shape = None
+        data = fields.get("data")
+        dtype, nnz = "float64", None
+        if self.numpy is not None and data is not None and is_sub(type(data), self.numpy.ndarray):
+            arr = self.ndarray(data)
+            if isinstance(arr, Arr):
+                dtype, nnz = arr.dtype, arr.numel
+        return SparseMat(shape, dtype, nnz)
+
+    # -- graphs and loaders -----------------------------------------------------------
+    def graph(self, obj: Any) -> Any:
+        store = (instance_dict(obj) or {}).get("_store")
+        mapping = (instance_dict(store) or {}).get("_mapping") if store is not None else None
+        if type(mapping) is not dict:
+            return UNKNOWN
+        tensors = []
+        explicit_nodes = None
+        for key, item in list(mapping.items())[:64]:
+            if type(key) is not str:
+                continue
+            if key == "num_nodes" and type(item) is int:
+                explicit_nodes = item
+            elif self.torch is not None and is_sub(type(item), self.torch.Tensor):
+                arr = self.tensor(item)
+                tensors.append((key, arr.but(role=key)))
+        by_name = dict(tensors)
+        nodes = explicit_nodes
+        x = by_name.get("x")
+        if nodes is None and x is not None and x.shape:
+            nodes = x.shape[0]
+        edge_index = by_name.get("edge_index")
+        edges = edge_index.shape[1] if edge_index is not None and edge_index.shape \
+            and len(edge_index.shape) == 2 else None
+        if edge_index is not None:
+            tensors = [(k, a.but(num_nodes=nodes) if k == "edge_index" else a)
+                       for k, a in tensors]
+        return Graph(tuple(tensors), nodes, edges)
+
+    def graph_list(self, graphs: list, count: int) -> Any:
+        sample = graphs[:MAX_GRAPHS_READ]
+        values = [self.value(g) for g in sample]
+        if not values or not all(isinstance(v, Graph) for v in values):
+            return None
+        scale = count / len(values)
+        total = sum(v.nbytes for v in values)
+        nodes = [v.num_nodes for v in values]
+        edges = [v.num_edges for v in values]
+        x = values[0].tensor("x")
+        return GraphList(
+            count, int(total * scale),
+            int(sum(nodes) * scale) if None not in nodes else None,
+            int(sum(edges) * scale) if None not in edges else None,
+            x.shape[1] if x is not None and x.shape and len(x.shape) == 2 else None,
+            values[0].device, estimated=scale != 1)
+
+    def dataset(self, obj: Any) -> Any:
+        """An InMemoryDataset: its collated `_data` and the `slices` that cut it."""
+        fields = instance_dict(obj) or {}
+        data = fields.get("_data")
+        slices = fields.get("slices")
+        if data is None or type(slices) is not dict or self.torch is None:
+            return UNKNOWN
+        if fields.get("_indices") is not None:
+            return UNKNOWN  # a subset: its length would need the index list read
+        whole = self.value(data)
+        if not isinstance(whole, Graph):
+            return UNKNOWN
+        count = None
+        for item in slices.values():
+            if is_sub(type(item), self.torch.Tensor):
+                shape = self.tensor(item).shape
+                count = shape[0] - 1 if shape else None
+                break
+        if count is None:
+            return UNKNOWN
+        x = whole.tensor("x")
+        return GraphList(count, whole.nbytes, whole.num_nodes, whole.num_edges,
+                         x.shape[1] if x is not None and x.shape and len(x.shape) == 2 else None,
+                         whole.device)
+
+    def loader(self, obj: Any, depth: int) -> Any:
+        fields = instance_dict(obj) or {}
+        size = fields.get("batch_size")
+        dataset = fields.get("dataset")
+        return Loader(size if type(size) is int else None,
+                      self.value(dataset, depth + 1) if depth < 3 else UNKNOWN)
+
+    def _sequence(self, obj: Any, depth: int) -> Any:
+        count = len(obj)  # exact list/tuple: len is C-level
+        if count and depth < 2:
+            graphs = self.graph_list(obj, count) if self._classes["data"] is not None \
+                and is_sub(type(obj[0]), self._classes["data"]) else None
+            if graphs is not None:
+                return graphs
+        if count > MAX_SEQ_READ or depth >= 4 or self._items_read + count > MAX_ITEMS_READ:
+            return Seq(count)
+        self._items_read += count
+        items = tuple(self.value(item, depth + 1) for item in obj)
+        return tuple(items) if type(obj) is tuple else Seq(count, items)
+
+
+float_type, int_type, bool_type = float, int, bool
+
+
+def normal_device(name: str) -> str:
+    name = name.strip()
+    if name == "cuda":
+        return "cuda:0"
+    return name
+
+
+def _first_class(module: str, attr: str) -> Optional[type]:
+    return module_attr(module, attr)
+
+
+def _numpy_scalar_type(obj: Any) -> Any:
+    try:
+        name = type.__dict__["__name__"].__get__(obj)
+    except Exception:
+        return UNKNOWN
+    dtype = canonical_dtype(name) if type(name) is str else None
+    return DType(dtype) if dtype else UNKNOWN

@@ -1,0 +1,148 @@
+"""Dense adjacencies: nonzero()/argwhere on a dense matrix (int64, nnz x ndim, with nnz
+from a density estimate or bounded by the element count), torch_geometric's
+to_dense_adj, scipy sparse .toarray()/.todense()/.A, networkx.to_numpy_array and
+adjacency_matrix(G).todense()."""
+from __future__ import annotations
+
+from ..values import UNKNOWN, Arr, Ev, NxGraph, SparseMat
+from .common import NotHandled, as_int, dtype_of, kw
+from .registry import func, method
+
+
+def _nonzero(an, node, arr: Arr, inputs, as_tuple: bool, copies: int = 1) -> Ev:
+    if arr.numel is None or arr.shape is None:
+        raise NotHandled()
+    ndim = max(1, len(arr.shape))
+    if arr.density is not None:
+        nnz = int(arr.numel * arr.density)
+        how = f"about {arr.density:.0%} of {arr.numel:,} elements are non-zero"
+    else:
+        nnz = arr.numel
+        how = f"at most all {arr.numel:,} elements (density unknown: this is the bound)"
+    result = Arr(arr.lib, (ndim, nnz) if as_tuple else (nnz, ndim), "int64", arr.device,
+                 num_nodes=arr.shape[0] if ndim == 2 else None)
+    transient = (copies - 1) * (result.nbytes or 0)
+    ev = an.alloc(node, result, inputs, "nonzero",
+                  f"indices of the non-zeros as int64: {how}", transient=transient)
+    if as_tuple:
+        ev.value = tuple(result.but(shape=(nnz,)) for _ in range(ndim))
+    return ev
+
+
+@method("arr", "nonzero", "argwhere")
+def nonzero_method(an, node, arr, args, kwargs, inputs):
+    as_tuple = kw(kwargs, "as_tuple", False) is True or arr.lib == "numpy"
+    return _nonzero(an, node, arr, inputs, as_tuple)
+
+
+@func("torch.nonzero", "torch.argwhere", "numpy.nonzero", "numpy.argwhere",
+      "numpy.flatnonzero", "numpy.where", "torch.where")
+def nonzero_func(an, node, args, kwargs, inputs):
+    name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+    if len(args) != 1 or not isinstance(args[0], Arr):
+        raise NotHandled()  # where(cond, a, b) is elementwise: not handled here
+    arr = args[0]
+    if name == "argwhere" and arr.lib == "numpy":
+        # np.argwhere = transpose(nonzero(a)): the tuple and the stacked copy coexist
+        return _nonzero(an, node, arr, inputs, False, copies=2)
+    if name == "flatnonzero":
+        return _nonzero(an, node, arr.but(shape=(arr.numel,)) if arr.numel else arr,
+                        inputs, False)
+    as_tuple = name == "where" or (name == "nonzero" and arr.lib == "numpy") \
+        or kw(kwargs, "as_tuple", False) is True
+    return _nonzero(an, node, arr, inputs, as_tuple)
+
+
+@func("torch_geometric.to_dense_adj")
+def to_dense_adj(an, node, args, kwargs, inputs):
+    edge_index = args[0] if args else kw(kwargs, "edge_index")
+    if not isinstance(edge_index, Arr):
+        raise NotHandled()
+    n = as_int(kw(kwargs, "max_num_nodes", args[3] if len(args) > 3 else None))
+    source = "max_num_nodes"
+    if n is None and edge_index.num_nodes is not None:
+        n, source = edge_index.num_nodes, "the graph's num_nodes"
+    if n is None and edge_index.high is not None:
+        n, source = edge_index.high, "the largest possible index"
+    if n is None:
+        named = an.lookup("num_nodes")
+        if as_int(named) is not None:
+            n, source = named, "num_nodes"
+    if n is None:
+        raise NotHandled()
+    edge_attr = kw(kwargs, "edge_attr", args[2] if len(args) > 2 else None)
+    dtype, extra = "float32", ()
+    if isinstance(edge_attr, Arr) and edge_attr.shape is not None:
+        dtype, extra = edge_attr.dtype, edge_attr.shape[1:]
+    result = Arr("torch", (1, n, n) + extra, dtype, edge_index.device)
+    return an.alloc(node, result, inputs, "dense_adjacency",
+                    f"to_dense_adj: a dense N x N adjacency (N = {n:,} from {source})")
+
+
+def _densify(an, node, matrix: SparseMat, inputs, what: str) -> Ev:
+    if matrix.shape is None:
+        raise NotHandled()
+    result = Arr("numpy", matrix.shape, matrix.dtype,
+                 density=(matrix.nnz / max(1, _product(matrix.shape)))
+                 if matrix.nnz is not None else None)
+    return an.alloc(node, result, inputs, "dense_adjacency", what)
+
+
+@method("sparse", "toarray", "todense")
+def sparse_dense(an, node, matrix, args, kwargs, inputs):
+    return _densify(an, node, matrix, inputs,
+                    f"sparse .{node.func.attr}(): every zero stored explicitly")
+
+
+@method("sparse", "tocsr", "tocoo", "tocsc", "tolil", "astype", "copy", "transpose")
+def sparse_same(an, node, matrix, args, kwargs, inputs):
+    for ev in inputs:
+        an.free(ev)
+    dtype = dtype_of(args[0], matrix.dtype) if node.func.attr == "astype" and args \
+        else matrix.dtype
+    shape = tuple(reversed(matrix.shape)) if node.func.attr == "transpose" and matrix.shape \
+        else matrix.shape
+    return Ev(SparseMat(shape, dtype, matrix.nnz))
+
+
+@func("networkx.to_numpy_array", "networkx.to_numpy_matrix")
+def nx_dense(an, node, args, kwargs, inputs):
+    graph = args[0] if args else kw(kwargs, "G")
+    nodelist = kw(kwargs, "nodelist", args[1] if len(args) > 1 else None)
+    n = graph.num_nodes if isinstance(graph, NxGraph) else None
+    if nodelist is not None and nodelist is not UNKNOWN:
+        count = getattr(nodelist, "count", None)
+        n = count if isinstance(count, int) else (len(nodelist)
+                                                  if isinstance(nodelist, tuple) else None)
+    if n is None:
+        raise NotHandled()
+    dtype = dtype_of(kw(kwargs, "dtype"), "float64")
+    result = Arr("numpy", (n, n), dtype)
+    return an.alloc(node, result, inputs, "dense_adjacency",
+                    f"networkx dense adjacency of {n:,} nodes")
+
+
+@func("networkx.adjacency_matrix", "networkx.to_scipy_sparse_array",
+      "networkx.to_scipy_sparse_matrix", "networkx.laplacian_matrix")
+def nx_sparse(an, node, args, kwargs, inputs):
+    graph = args[0] if args else kw(kwargs, "G")
+    for ev in inputs:
+        an.free(ev)
+    if not isinstance(graph, NxGraph) or graph.num_nodes is None:
+        return Ev(SparseMat(None, "int64"))
+    return Ev(SparseMat((graph.num_nodes, graph.num_nodes),
+                        dtype_of(kw(kwargs, "dtype"), "int64")))
+
+
+@method("nx", "number_of_nodes", "order", "__len__")
+def nx_nodes(an, node, graph, args, kwargs, inputs):
+    for ev in inputs:
+        an.free(ev)
+    return Ev(graph.num_nodes if graph.num_nodes is not None else UNKNOWN)
+
+
+def _product(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n

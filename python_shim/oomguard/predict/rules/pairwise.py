@@ -1,0 +1,317 @@
+"""Elementwise and pairwise arithmetic: broadcasting (`x[:, None] - x[None, :]` is
+N x N x F), matrix products (`x @ x.T`, torch.mm/matmul, np.dot), torch.cdist, comparisons
+(which carry a density estimate to nonzero()), indexing and reductions."""
+from __future__ import annotations
+
+import ast
+
+from ..values import UNKNOWN, Arr, Ev, Graph, Seq, is_float, promote
+from .common import NotHandled, as_int, items_of, kw, torch_default_float
+from .registry import func, method
+
+
+def broadcast(a, b):
+    if a is None or b is None:
+        return None
+    n = max(len(a), len(b))
+    a = (1,) * (n - len(a)) + a
+    b = (1,) * (n - len(b)) + b
+    out = []
+    for x, y in zip(a, b):
+        if x != y and x != 1 and y != 1:
+            return None
+        out.append(max(x, y) if x != 0 and y != 0 else 0)
+    return tuple(out)
+
+
+def _scalar_dtype(arr: Arr, scalar) -> str:
+    if isinstance(scalar, float) and not is_float(arr.dtype):
+        return torch_default_float() if arr.lib == "torch" else "float64"
+    return arr.dtype
+
+
+def _result(a, b, op) -> Arr:
+    if isinstance(a, Arr) and isinstance(b, Arr):
+        dtype = promote(a.dtype, b.dtype)
+        shape = broadcast(a.shape, b.shape)
+        base = a if a.numel is not None and (b.numel is None or a.numel >= b.numel) else b
+        device = a.device if a.device != "cpu" else b.device
+    else:
+        base = a if isinstance(a, Arr) else b
+        other = b if base is a else a
+        dtype, shape, device = _scalar_dtype(base, other), base.shape, base.device
+    if isinstance(op, ast.Div) and not is_float(dtype):
+        dtype = torch_default_float() if base.lib == "torch" else "float64"
+    return Arr(base.lib, shape, dtype, device)
+
+
+def array_binop(an, node, left: Ev, right: Ev) -> Ev:
+    a, b = left.value, right.value
+    if isinstance(node.op, ast.MatMult):
+        return matmul_of(an, node, a, b, [left, right])
+    if not isinstance(a, (Arr, int, float)) or not isinstance(b, (Arr, int, float)):
+        an.free(left)
+        an.free(right)
+        return Ev(UNKNOWN)
+    result = _result(a, b, node.op)
+    biggest = max((x.numel or 0) for x in (a, b) if isinstance(x, Arr))
+    pairwise = result.numel is not None and result.numel > biggest
+    return an.alloc(node, result, [left, right], "pairwise" if pairwise else "elementwise",
+                    "broadcasting makes every pair" if pairwise else "an elementwise result")
+
+
+def matmul_shape(a, b):
+    if a is None or b is None or not a or not b:
+        return None
+    if len(a) == 1 and len(b) == 1:
+        return ()
+    if len(a) == 1:
+        return b[:-2] + b[-1:] if a[0] == b[-2] else None
+    if len(b) == 1:
+        return a[:-1] if a[-1] == b[0] else None
+    if a[-1] != b[-2]:
+        return None
+    batch = broadcast(a[:-2], b[:-2])
+    return None if batch is None else batch + (a[-2], b[-1])
+
+
+def matmul_of(an, node, a, b, inputs) -> Ev:
+    if not isinstance(a, Arr) or not isinstance(b, Arr):
+        raise NotHandled()
+    shape = matmul_shape(a.shape, b.shape)
+    if shape is None:
+        raise NotHandled()
+    result = Arr(a.lib, shape, promote(a.dtype, b.dtype),
+                 a.device if a.device != "cpu" else b.device)
+    return an.alloc(node, result, inputs, "pairwise", "a matrix product of every pair")
+
+
+@func("torch.mm", "torch.matmul", "torch.bmm", "numpy.dot", "numpy.matmul", "numpy.inner")
+def matmul_func(an, node, args, kwargs, inputs):
+    if len(args) < 2:
+        raise NotHandled()
+    return matmul_of(an, node, args[0], args[1], inputs)
+
+
+@method("arr", "mm", "matmul", "dot", "bmm", "__matmul__")
+def matmul_method(an, node, arr, args, kwargs, inputs):
+    if not args:
+        raise NotHandled()
+    return matmul_of(an, node, arr, args[0], inputs)
+
+
+@func("torch.cdist")
+def cdist(an, node, args, kwargs, inputs):
+    a = args[0] if args else kw(kwargs, "x1")
+    b = args[1] if len(args) > 1 else kw(kwargs, "x2")
+    if not isinstance(a, Arr) or not isinstance(b, Arr) or not a.shape or not b.shape:
+        raise NotHandled()
+    batch = broadcast(a.shape[:-2], b.shape[:-2]) if len(a.shape) > 2 or len(b.shape) > 2 \
+        else ()
+    if batch is None or len(a.shape) < 2 or len(b.shape) < 2:
+        raise NotHandled()
+    result = Arr("torch", batch + (a.shape[-2], b.shape[-2]), promote(a.dtype, b.dtype),
+                 a.device)
+    return an.alloc(node, result, inputs, "pairwise", "torch.cdist: a distance for every pair")
+
+
+_UNARY = ("exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "sin", "cos", "neg",
+          "square", "log1p", "expm1", "softmax", "log_softmax", "clamp", "clip", "round",
+          "floor", "ceil", "sign", "pow", "mul", "add", "sub", "div", "gelu", "leaky_relu",
+          "dropout", "normalize", "elu")
+_TO_FLOAT = ("exp", "log", "sqrt", "sigmoid", "tanh", "sin", "cos", "log1p", "expm1",
+             "softmax", "log_softmax", "div", "gelu", "normalize", "elu")
+
+
+def _unary(an, node, arr, name, inputs) -> Ev:
+    dtype = arr.dtype
+    if name in _TO_FLOAT and not is_float(dtype):
+        dtype = torch_default_float() if arr.lib == "torch" else "float64"
+    return an.alloc(node, arr.but(dtype=dtype, strided=False, role="", density=None),
+                    inputs, "elementwise", f"{name}: a new array of the same size")
+
+
+@func(*(f"torch.{n}" for n in _UNARY), *(f"numpy.{n}" for n in _UNARY))
+def unary_func(an, node, args, kwargs, inputs):
+    if not args or not isinstance(args[0], Arr):
+        raise NotHandled()
+    if len(args) > 1 and isinstance(args[1], Arr):
+        result = _result(args[0], args[1], None)
+        return an.alloc(node, result, inputs, "elementwise", "an elementwise result")
+    return _unary(an, node, args[0], getattr(node.func, "attr", "op"), inputs)
+
+
+@method("arr", *_UNARY)
+def unary_method(an, node, arr, args, kwargs, inputs):
+    if args and isinstance(args[0], Arr):
+        return an.alloc(node, _result(arr, args[0], None), inputs, "elementwise",
+                        "an elementwise result")
+    return _unary(an, node, arr, node.func.attr, inputs)
+
+
+@method("arr", "sum", "mean", "max", "min", "std", "var", "norm", "prod", "any", "all",
+        "argmax", "argmin", "amax", "amin")
+def reduction(an, node, arr, args, kwargs, inputs):
+    dim = args[0] if args else kw(kwargs, "dim", kw(kwargs, "axis", None))
+    keep = kw(kwargs, "keepdim", kw(kwargs, "keepdims", False)) is True
+    shape = None
+    if arr.shape is not None:
+        if dim is None:
+            shape = ()
+        elif as_int(dim) is not None and -len(arr.shape) <= as_int(dim) < len(arr.shape):
+            dims = list(arr.shape)
+            d = as_int(dim)
+            if keep:
+                dims[d] = 1
+            else:
+                dims.pop(d)
+            shape = tuple(dims)
+    name = node.func.attr
+    dtype = "int64" if name in ("argmax", "argmin") else "bool" if name in ("any", "all") \
+        else arr.dtype
+    return an.alloc(node, Arr(arr.lib, shape, dtype, arr.device), inputs, "elementwise",
+                    f"{name} result")
+
+
+@method("arr", "size")
+def size(an, node, arr, args, kwargs, inputs):
+    for ev in inputs:
+        an.free(ev)
+    if arr.shape is None:
+        return Ev(UNKNOWN)
+    if args and as_int(args[0]) is not None:
+        d = as_int(args[0])
+        return Ev(arr.shape[d] if -len(arr.shape) <= d < len(arr.shape) else UNKNOWN)
+    return Ev(arr.shape)
+
+
+@method("arr", "numel", "dim", "item", "tolist_len", "nelement")
+def scalar_fact(an, node, arr, args, kwargs, inputs):
+    for ev in inputs:
+        an.free(ev)
+    name = node.func.attr
+    if name in ("numel", "nelement"):
+        return Ev(arr.numel if arr.numel is not None else UNKNOWN)
+    if name == "dim":
+        return Ev(len(arr.shape) if arr.shape is not None else UNKNOWN)
+    return Ev(UNKNOWN)
+
+
+# -- comparisons and indexing -------------------------------------------------------
+def compare(an, node) -> Ev:
+    left = an.expr(node.left)
+    if len(node.ops) != 1:
+        an.free(left)
+        for comparator in node.comparators:
+            an.free(an.expr(comparator))
+        return Ev(UNKNOWN)
+    right = an.expr(node.comparators[0])
+    a, b, op = left.value, right.value, node.ops[0]
+    if not (isinstance(a, Arr) or isinstance(b, Arr)) or \
+            not isinstance(a, (Arr, int, float)) or not isinstance(b, (Arr, int, float)):
+        an.free(left)
+        an.free(right)
+        return Ev(UNKNOWN)
+    result = _result(a, b, None).but(dtype="bool", density=_density(a, b, op))
+    biggest = max((x.numel or 0) for x in (a, b) if isinstance(x, Arr))
+    pairwise = result.numel is not None and result.numel > biggest
+    return an.alloc(node, result, [left, right], "pairwise" if pairwise else "elementwise",
+                    "a comparison for every pair" if pairwise else "a boolean mask")
+
+
+def _density(a, b, op):
+    if isinstance(a, Arr) and isinstance(b, (int, float)):
+        arr, c, flipped = a, b, False
+    elif isinstance(b, Arr) and isinstance(a, (int, float)):
+        arr, c, flipped = b, a, True
+    else:
+        return None
+    less = isinstance(op, (ast.Lt, ast.LtE)) != flipped
+    greater = isinstance(op, (ast.Gt, ast.GtE)) != flipped
+    if arr.role == "uniform01" and 0 <= c <= 1 and (less or greater):
+        return c if less else 1 - c
+    if arr.density is not None and c == 0:
+        if greater or isinstance(op, ast.NotEq):
+            return arr.density
+        if isinstance(op, ast.Eq):
+            return 1 - arr.density
+    return None
+
+
+def subscript(an, node) -> Ev:
+    base = an.expr(node.value)
+    index = an.expr(node.slice)
+    value = base.value
+    if isinstance(value, tuple) or isinstance(value, Seq):
+        an.free(index)
+        i = as_int(index.value)
+        items = items_of(value)
+        if i is not None and items is not None and -len(items) <= i < len(items):
+            return Ev(items[i], base.temp)
+        if isinstance(value, Seq) and value.items is None and i is not None:
+            return Ev(value.each, base.temp)
+        return Ev(UNKNOWN, base.temp)
+    if isinstance(value, Graph) and isinstance(index.value, str):
+        arr = value.tensor(index.value)
+        return Ev(arr if arr is not None else UNKNOWN, base.temp)
+    if isinstance(value, Arr):
+        return _index_array(an, node, base, index)
+    an.free(index)
+    an.free(base)
+    return Ev(UNKNOWN)
+
+
+def _index_array(an, node, base: Ev, index: Ev) -> Ev:
+    arr = base.value
+    parts = index.value if isinstance(index.value, tuple) else (index.value,)
+    if isinstance(node.slice, ast.Tuple):
+        elts = node.slice.elts
+    else:
+        elts = [node.slice]
+    if arr.shape is None:
+        an.free(index)
+        return Ev(arr.but(shape=None), base.temp)
+    dims = list(arr.shape)
+    out = []
+    position = 0
+    gathered = None
+    for element, part in zip(elts, parts):
+        if isinstance(element, ast.Slice):
+            if position >= len(dims):
+                break
+            out.append(_slice_len(part, dims[position]))
+            position += 1
+        elif part is None:
+            out.append(1)
+        elif part is Ellipsis:
+            rest = len(dims) - position - (len(parts) - len(out) - 1)
+            out.extend(dims[position:position + max(0, rest)])
+            position += max(0, rest)
+        elif as_int(part) is not None:
+            position += 1
+        elif isinstance(part, Arr) and part.shape is not None and part.dtype != "bool":
+            gathered = part
+            out.extend(part.shape)
+            position += 1
+        else:
+            an.free(index)
+            return an.alloc(node, arr.but(shape=None), [base], "gather", "indexing")
+    out.extend(dims[position:])
+    if None in out:  # a slice with bounds we cannot know (x[i*b:(i+1)*b]): a chunk
+        an.free(index)
+        return Ev(arr.but(shape=None), base.temp)
+    if gathered is not None:  # advanced indexing copies
+        return an.alloc(node, arr.but(shape=tuple(out), strided=False, role=""),
+                        [base, index], "gather", "advanced indexing copies")
+    an.free(index)
+    return Ev(arr.but(shape=tuple(out), strided=arr.strided or 1 in out and
+                      len(out) != len(dims)), base.temp)
+
+
+def _slice_len(part, dim):
+    if isinstance(part, slice):
+        try:
+            return len(range(*part.indices(dim)))
+        except Exception:
+            return None
+    return None

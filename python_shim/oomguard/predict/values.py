@@ -1,0 +1,206 @@
+"""The abstract values the predictor computes with: shapes and dtypes, never data.
+
+Everything here is plain data built by the predictor itself; user objects never end up
+inside these (only numbers, strings and tuples read from them through safe accessors)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+ITEMSIZE = {
+    "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4,
+    "int16": 2, "int8": 1, "uint8": 1, "bool": 1, "complex64": 8, "complex128": 16,
+    "uint16": 2, "uint32": 4, "uint64": 8, "float8_e4m3fn": 1, "float8_e5m2": 1,
+}
+ALIASES = {
+    "float": "float32", "double": "float64", "half": "float16", "long": "int64",
+    "int": "int32", "short": "int16", "cfloat": "complex64", "cdouble": "complex128",
+    "bool_": "bool", "float_": "float64", "int_": "int64", "intp": "int64",
+    "single": "float32", "longlong": "int64", "byte": "int8", "ubyte": "uint8",
+    "f8": "float64", "f4": "float32", "f2": "float16", "i8": "int64", "i4": "int32",
+    "u1": "uint8", "b1": "bool", "?": "bool", "d": "float64", "f": "float32",
+}
+FLOATS = ("float16", "bfloat16", "float32", "float64")
+
+
+def canonical_dtype(name: str) -> Optional[str]:
+    name = name.rsplit(".", 1)[-1].lstrip("<>=|")
+    name = ALIASES.get(name, name)
+    return name if name in ITEMSIZE else None
+
+
+def is_float(dtype: str) -> bool:
+    return dtype in FLOATS or dtype.startswith("complex") or dtype.startswith("float8")
+
+
+def promote(a: str, b: str) -> str:
+    """Result dtype of an elementwise op on two arrays (the wider, floats over ints)."""
+    if a == b:
+        return a
+    if is_float(a) != is_float(b):
+        return a if is_float(a) else b
+    return a if ITEMSIZE.get(a, 0) >= ITEMSIZE.get(b, 0) else b
+
+
+class Unknown:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(frozen=True)
+class Arr:
+    """A dense array or tensor: lib is "torch" or "numpy"."""
+    lib: str
+    shape: Optional[Tuple[int, ...]]
+    dtype: str
+    device: str = "cpu"
+    density: Optional[float] = None   # fraction of non-zeros, where known
+    high: Optional[int] = None        # exclusive bound on its values (randint), where known
+    num_nodes: Optional[int] = None   # for an edge_index: the graph's node count
+    strided: bool = False             # an expand/transpose view: .contiguous() copies
+    role: str = ""                    # "edge_index", "x" for graph tensors
+
+    @property
+    def numel(self) -> Optional[int]:
+        if self.shape is None:
+            return None
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def nbytes(self) -> Optional[int]:
+        n = self.numel
+        return None if n is None else n * ITEMSIZE.get(self.dtype, 4)
+
+    def but(self, **changes: Any) -> "Arr":
+        """A copy with some fields changed (dataclasses.replace is 10x slower)."""
+        new = object.__new__(Arr)
+        fields = new.__dict__
+        fields.update(self.__dict__)
+        fields.update(changes)
+        return new
+
+
+@dataclass(frozen=True)
+class DType:
+    name: str
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A library module, function or class, by its dotted path ("torch.randn")."""
+    path: str
+
+    @property
+    def family(self) -> str:
+        return self.path.split(".", 1)[0]
+
+    def keys(self) -> Tuple[str, ...]:
+        """Rule-table keys: family.parent.name first, then family.name."""
+        parts = self.path.split(".")
+        if len(parts) < 2:
+            return (self.path,)
+        keys = []
+        if len(parts) >= 3:
+            keys.append(f"{parts[0]}.{parts[-2]}.{parts[-1]}")
+        keys.append(f"{parts[0]}.{parts[-1]}")
+        return tuple(keys)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A method of a value, not yet called: `x.float` in `x.float()`."""
+    owner: Any
+    name: str
+
+
+@dataclass(frozen=True)
+class Seq:
+    """A list/tuple of `count` items; `items` when each is known, else `each` for all."""
+    count: Optional[int]
+    items: Optional[Tuple[Any, ...]] = None
+    each: Any = UNKNOWN
+    estimated: bool = False  # counts read from a sample of the items
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A PyG Data/Batch: its tensors by attribute name, and counts where known."""
+    tensors: Tuple[Tuple[str, Arr], ...]
+    num_nodes: Optional[int]
+    num_edges: Optional[int]
+    estimated: bool = False
+
+    def tensor(self, name: str) -> Optional[Arr]:
+        for key, arr in self.tensors:
+            if key == name:
+                return arr
+        return None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes or 0 for _, a in self.tensors)
+
+    @property
+    def device(self) -> str:
+        for _, arr in self.tensors:
+            return arr.device
+        return "cpu"
+
+
+@dataclass(frozen=True)
+class GraphList:
+    """Several graphs (a list or dataset): totals over all of them."""
+    count: int
+    total_bytes: int
+    total_nodes: Optional[int]
+    total_edges: Optional[int]
+    feature_dim: Optional[int]
+    device: str = "cpu"
+    estimated: bool = False
+
+
+@dataclass(frozen=True)
+class Loader:
+    batch_size: Optional[int]
+    dataset: Any
+    batch: Any = UNKNOWN  # what iterating it yields
+
+
+@dataclass(frozen=True)
+class SparseMat:
+    shape: Optional[Tuple[int, ...]]
+    dtype: str
+    nnz: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class NxGraph:
+    num_nodes: Optional[int]
+
+
+@dataclass(frozen=True)
+class Model:
+    """An nn.Module instance (we never look inside it)."""
+    device: str = "cpu"
+
+
+@dataclass
+class Ev:
+    """An evaluated expression: its value and the bytes it holds as an unbound
+    temporary (per device); freed when a consumer is done with it."""
+    value: Any
+    temp: Dict[str, int] = field(default_factory=dict)
+    token: Optional[int] = None  # set when the value is a name that holds cell bytes
