@@ -13,6 +13,7 @@ import { download, ExportFormat, exportTimeline } from './export/timeline';
 import { CommandIDs, IMemoryTracker } from './tokens';
 import { memoryIcon } from './views/icon';
 import { CellBadges } from './views/cellBadges';
+import { CellWarnings } from './views/cellWarnings';
 import { MemoryPanel } from './views/memoryPanel';
 import { MemoryStatusItem } from './views/statusItem';
 
@@ -114,7 +115,7 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-/** A memory badge under each executed cell. */
+/** A memory badge under each executed cell, and a banner on cells predicted to fail. */
 const badgesPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-oomguard:badges',
   description: 'What each cell cost in memory, under the cell.',
@@ -130,10 +131,22 @@ const badgesPlugin: JupyterFrontEndPlugin<void> = {
     const trans = (translator ?? nullTranslator).load('jupyterlab');
     const badge = (panel: NotebookPanel) => {
       const memory = tracker.get(panel);
-      if (memory) {
-        const badges = new CellBadges(panel, memory.model, trans);
-        panel.disposed.connect(() => badges.dispose());
+      if (!memory) {
+        return;
       }
+      const runAnyway = async (cellId: string) => {
+        const index = panel.content.widgets.findIndex(cell => cell.model.id === cellId);
+        if (index < 0 || !(await memory.connection.allowNext())) {
+          return;
+        }
+        panel.content.activeCellIndex = index;
+        await app.commands.execute('notebook:run-cell');
+      };
+      const views = [
+        new CellBadges(panel, memory.model, trans),
+        new CellWarnings(panel, memory.model, trans, runAnyway)
+      ];
+      panel.disposed.connect(() => views.forEach(view => view.dispose()));
     };
     notebooks.forEach(badge);
     notebooks.widgetAdded.connect((_, panel) => badge(panel));

@@ -21,6 +21,7 @@ const MAX_VARIABLES = 5000;
 const MAX_DIMS = 32;
 const MAX_SHARED = 100;
 const MAX_HINTS = 100;
+const MAX_DEVICES = 65;
 
 export interface IGpuReading {
   index: number;
@@ -123,6 +124,30 @@ export interface IHintsMessage {
   hints: ILeakHint[];
 }
 
+/** One allocation the predictor recognised (python_shim/oomguard/predict). */
+export interface IFinding {
+  kind: string;
+  line: number;
+  bytes: number | null;
+  peak_bytes: number;
+  device: string;
+  risky: boolean;
+  message: string;
+  suggestion: string;
+}
+
+/** Sent before a cell runs when it is predicted to exceed free memory. */
+export interface IWarningMessage {
+  v: number;
+  type: 'warning';
+  findings: IFinding[];
+  execution_count: number | null;
+  cell_id: string | null;
+  mode: 'warn' | 'block';
+  free: Record<string, number | null> | null;
+  limit: number | null;
+}
+
 export interface IErrorMessage {
   v: number;
   type: 'error';
@@ -155,7 +180,8 @@ export type KernelMessage =
   | ICellStartMessage
   | ICellMessage
   | IVariablesMessage
-  | IHintsMessage;
+  | IHintsMessage
+  | IWarningMessage;
 
 /** Front end → kernel. */
 export type ClientMessage =
@@ -260,6 +286,23 @@ const cellRecord = shaped({
   notes
 });
 
+const finding = shaped({
+  kind: isText,
+  line: isInteger,
+  bytes: optional(nullable(isCount)),
+  peak_bytes: isCount,
+  device: isText,
+  risky: isBool,
+  message: isText,
+  suggestion: isText
+});
+
+/** {"cpu": bytes, "cuda:0": bytes or null, …} */
+const freeByDevice: Check = v =>
+  isDict(v) &&
+  Object.keys(v).length <= MAX_DEVICES &&
+  Object.entries(v).every(([key, bytes]) => isText(key) && nullable(isCount)(bytes));
+
 const variableInfo = shaped({
   name: isText,
   type: isText,
@@ -303,6 +346,14 @@ const MESSAGE_SHAPES: Record<KernelMessage['type'], Shape> = {
     variables: listOf(variableInfo, MAX_VARIABLES),
     truncated: isBool,
     took: isCount
+  },
+  warning: {
+    findings: listOf(finding, MAX_FINDINGS),
+    execution_count: nullable(isInteger),
+    cell_id: nullable(isText),
+    mode: oneOf('warn', 'block'),
+    free: nullable(freeByDevice),
+    limit: nullable(isCount)
   },
   hints: {
     hints: listOf(

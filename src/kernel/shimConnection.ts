@@ -53,6 +53,25 @@ export class ShimConnection implements IDisposable {
     this._send(clientMessage({ type: 'refresh' }));
   }
 
+  /**
+   * Let the kernel's next cell past the pre-run check ("run anyway" after a block).
+   * A silent execute: it fires no cell hooks, so it does not use the allowance itself.
+   */
+  async allowNext(): Promise<boolean> {
+    const kernel = this._kernel;
+    if (!kernel) {
+      return false;
+    }
+    const reply = await kernel.requestExecute({
+      code: "__import__('oomguard').allow_next()",
+      silent: true,
+      store_history: false,
+      allow_stdin: false,
+      stop_on_error: false
+    }).done;
+    return reply.content.status === 'ok';
+  }
+
   /** Ask the kernel for the sizes of the variables in its namespace. */
   requestVariables(): void {
     this._send(clientMessage({ type: 'variables' }));

@@ -6,6 +6,7 @@ import {
   IRunningCell,
   ISampleMessage,
   IVariablesMessage,
+  IWarningMessage,
   parseKernelMessage,
   PROTOCOL_VERSION
 } from '../protocol';
@@ -54,7 +55,8 @@ export type MemoryChange =
   | 'cell'
   | 'variables'
   | 'hints'
-  | 'postmortem';
+  | 'postmortem'
+  | 'warning';
 
 /** Keep an hour of 1 Hz samples; the full timeline comes with the charts. */
 const DEFAULT_MAX_SAMPLES = 3600;
@@ -113,6 +115,11 @@ export class MemoryModel {
   /** The shim's current leak hints (empty when nothing keeps growing). */
   get hints(): readonly ILeakHint[] {
     return this._hints;
+  }
+
+  /** Pre-run warnings (cells predicted to exceed free memory), oldest first. */
+  get warnings(): readonly IWarningMessage[] {
+    return this._warnings;
   }
 
   /** Cells that were running when their kernel died, oldest first. */
@@ -242,6 +249,11 @@ export class MemoryModel {
         this._hints = message.hints;
         this._changed.emit('hints');
         break;
+      case 'warning':
+        this._warnings.push(message);
+        trimOldest(this._warnings, this._maxCells);
+        this._changed.emit('warning');
+        break;
     }
   }
 
@@ -279,6 +291,7 @@ export class MemoryModel {
   private _variables: IVariablesMessage | null = null;
   private _hints: ILeakHint[] = [];
   private _postMortems: IPostMortem[] = [];
+  private _warnings: IWarningMessage[] = [];
   private _maxSamples: number;
   private _maxCells: number;
   private _isDisposed = false;

@@ -1,0 +1,93 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { MemoryModel } from '../model/memoryModel';
+import { parseKernelMessage } from '../protocol';
+import { CellWarnings } from '../views/cellWarnings';
+
+const trans = {
+  __: (text: string, ...args: unknown[]) =>
+    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
+} as unknown as TranslationBundle;
+
+const GiB = 2 ** 30;
+
+function warning(overrides: Record<string, unknown> = {}) {
+  return {
+    v: 1,
+    type: 'warning',
+    findings: [
+      {
+        kind: 'dtype_copy',
+        line: 3,
+        bytes: 13.4 * GiB,
+        peak_bytes: 40.2 * GiB,
+        device: 'cpu',
+        risky: true,
+        message: 'Line 3: converting int64 to float32 (a copy; both alive at once)',
+        suggestion: 'Build edge_index directly; keep the adjacency sparse.',
+        available: 12 * GiB
+      }
+    ],
+    execution_count: 5,
+    cell_id: 'a',
+    mode: 'block',
+    free: { cpu: 12 * GiB, 'cuda:0': null },
+    limit: 12.7 * GiB,
+    ...overrides
+  };
+}
+
+function fakePanel() {
+  return {
+    content: { widgets: [{ model: { id: 'a' }, node: document.createElement('div') }] }
+  };
+}
+
+describe('warning messages', () => {
+  it('validates', () => {
+    expect(parseKernelMessage(warning()).ok).toBe(true);
+    expect(parseKernelMessage(warning({ mode: 'maybe' })).ok).toBe(false);
+    expect(parseKernelMessage(warning({ free: { cpu: -1 } })).ok).toBe(false);
+    expect(parseKernelMessage(warning({ findings: [{ line: 'x' }] })).ok).toBe(false);
+  });
+});
+
+describe('CellWarnings', () => {
+  it('shows the prediction against what is free, and runs anyway on request', async () => {
+    const panel = fakePanel();
+    const model = new MemoryModel();
+    const runAnyway = jest.fn(() => Promise.resolve());
+    new CellWarnings(panel as any, model, trans, runAnyway);
+    model.handleMessage(warning());
+    const banner = panel.content.widgets[0].node.querySelector('.jp-oomguard-warning') as HTMLElement;
+    expect(banner.dataset.mode).toBe('block');
+    expect(banner.textContent).toContain('stopped this cell before it ran');
+    expect(banner.textContent).toContain('Line 3: 40.2 GiB predicted on cpu, 12.0 GiB free.');
+    expect(banner.textContent).toContain('keep the adjacency sparse');
+    (banner.querySelector('.jp-oomguard-run-anyway') as HTMLButtonElement).click();
+    expect(runAnyway).toHaveBeenCalledWith('a');
+  });
+
+  it('has no run-anyway button in warn mode, and goes when the cell runs again', () => {
+    const panel = fakePanel();
+    const model = new MemoryModel();
+    new CellWarnings(panel as any, model, trans, () => Promise.resolve());
+    model.handleMessage(warning({ mode: 'warn' }));
+    const node = panel.content.widgets[0].node;
+    expect(node.querySelector('.jp-oomguard-run-anyway')).toBeNull();
+    model.handleMessage({ v: 1, type: 'cell_start', execution_count: 6, cell_id: 'a', start: 1 });
+    expect(node.querySelector('.jp-oomguard-warning')).toBeNull();
+  });
+
+  it('renders kernel text as text', () => {
+    const panel = fakePanel();
+    const model = new MemoryModel();
+    new CellWarnings(panel as any, model, trans, () => Promise.resolve());
+    const html = '<img src=x onerror="window.__pwned=4">';
+    model.handleMessage(
+      warning({ findings: [{ ...warning().findings[0], message: html, suggestion: html, device: html }] })
+    );
+    const node = panel.content.widgets[0].node;
+    expect(node.querySelector('img')).toBeNull();
+    expect(node.textContent).toContain(html);
+  });
+});

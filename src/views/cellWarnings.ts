@@ -1,0 +1,117 @@
+import type { Cell } from '@jupyterlab/cells';
+import type { NotebookPanel } from '@jupyterlab/notebook';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { IDisposable } from '@lumino/disposable';
+import { formatBytes } from '../format';
+import { MemoryChange, MemoryModel } from '../model/memoryModel';
+import { IWarningMessage } from '../protocol';
+import { element } from './dom';
+
+const BANNER_CLASS = 'jp-oomguard-warning';
+
+/**
+ * A banner at the top of a cell the shim predicted to exceed free memory: what, on
+ * which line, how big against what is free, and what to do instead. In block mode the
+ * cell did not run, and the banner offers to run it anyway. The banner goes when the
+ * cell runs again without a warning.
+ */
+export class CellWarnings implements IDisposable {
+  constructor(
+    private _panel: NotebookPanel,
+    private _model: MemoryModel,
+    private _trans: TranslationBundle,
+    private _runAnyway: (cellId: string) => Promise<void>
+  ) {
+    _model.changed.connect(this._onChange, this);
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (!this._isDisposed) {
+      this._isDisposed = true;
+      this._model.changed.disconnect(this._onChange, this);
+    }
+  }
+
+  private _onChange(model: MemoryModel, change: MemoryChange): void {
+    if (change === 'warning') {
+      this._show(model.warnings[model.warnings.length - 1]);
+    } else if (change === 'cell' && model.runningCell?.cell_id) {
+      // A new run: the banner of an earlier run goes. This run's own warning, if any,
+      // comes after cell_start (the check runs when the cell is compiled).
+      this._remove(model.runningCell.cell_id);
+    }
+  }
+
+  private _show(warning: IWarningMessage): void {
+    const cell = this._find(warning.cell_id);
+    if (!cell) {
+      return;
+    }
+    const trans = this._trans;
+    this._remove(cell.model.id);
+    const banner = element('div', BANNER_CLASS);
+    banner.dataset.mode = warning.mode;
+    banner.appendChild(
+      element(
+        'div',
+        'jp-oomguard-warning-title',
+        warning.mode === 'block'
+          ? trans.__('oomguard stopped this cell before it ran: it would not fit in memory.')
+          : trans.__('oomguard: this cell may not fit in memory.')
+      )
+    );
+    for (const finding of warning.findings) {
+      const free = warning.free?.[finding.device] ?? null;
+      const item = element('div', 'jp-oomguard-warning-finding');
+      item.append(
+        element(
+          'div',
+          'jp-oomguard-warning-figures',
+          trans.__(
+            'Line %1: %2 predicted on %3, %4 free.',
+            finding.line,
+            formatBytes(finding.peak_bytes),
+            finding.device,
+            formatBytes(free)
+          )
+        ),
+        element('div', 'jp-oomguard-warning-message', finding.message),
+        element('div', 'jp-oomguard-warning-suggestion', finding.suggestion)
+      );
+      banner.appendChild(item);
+    }
+    if (warning.mode === 'block' && warning.cell_id) {
+      const cellId = warning.cell_id;
+      const button = element(
+        'button',
+        'jp-oomguard-run-anyway jp-mod-styled jp-mod-warn',
+        trans.__('Run anyway')
+      );
+      button.type = 'button';
+      button.addEventListener('click', () => {
+        button.disabled = true;
+        void this._runAnyway(cellId).finally(() => (button.disabled = false));
+      });
+      banner.appendChild(button);
+    }
+    cell.node.insertBefore(banner, cell.node.firstChild);
+  }
+
+  private _remove(cellId: string): void {
+    const cell = this._find(cellId);
+    cell?.node.querySelector(`:scope > .${BANNER_CLASS}`)?.remove();
+  }
+
+  private _find(cellId: string | null): Cell | null {
+    if (!cellId) {
+      return null;
+    }
+    return this._panel.content.widgets.find(cell => cell.model.id === cellId) ?? null;
+  }
+
+  private _isDisposed = false;
+}

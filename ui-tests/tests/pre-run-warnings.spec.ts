@@ -1,0 +1,59 @@
+/**
+ * A cell predicted to exceed free memory gets a banner before it runs; in block mode
+ * it does not run until the user says "Run anyway".
+ */
+import { expect, test } from '@jupyterlab/galata';
+import { openMemoryPanel, waitForReading } from './helpers/panel';
+
+const BIG_CELL = ['import numpy as np', 'n = 15_000', 'grid = np.ones((n, n))  # 1.7 GiB'].join('\n');
+
+function cellAt(page: any, index: number) {
+  return page.locator('.jp-Notebook .jp-Cell').nth(index);
+}
+
+test.describe('Pre-run warnings', () => {
+  test.beforeEach(async ({ page }) => {
+    await page.notebook.createNew('guarded.ipynb', { kernel: 'python3' });
+    await openMemoryPanel(page);
+    await waitForReading(page);
+  });
+
+  for (const mode of ['block', 'warn']) {
+    test(`${mode} mode: the banner says what, where, and what is free`, async ({ page }) => {
+      // A session with 512 MiB free, whatever this machine has.
+      await page.notebook.setCell(
+        0,
+        'code',
+        `import oomguard\noomguard.enable(mode='${mode}', watchdog=False, ` +
+          "limit=oomguard.snapshot()['used'] + (512 << 20))"
+      );
+      await page.notebook.addCell('code', BIG_CELL);
+      await page.notebook.runCell(0);
+      await page.notebook.runCell(1);
+
+      const banner = cellAt(page, 1).locator('.jp-oomguard-warning');
+      await expect(banner).toHaveAttribute('data-mode', mode);
+      await expect(banner).toContainText(/Line 3: 1\.[67] GiB predicted on cpu, [\d.]+ [MG]iB free\./);
+      const defined = async () => {
+        await page.notebook.addCell('code', "'grid' in globals()");
+        const last = (await page.notebook.getCellCount()) - 1;
+        await page.notebook.runCell(last);
+        return (await page.notebook.getCellTextOutput(last))?.[0];
+      };
+      if (mode === 'warn') {
+        await expect(banner.locator('.jp-oomguard-run-anyway')).toHaveCount(0);
+        expect(await defined()).toBe('True');
+        return;
+      }
+      await expect(cellAt(page, 1).locator('.jp-OutputArea')).toContainText('Nothing ran; your variables are unchanged.');
+      expect(await defined()).toBe('False');
+
+      await banner.locator('.jp-oomguard-run-anyway').click();
+      await expect(cellAt(page, 1).locator('.jp-oomguard-badge')).toContainText(/RAM \+1\.[5-7] GiB/, {
+        timeout: 60_000
+      });
+      await expect(cellAt(page, 1).locator('.jp-oomguard-warning')).toHaveCount(0);
+      expect(await defined()).toBe('True');
+    });
+  }
+});
