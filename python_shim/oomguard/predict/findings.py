@@ -3,17 +3,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Optional
+from ..units import format_bytes  # noqa: F401  (re-exported)
 
 MIB = 1 << 20
 MIN_REPORTED = MIB  # smaller allocations are noise next to a session's gigabytes
 
-
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)  # unreachable
 
 
 @dataclass

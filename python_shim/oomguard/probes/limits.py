@@ -16,14 +16,8 @@ from typing import List, Mapping, Optional
 
 from .cgroup import CgroupProbe, CgroupReading
 from .proc import PROC, read_meminfo
+from ..units import format_bytes  # noqa: F401  (re-exported)
 
-
-def format_bytes(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)  # unreachable
 
 
 def parse_mem_limit(value: Optional[str], notes: List[str]) -> Optional[int]:

@@ -10,19 +10,12 @@ import time
 from typing import Dict, Hashable, List, Optional, Set
 
 from .safe import clip
+from ..units import format_bytes as human_bytes  # noqa: F401  (used by walk, leaks)
 
 MAX_NOTES = 20    # the front end refuses longer lists (src/protocol.ts)
 MAX_SHARED = 100
 CLOCK_EVERY = 64  # items between looks at the clock
 
-
-def human_bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024:
-            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
 
 
 class Tally:
