@@ -169,11 +169,14 @@ class Guard:
             return self._cgroup_usage, "the container's memory"
         return self._rss, "the kernel's memory"
 
-    def free(self) -> dict:
-        """Free bytes per device now, the predictor's device names as keys, plus "limit"."""
-        limits = self._limits(fresh=True)
+    def free(self, fresh: bool = True) -> dict:
+        """Free bytes per device, the predictor's device names as keys, plus "limit":
+        measured now, or (fresh=False) from the sampler's last reading where there is one."""
+        latest = self.runtime.sampler.latest or {}
+        limits = latest if not fresh and latest.get("limit") is not None \
+            else self._limits(fresh=True)
         free = {"cpu": limits.get("free"), "limit": limits.get("limit")}
-        for gpu in (self.runtime.sampler.latest or {}).get("gpus") or []:
+        for gpu in latest.get("gpus") or []:
             used, total = gpu.get("used"), gpu.get("total")
             if isinstance(used, int) and isinstance(total, int):
                 free[f"cuda:{gpu.get('index')}"] = max(0, total - used)

@@ -101,9 +101,17 @@ class PreCheck(ast.NodeTransformer):
         if predictor is None or shell is None or not isinstance(raw, str):
             return [], {}
         source = shell.transform_cell(raw)  # what IPython compiled: magics as Python
-        free = self.guard.free()
+        # Most cells allocate nothing the predictor recognises: judge them against the
+        # sampler's last reading (no file reads on the cell's path). A cell with findings
+        # is judged again against memory measured now: the cell before may have just
+        # taken what the last reading still counted as free.
+        free = self.guard.free(fresh=False)
         findings = predictor(source, shell.user_ns, ram_available=free.get("cpu"),
                              vram_available=None)
+        if findings:
+            free = self.guard.free(fresh=True)
+            findings = predictor(source, shell.user_ns, ram_available=free.get("cpu"),
+                                 vram_available=None)
         return list(findings or []), free
 
     def _send_warning(self, risky: list, free: dict) -> None:

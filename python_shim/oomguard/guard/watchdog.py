@@ -127,6 +127,10 @@ class Watchdog:
         while not stop.is_set():
             self._wake.wait()
             self._wake.clear()
+            # The first reading comes one poll after arming: at arming the cell has not
+            # allocated anything yet, and most cells are over before then, so a short
+            # cell never has this thread waking up and bidding for the GIL.
+            stop.wait(self._poll)
             while not stop.is_set():
                 arming = self._arming
                 if arming is None:
