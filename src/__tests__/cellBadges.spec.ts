@@ -1,13 +1,7 @@
-import type { TranslationBundle } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { MemoryModel } from '../model/memoryModel';
 import { CellBadges } from '../views/cellBadges';
-import { cellRecord, sample } from './fixtures';
-
-const trans = {
-  __: (text: string, ...args: unknown[]) =>
-    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
-} as unknown as TranslationBundle;
+import { cellRecord, sample, trans } from './fixtures';
 
 /** Just what CellBadges reads of a notebook panel: cell widgets with ids and nodes. */
 function fakePanel(ids: string[]) {

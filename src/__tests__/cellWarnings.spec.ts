@@ -1,12 +1,7 @@
-import type { TranslationBundle } from '@jupyterlab/translation';
 import { MemoryModel } from '../model/memoryModel';
 import { parseKernelMessage } from '../protocol';
 import { CellWarnings } from '../views/cellWarnings';
-
-const trans = {
-  __: (text: string, ...args: unknown[]) =>
-    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
-} as unknown as TranslationBundle;
+import { trans } from './fixtures';
 
 const GiB = 2 ** 30;
 

@@ -1,3 +1,11 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+/** Like JupyterLab's null translator: fills %1, %2… and translates nothing. */
+export const trans = {
+  __: (text: string, ...args: unknown[]) =>
+    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
+} as unknown as TranslationBundle;
+
 /** Well-formed kernel messages, with fields to override per test. */
 export function sample(overrides: Record<string, unknown> = {}) {
   return {

@@ -1,9 +1,8 @@
-import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import { MemoryModel } from '../model/memoryModel';
 import { INotebookMemory } from '../tokens';
 import { MemoryPanel } from '../views/memoryPanel';
-import { cellRecord, gpu, hello, sample, variable } from './fixtures';
+import { cellRecord, gpu, hello, sample, trans, variable } from './fixtures';
 
 function notebookMemory(model: MemoryModel, label = 'demo.ipynb') {
   const attach = jest.fn();
@@ -15,12 +14,6 @@ function notebookMemory(model: MemoryModel, label = 'demo.ipynb') {
   } as unknown as INotebookMemory;
   return { memory, attach, requestVariables };
 }
-
-/** Like JupyterLab's null translator: fills %1, %2… and translates nothing. */
-const trans = {
-  __: (text: string, ...args: unknown[]) =>
-    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
-} as unknown as TranslationBundle;
 
 function showPanel(): MemoryPanel {
   const panel = new MemoryPanel(trans, () => undefined);

@@ -1,14 +1,8 @@
-import type { TranslationBundle } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { MemoryModel } from '../model/memoryModel';
 import { IMemoryTracker, INotebookMemory } from '../tokens';
 import { MemoryStatusItem } from '../views/statusItem';
-import { gpu, sample } from './fixtures';
-
-const trans = {
-  __: (text: string, ...args: unknown[]) =>
-    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
-} as unknown as TranslationBundle;
+import { gpu, sample, trans } from './fixtures';
 
 function trackerWith(model: MemoryModel | null) {
   const tracker = {

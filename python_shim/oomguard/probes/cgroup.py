@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from typing import List, NamedTuple, Optional, Tuple
 
+from .proc import _read  # the one reader of small kernel files
+
 UNLIMITED_AT = 1 << 62  # v1 writes "unlimited" as PAGE_COUNTER_MAX pages, just under 2^63
 
 
@@ -54,14 +56,6 @@ class CgroupReading:
     def source(self) -> str:
         return f"cgroup v{self.version}"
 
-
-def _read(path: str) -> str:
-    # os.read: no buffered file object per read (read up to 10 times a second).
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(fd, 1 << 16).decode("utf-8", "replace")
-    finally:
-        os.close(fd)
 
 
 def _unescape(text: str) -> str:
