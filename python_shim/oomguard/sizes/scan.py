@@ -192,7 +192,9 @@ def _measure_heavy(walker: Walker, state: ScanState, found: _Found) -> bool:
     found.heavy.sort(key=lambda tally: tally.order)
     top_ids = state.top_ids
     for done, tally in enumerate(found.heavy):
-        if state.past_deadline():
+        # The first owner is always measured: a scan whose budget went on a garbage
+        # collection or a huge namespace still reports the most likely culprit.
+        if done and state.past_deadline():
             del found.heavy[done:]
             return True
         first_name = top_ids.get(id(tally.obj))
@@ -210,7 +212,7 @@ def _measure_light(walker: Walker, state: ScanState, found: _Found) -> bool:
     top_ids, out_of_time, shallow = state.top_ids, state.out_of_time, walker.shallow
     sizes, notes = found.light_sizes, found.light_notes
     for index, (name, obj) in enumerate(zip(found.light_names, found.light_objs)):
-        if out_of_time():
+        if (index or found.heavy) and out_of_time():
             del found.light_names[index:], found.light_objs[index:]
             return True
         first_name = top_ids.get(id(obj))
