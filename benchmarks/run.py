@@ -134,6 +134,19 @@ def survival_section() -> str:
     return survival.write(outcomes, 3, time.time() - started)
 
 
+def chart_section() -> str:
+    """The timeline chart's figures (benchmarks/chart/bench.mjs, headless Chromium)."""
+    import subprocess
+    root = Path(__file__).resolve().parent.parent
+    try:
+        subprocess.run(["npm", "run", "build:lib"], cwd=root, check=True, capture_output=True)
+        done = subprocess.run(["node", "benchmarks/chart/bench.mjs", "--print"], cwd=root,
+                              check=True, capture_output=True, text=True, timeout=600)
+        return done.stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"## Timeline chart\n\nNot measured: {error}.\n"
+
+
 def variable_scan() -> tuple[float, int]:
     """Median seconds for oomguard.variables() over 10,000 names."""
     kernel = Kernel()
@@ -183,6 +196,7 @@ def main() -> None:
     sampler_share = sampler_cost(seconds=20)
     predict_median, predict_max, corpus_size = predictor_on_corpus()
     survival = survival_section()
+    chart = chart_section()
 
     bare = overhead["bare kernel"][0]
     ours = overhead["oomguard"][0]
@@ -252,6 +266,7 @@ def main() -> None:
         "",
     ]
     lines.append(survival)
+    lines.append(chart)
     OUT.write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -9,11 +9,13 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { MemoryTracker } from './model/memoryTracker';
+import { CellMetadataWriter } from './export/cellMetadata';
 import { download, ExportFormat, exportTimeline } from './export/timeline';
 import { CommandIDs, IMemoryTracker } from './tokens';
 import { memoryIcon } from './views/icon';
 import { CellBadges } from './views/cellBadges';
 import { CellWarnings } from './views/cellWarnings';
+import { EditorMarks, EditPredictionSettings } from './views/editorMarks';
 import { MemoryPanel } from './views/memoryPanel';
 import { MemoryStatusItem } from './views/statusItem';
 
@@ -37,8 +39,16 @@ const trackerPlugin: JupyterFrontEndPlugin<IMemoryTracker> = {
     settingRegistry
       ?.load(PLUGIN_ID)
       .then(settings => {
-        const apply = () =>
-          (tracker.interval = settings.get('sampleInterval').composite as number);
+        const apply = () => {
+          tracker.interval = settings.get('sampleInterval').composite as number;
+          const warnPercent = settings.get('warnPercent').composite as number;
+          const criticalPercent = settings.get('criticalPercent').composite as number;
+          // A red threshold below the amber one would make amber unreachable.
+          tracker.thresholds = {
+            warnPercent: Math.min(warnPercent, criticalPercent),
+            criticalPercent
+          };
+        };
         apply();
         settings.changed.connect(apply);
       })
@@ -115,20 +125,41 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-/** A memory badge under each executed cell, and a banner on cells predicted to fail. */
+/**
+ * Under each cell: a memory badge once it ran, a banner when it was predicted to fail,
+ * risky lines marked while it is edited; and, when the user opts in, the cell's last
+ * record kept in its metadata.
+ */
 const badgesPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-oomguard:badges',
   description: 'What each cell cost in memory, under the cell.',
   autoStart: true,
   requires: [IMemoryTracker, INotebookTracker],
-  optional: [ITranslator],
+  optional: [ITranslator, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
     tracker: IMemoryTracker,
     notebooks: INotebookTracker,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    settingRegistry: ISettingRegistry | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyterlab');
+    const editing = new EditPredictionSettings();
+    let recordsInMetadata = false;
+    settingRegistry
+      ?.load(PLUGIN_ID)
+      .then(settings => {
+        const apply = () => {
+          editing.update(
+            settings.get('predictWhileEditing').composite as boolean,
+            settings.get('predictDelay').composite as number
+          );
+          recordsInMetadata = settings.get('recordsInMetadata').composite as boolean;
+        };
+        apply();
+        settings.changed.connect(apply);
+      })
+      .catch(reason => console.error('oomguard: could not load settings', reason));
     const badge = (panel: NotebookPanel) => {
       const memory = tracker.get(panel);
       if (!memory) {
@@ -144,7 +175,9 @@ const badgesPlugin: JupyterFrontEndPlugin<void> = {
       };
       const views = [
         new CellBadges(panel, memory.model, trans),
-        new CellWarnings(panel, memory.model, trans, runAnyway)
+        new CellWarnings(panel, memory.model, trans, runAnyway),
+        new EditorMarks(panel, memory, trans, editing),
+        new CellMetadataWriter(panel, memory.model, () => recordsInMetadata)
       ];
       panel.disposed.connect(() => views.forEach(view => view.dispose()));
     };
@@ -158,14 +191,18 @@ const statusPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-oomguard:status',
   description: 'Kernel memory in the status bar; a click opens the Memory panel.',
   autoStart: true,
-  requires: [IMemoryTracker, IStatusBar],
-  optional: [ITranslator],
+  // Optional: Notebook 7 has no status bar, and the other plugins work without it.
+  requires: [IMemoryTracker],
+  optional: [IStatusBar, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     tracker: IMemoryTracker,
-    statusBar: IStatusBar,
+    statusBar: IStatusBar | null,
     translator: ITranslator | null
   ): void => {
+    if (!statusBar) {
+      return;
+    }
     const trans = (translator ?? nullTranslator).load('jupyterlab');
     const item = new MemoryStatusItem(tracker, trans, () =>
       app.commands.execute(CommandIDs.openPanel)

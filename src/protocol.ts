@@ -22,6 +22,14 @@ const MAX_DIMS = 32;
 const MAX_SHARED = 100;
 const MAX_HINTS = 100;
 const MAX_DEVICES = 65;
+/** What one `spool` answer may carry (the kernel thins its samples to fit). */
+export const MAX_SPOOL_SAMPLES = 5000;
+const MAX_SPOOL_CELLS = 2000;
+
+/** Limits on what the front end sends for prediction (the kernel enforces the same). */
+export const MAX_PREDICT_SOURCE = 100_000;
+export const MAX_CELL_ID = 200;
+const MAX_SIZES = 500;
 
 export interface IGpuReading {
   index: number;
@@ -49,6 +57,12 @@ export interface IHelloMessage {
   interval: number;
   python: string;
   peak_method: string;
+  /**
+   * The OOM killer's count for the kernel's memory cgroup (null: no counter here),
+   * and the file it was read from. Absent from older shims.
+   */
+  oom_kills?: number | null;
+  oom_kills_file?: string | null;
 }
 
 export interface ISampleMessage {
@@ -69,6 +83,27 @@ export interface ISampleMessage {
   /** Absent from older shims; null when not measured; [] when there is no GPU. */
   gpus?: IGpuReading[] | null;
   running_cell?: IRunningCell | null;
+  /** The OOM killer's count for the kernel's cgroup; absent from older shims. */
+  oom_kills?: number | null;
+  /** Set by the model (never the kernel) on samples back-filled from a dead kernel's spool. */
+  from_spool?: boolean;
+}
+
+/** The part of a dead kernel's spool the browser missed (answer to a `spool` request). */
+export interface ISpoolMessage {
+  v: number;
+  type: 'spool';
+  /** The dead kernel's pid, echoed. */
+  pid: number;
+  since: number | null;
+  /** `sample` bodies (no `v`/`type`), oldest first, at most MAX_SPOOL_SAMPLES. */
+  samples: Omit<ISampleMessage, 'v' | 'type'>[];
+  /** Cells that ended after `since`. */
+  cells: ICellRecord[];
+  /** The samples were thinned (or cells cut) to fit. */
+  truncated: boolean;
+  /** Why there is nothing, in plain words (no spool found, unreadable). */
+  note: string | null;
 }
 
 export interface IGpuCellReading {
@@ -92,6 +127,8 @@ export interface ICellRecord {
   container_peak: number | null;
   gpu: IGpuCellReading[];
   status: 'ok' | 'error' | 'blocked' | 'interrupted';
+  /** 'watchdog' when oomguard interrupted the cell to save the kernel (newer shims). */
+  stopped_by?: string | null;
   findings: Record<string, unknown>[];
   notes: string[];
 }
@@ -148,6 +185,22 @@ export interface IWarningMessage {
   limit: number | null;
 }
 
+/** The answer to a `predict` request: the findings for a cell as it is being edited. */
+export interface IPredictionMessage {
+  v: number;
+  type: 'prediction';
+  /** The request's id, echoed. */
+  id: number;
+  cell_id: string | null;
+  /** Every finding (risky or not); empty when `note` says why it could not be judged. */
+  findings: IFinding[];
+  free: Record<string, number | null>;
+  limit: number | null;
+  /** Seconds the kernel spent. */
+  took: number;
+  note?: string | null;
+}
+
 export interface IErrorMessage {
   v: number;
   type: 'error';
@@ -173,7 +226,19 @@ export interface IVariablesMessage {
   took: number;
 }
 
+/** The namespace's sizes after a cell: what each variable grew by comes from two. */
+export interface ISizesMessage {
+  v: number;
+  type: 'sizes';
+  /** The last cell that finished before the look (null when unknown). */
+  execution_count: number | null;
+  /** Bytes per variable name (null: not measured), the largest ones only. */
+  sizes: Record<string, number | null>;
+  truncated: boolean;
+}
+
 export type KernelMessage =
+  | ISizesMessage
   | IHelloMessage
   | ISampleMessage
   | IErrorMessage
@@ -181,14 +246,18 @@ export type KernelMessage =
   | ICellMessage
   | IVariablesMessage
   | IHintsMessage
-  | IWarningMessage;
+  | IWarningMessage
+  | IPredictionMessage
+  | ISpoolMessage;
 
 /** Front end → kernel. */
 export type ClientMessage =
   | { v: number; type: 'open'; client: string }
   | { v: number; type: 'settings'; interval: number }
   | { v: number; type: 'refresh' }
-  | { v: number; type: 'variables' };
+  | { v: number; type: 'variables' }
+  | { v: number; type: 'predict'; id: number; source: string; cell_id: string | null }
+  | { v: number; type: 'spool'; pid: number; since: number | null };
 
 /** Why a message was refused. */
 export type ParseResult =
@@ -282,6 +351,7 @@ const cellRecord = shaped({
     MAX_GPUS
   ),
   status: oneOf('ok', 'error', 'blocked', 'interrupted'),
+  stopped_by: optional(nullable(isText)),
   findings: listOf(isDict, MAX_FINDINGS),
   notes
 });
@@ -316,6 +386,29 @@ const variableInfo = shaped({
   notes: optional(notes)
 });
 
+/** {"name": bytes or null, …}, at most MAX_SIZES names. */
+const sizesByName: Check = v =>
+  isDict(v) &&
+  Object.keys(v).length <= MAX_SIZES &&
+  Object.entries(v).every(([name, bytes]) => isText(name) && nullable(isCount)(bytes));
+
+/** A `sample` message's fields; also each sample of a `spool` answer. */
+const sampleShape: Shape = {
+  t: isCount,
+  rss: nullable(isCount),
+  children_rss: nullable(isCount),
+  limit: nullable(isCount),
+  limit_source: isText,
+  used: nullable(isCount),
+  free: nullable(isCount),
+  host_total: nullable(isCount),
+  host_available: nullable(isCount),
+  notes,
+  gpus: optional(nullable(listOf(gpuReading, MAX_GPUS))),
+  running_cell: optional(nullable(shaped(runningCell))),
+  oom_kills: optional(nullable(isInteger))
+};
+
 /** The fields each kernel → front end message must have (extra fields are allowed). */
 const MESSAGE_SHAPES: Record<KernelMessage['type'], Shape> = {
   hello: {
@@ -323,21 +416,18 @@ const MESSAGE_SHAPES: Record<KernelMessage['type'], Shape> = {
     pid: isInteger,
     interval: v => isCount(v) && (v as number) > 0,
     python: isText,
-    peak_method: isText
+    peak_method: isText,
+    oom_kills: optional(nullable(isInteger)),
+    oom_kills_file: optional(nullable(isText))
   },
-  sample: {
-    t: isCount,
-    rss: nullable(isCount),
-    children_rss: nullable(isCount),
-    limit: nullable(isCount),
-    limit_source: isText,
-    used: nullable(isCount),
-    free: nullable(isCount),
-    host_total: nullable(isCount),
-    host_available: nullable(isCount),
-    notes,
-    gpus: optional(nullable(listOf(gpuReading, MAX_GPUS))),
-    running_cell: optional(nullable(shaped(runningCell)))
+  sample: sampleShape,
+  spool: {
+    pid: isInteger,
+    since: nullable(isCount),
+    samples: listOf(shaped(sampleShape), MAX_SPOOL_SAMPLES),
+    cells: listOf(cellRecord, MAX_SPOOL_CELLS),
+    truncated: isBool,
+    note: nullable(isText)
   },
   error: { message: isText },
   cell_start: runningCell,
@@ -347,6 +437,11 @@ const MESSAGE_SHAPES: Record<KernelMessage['type'], Shape> = {
     truncated: isBool,
     took: isCount
   },
+  sizes: {
+    execution_count: nullable(isInteger),
+    sizes: sizesByName,
+    truncated: isBool
+  },
   warning: {
     findings: listOf(finding, MAX_FINDINGS),
     execution_count: nullable(isInteger),
@@ -354,6 +449,15 @@ const MESSAGE_SHAPES: Record<KernelMessage['type'], Shape> = {
     mode: oneOf('warn', 'block'),
     free: nullable(freeByDevice),
     limit: nullable(isCount)
+  },
+  prediction: {
+    id: isInteger,
+    cell_id: nullable(isText),
+    findings: listOf(finding, MAX_FINDINGS),
+    free: freeByDevice,
+    limit: nullable(isCount),
+    took: isCount,
+    note: optional(nullable(isText))
   },
   hints: {
     hints: listOf(
@@ -405,6 +509,28 @@ export function clientMessage(
     | { type: 'settings'; interval: number }
     | { type: 'refresh' }
     | { type: 'variables' }
+    | { type: 'predict'; id: number; source: string; cell_id: string | null }
+    | { type: 'spool'; pid: number; since: number | null }
 ): ClientMessage {
   return { v: PROTOCOL_VERSION, ...body } as ClientMessage;
+}
+
+/**
+ * A `predict` request, or null where it must not be sent: a source over
+ * MAX_PREDICT_SOURCE characters, a cell id over MAX_CELL_ID, or a bad id.
+ */
+export function predictMessage(
+  id: number,
+  source: string,
+  cellId: string | null
+): ClientMessage | null {
+  if (
+    !Number.isSafeInteger(id) ||
+    id < 0 ||
+    source.length > MAX_PREDICT_SOURCE ||
+    (cellId !== null && cellId.length > MAX_CELL_ID)
+  ) {
+    return null;
+  }
+  return clientMessage({ type: 'predict', id, source, cell_id: cellId });
 }

@@ -36,11 +36,16 @@ def find_comm_manager():
 class CommBridge:
     def __init__(self, hello: Callable[[], dict], take_reading: Callable[[], dict],
                  apply_settings: Callable[[dict], None],
-                 answer_variables: Optional[Callable[[], dict]] = None):
+                 answer_variables: Optional[Callable[[], dict]] = None,
+                 answer_predict: Optional[Callable[[dict], dict]] = None,
+                 answer_spool: Optional[Callable[..., None]] = None):
         self._hello = hello
         self._take_reading = take_reading
         self._apply_settings = apply_settings
         self._answer_variables = answer_variables  # -> a `variables` message
+        self._answer_predict = answer_predict  # predict request -> a `prediction` message
+        # (pid, since, reply): answers a `spool` request later, from a thread of its own
+        self._answer_spool = answer_spool
         self._comms: Dict[str, object] = {}
         self._lock = threading.Lock()
         self._manager = None
@@ -154,6 +159,13 @@ class CommBridge:
             elif request["type"] == "variables":
                 if self._answer_variables is not None:
                     self._send(comm, self._answer_variables())
+            elif request["type"] == "predict":
+                if self._answer_predict is not None:
+                    self._send(comm, self._answer_predict(request))
+            elif request["type"] == "spool":
+                if self._answer_spool is not None:
+                    self._answer_spool(request["pid"], request["since"],
+                                       functools.partial(self._send, comm))
             else:
                 log.warning("oomguard: dropped a second 'open' on an open comm")
         except Exception:

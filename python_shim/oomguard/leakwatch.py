@@ -28,6 +28,10 @@ class LeakWatch:
         self._lock = threading.Lock()
         self._hints: List[dict] = []
         self.on_hints: List[Callable[[List[dict]], None]] = []
+        # Told the sizes of each look (execution count of the last cell, {name: bytes},
+        # cut short?), so the front end can show what each variable grew by.
+        self.on_sizes: List[Callable[[Optional[int], dict, bool], None]] = []
+        self._last_count: Optional[int] = None
 
     @property
     def hints(self) -> List[dict]:
@@ -36,6 +40,7 @@ class LeakWatch:
 
     def cell_finished(self, _record=None) -> None:
         """Recorder listener (shell thread): only a flag, the work comes later."""
+        self._last_count = getattr(_record, "execution_count", None)
         self._pending.set()
 
     def check(self, _reading=None) -> None:
@@ -47,11 +52,16 @@ class LeakWatch:
             namespace = self._namespace()
             if namespace is None:
                 return
-            sizes, _ = variable_sizes(namespace, time_budget=SIZE_BUDGET)
+            sizes, cut = variable_sizes(namespace, time_budget=SIZE_BUDGET)
             hints = self._tracker.observe(sizes) + autograd_hints(namespace)
         except Exception:
             log.warning("oomguard: leak check failed", exc_info=True)
             return
+        for size_listener in list(self.on_sizes):
+            try:
+                size_listener(self._last_count, sizes, cut)
+            except Exception:
+                log.warning("oomguard: a size listener failed", exc_info=True)
         with self._lock:
             changed = hints != self._hints
             self._hints = hints

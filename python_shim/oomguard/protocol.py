@@ -14,9 +14,13 @@ MAX_INTERVAL = 60.0
 
 SAMPLE_FIELDS = (
     "t", "rss", "children_rss", "limit", "limit_source", "used", "free",
-    "host_total", "host_available", "notes", "gpus", "running_cell",
+    "host_total", "host_available", "notes", "gpus", "running_cell", "oom_kills",
 )
-INCOMING_TYPES = ("open", "settings", "refresh", "variables")
+INCOMING_TYPES = ("open", "settings", "refresh", "variables", "predict", "spool")
+MAX_PID = 2 ** 31 - 1  # no pid is larger (Linux's pid_max is at most 2^22)
+MAX_PREDICT_SOURCE = 100_000  # characters of a cell sent for prediction while it is edited
+MAX_CELL_ID = 200
+MAX_REQUEST_ID = 2 ** 53 - 1  # what a JavaScript number holds exactly
 
 log = logging.getLogger("oomguard")
 
@@ -29,9 +33,13 @@ def _envelope(kind: str, **fields: Any) -> dict:
     return {"v": PROTOCOL_VERSION, "type": kind, **fields}
 
 
-def hello(*, shim_version: str, pid: int, interval: float, python: str, peak_method: str) -> dict:
+def hello(*, shim_version: str, pid: int, interval: float, python: str, peak_method: str,
+          oom_kills: Optional[int] = None, oom_kills_file: Optional[str] = None) -> dict:
+    """`oom_kills`: the OOM killer's count for this kernel's cgroup (None: no counter),
+    read from `oom_kills_file`; a front end compares it across a restart."""
     return _envelope("hello", shim_version=shim_version, pid=pid, interval=interval,
-                     python=python, peak_method=peak_method)
+                     python=python, peak_method=peak_method, oom_kills=oom_kills,
+                     oom_kills_file=oom_kills_file)
 
 
 def sample(reading: dict) -> dict:
@@ -52,6 +60,18 @@ def cell(record: dict) -> dict:
     return _envelope("cell", record=record)
 
 
+MAX_SIZES = 500  # the largest variables sent after each cell; the rest are small
+
+
+def sizes(execution_count: Optional[int], found: dict, truncated: bool) -> dict:
+    """The namespace's sizes after a cell ({name: bytes or None}), the largest
+    `MAX_SIZES` of them, so the front end can show what each variable grew by."""
+    largest = sorted(found.items(), key=lambda item: -(item[1] or 0))[:MAX_SIZES]
+    return _envelope("sizes", execution_count=execution_count,
+                     sizes={str(name)[:MAX_CELL_ID]: size for name, size in largest},
+                     truncated=bool(truncated) or len(found) > MAX_SIZES)
+
+
 def hints(found: list) -> dict:
     """Leak hints: {kind, name, message, suggestion, bytes} each (leaks.py)."""
     return _envelope("hints", hints=list(found))
@@ -60,6 +80,22 @@ def hints(found: list) -> dict:
 def variables(found: list, truncated: bool, took: float) -> dict:
     return _envelope("variables", variables=list(found), truncated=bool(truncated),
                      took=float(took))
+
+
+def prediction(request_id: int, cell_id: Optional[str], findings: list, free: dict,
+               limit: Optional[int], took: float, note: Optional[str] = None) -> dict:
+    """The answer to a `predict` request; `note` says why there are no findings where
+    the cell could not be judged (too long, a cell is running, the check is off...)."""
+    return _envelope("prediction", id=request_id, cell_id=cell_id, findings=list(findings),
+                     free=dict(free), limit=limit, took=float(took), note=note)
+
+
+def spool(pid: int, since: Optional[float], samples: list, cells: list, truncated: bool,
+          note: Optional[str] = None) -> dict:
+    """The answer to a `spool` request: what kernel `pid` wrote to its spool after `since`
+    (samples without their envelope); `note` says plainly why there is nothing."""
+    return _envelope("spool", pid=pid, since=since, samples=list(samples), cells=list(cells),
+                     truncated=bool(truncated), note=note)
 
 
 def error(message: str) -> dict:
@@ -81,7 +117,9 @@ def parse_incoming(data: Any) -> Optional[dict]:
 
     Returns a normalised dict (``{"type": "open", "client": ...}``,
     ``{"type": "settings", "interval": float | None}``, ``{"type": "refresh"}``,
-    ``{"type": "variables"}``) or None
+    ``{"type": "variables"}``, ``{"type": "predict", "id": int, "source": str,
+    "cell_id": str | None}``, ``{"type": "spool", "pid": int, "since": float | None}``)
+    or None
     for anything malformed, unknown or of another protocol version."""
     try:
         if not isinstance(data, dict):
@@ -108,6 +146,35 @@ def parse_incoming(data: Any) -> Optional[dict]:
                     return _drop("'interval' must be a finite number of seconds")
                 interval = clamp_interval(interval)
             return {"type": "settings", "interval": interval}
+        if kind == "predict":
+            return _parse_predict(data)
+        if kind == "spool":
+            return _parse_spool(data)
         return {"type": kind}  # refresh, variables: no fields
     except Exception as exc:  # e.g. a dict subclass with a hostile __eq__: still never raise
         return _drop(f"could not be read ({type(exc).__name__})")
+
+
+def _parse_predict(data: dict) -> Optional[dict]:
+    request_id, source, cell_id = data.get("id"), data.get("source"), data.get("cell_id")
+    if not _is_number(request_id) or int(request_id) != request_id \
+            or not 0 <= request_id <= MAX_REQUEST_ID:
+        return _drop("predict: 'id' must be a non-negative integer")
+    if not isinstance(source, str) or len(source) > MAX_PREDICT_SOURCE:
+        return _drop(f"predict: 'source' must be a string of at most {MAX_PREDICT_SOURCE} "
+                     "characters")
+    if cell_id is not None and (not isinstance(cell_id, str) or len(cell_id) > MAX_CELL_ID):
+        return _drop(f"predict: 'cell_id' must be null or a string of at most {MAX_CELL_ID} "
+                     "characters")
+    return {"type": "predict", "id": int(request_id), "source": str(source),
+            "cell_id": None if cell_id is None else str(cell_id)}
+
+
+def _parse_spool(data: dict) -> Optional[dict]:
+    # The pid only picks a spool by its file name (spool.py); no path comes from here.
+    pid, since = data.get("pid"), data.get("since")
+    if not _is_number(pid) or int(pid) != pid or not 0 < pid <= MAX_PID:
+        return _drop("spool: 'pid' must be a positive integer")
+    if since is not None and (not _is_number(since) or since < 0):
+        return _drop("spool: 'since' must be null or epoch seconds")
+    return {"type": "spool", "pid": int(pid), "since": None if since is None else float(since)}

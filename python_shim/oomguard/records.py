@@ -38,6 +38,7 @@ class CellRecord:
     peak_method: str = "hwm"       # "hwm": exact (VmHWM); "sampled": the sampler's maximum
     container_peak: Optional[int] = None  # cgroup v2 memory.peak over the cell
     notes: List[str] = field(default_factory=list)
+    stopped_by: Optional[str] = None  # "watchdog": oomguard interrupted it to save the kernel
 
     @property
     def ram_delta(self) -> Optional[int]:
@@ -62,7 +63,7 @@ class CellRecord:
 
 
 _SCALARS = ("execution_count", "cell_id", "start", "duration", "ram_before", "ram_after",
-            "ram_peak", "status", "peak_method", "container_peak")
+            "ram_peak", "status", "peak_method", "container_peak", "stopped_by")
 
 
 def _plain(finding):
@@ -304,7 +305,9 @@ class CellRecorder:
             gpu=gpu, status=running.status or classify_status(result),
             findings=list(running.findings),
             peak_method=method, container_peak=container_peak,
-            notes=list(dict.fromkeys(notes)))
+            notes=list(dict.fromkeys(notes)),
+            # Only the watchdog sets a status while the cell runs.
+            stopped_by="watchdog" if running.status else None)
 
     @staticmethod
     def _notify(listeners, payload) -> None:

@@ -15,18 +15,21 @@ import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 from typing import List, Optional, Tuple
 
 from . import exporters
 from . import protocol
+from .backfill import SpoolAnswers
 from .comm import CommBridge
 from .guard import SETTINGS as GUARD_SETTINGS, Guard
+from .guard.editing import EditPredictions
 from .leakwatch import LeakWatch
 from .readings import Readings
 from .records import CellRecord, CellRecorder
 from .sampler import Sampler
 from .sizes import scan_namespace
-from .spool import Spool
+from .spool import Spool, default_directory
 from .timeline import Timeline
 
 log = logging.getLogger("oomguard")
@@ -66,7 +69,9 @@ class Runtime:
         self.sampler = Sampler(self.take_reading, self.interval)
         self.recorder = CellRecorder(lambda: self.sampler.latest, lambda: self.interval)
         self.bridge = CommBridge(self.hello, self.take_reading, self.apply_settings,
-                                 self.variables_message)
+                                 self.variables_message,
+                                 answer_predict=lambda request: self.editing.answer(request),
+                                 answer_spool=lambda *args: self.spool_answers.answer(*args))
         self.sampler.add_sink(self.bridge.broadcast)
         self.sampler.add_sink(self.recorder.feed)
         self.recorder.on_start.append(self._cell_started)
@@ -77,6 +82,9 @@ class Runtime:
         self.spool_setting = None  # None: the default directory; False: no spool
         self.spool: Optional[Spool] = None
         self.sampler.add_sink(self.timeline.add_sample)
+        # After a restart the front end asks for what the dead kernel spooled (backfill.py).
+        self.spool_answers = SpoolAnswers(
+            self.spool_directory, lambda: self.spool.path if self.spool is not None else None)
         self.sampler.add_sink(self._spool_sample)
         self.recorder.on_record.append(self._spool_cell)
         self.leaks = LeakWatch(self._user_namespace,
@@ -84,7 +92,9 @@ class Runtime:
         self.recorder.on_record.append(self.leaks.cell_finished)
         self.sampler.add_sink(self.leaks.check)
         self.leaks.on_hints.append(self._send_hints)
+        self.leaks.on_sizes.append(self._send_sizes)
         self.guard = Guard(self)  # pre-run check, watchdog, hard cap (guard/)
+        self.editing = EditPredictions(self)  # `predict` requests while a cell is edited
         self.enabled = False
         self._dashboard = None
 
@@ -111,9 +121,11 @@ class Runtime:
         return self._peak_method
 
     def hello(self) -> dict:
+        oom_kills, oom_kills_file = self.readings.limits.cgroup.oom_kills()
         return protocol.hello(shim_version=self.shim_version, pid=os.getpid(),
                               interval=self.interval, python=platform.python_version(),
-                              peak_method=self.peak_method)
+                              peak_method=self.peak_method, oom_kills=oom_kills,
+                              oom_kills_file=oom_kills_file)
 
     def cells(self) -> List[CellRecord]:
         return self.recorder.records()
@@ -139,6 +151,10 @@ class Runtime:
         if self.bridge.open_comms:
             self.bridge.send_all(protocol.hints(hints))
 
+    def _send_sizes(self, execution_count: Optional[int], sizes: dict, cut: bool) -> None:
+        if self.bridge.open_comms:
+            self.bridge.send_all(protocol.sizes(execution_count, sizes, cut))
+
     def variables_message(self) -> dict:
         return protocol.variables(*self.scan_variables())
 
@@ -158,6 +174,15 @@ class Runtime:
         spool = self.spool
         if spool is not None:
             spool.write_cell(record)
+
+    def spool_directory(self) -> Path:
+        """Where this kernel's spool is, or would be: a dead kernel's is looked for there."""
+        spool = self.spool
+        if spool is not None and spool.path is not None:
+            return spool.path.parent
+        if isinstance(self.spool_setting, (str, os.PathLike)):
+            return Path(self.spool_setting).expanduser()
+        return default_directory()
 
     def _open_spool(self) -> None:
         if self.spool is None and self.spool_setting is not False:

@@ -22,9 +22,13 @@ def write_tree(root, files):
     return str(root)
 
 
-def v1_dir(rel, limit, usage=None, inactive=0, hierarchical=None):
+def v1_dir(rel, limit, usage=None, inactive=0, hierarchical=None, oom_kill=0):
+    """oom_kill: the count in memory.oom_control; None writes the file of a kernel older
+    than 4.13, which has no such line."""
     base = "sys/fs/cgroup/memory" + rel
-    files = {f"{base}/memory.limit_in_bytes": str(limit)}
+    files = {f"{base}/memory.limit_in_bytes": str(limit),
+             f"{base}/memory.oom_control": "oom_kill_disable 0\nunder_oom 0\n"
+             + ("" if oom_kill is None else f"oom_kill {oom_kill}\n")}
     if usage is not None:
         files[f"{base}/memory.usage_in_bytes"] = str(usage)
         stat = f"cache 0\ninactive_file {inactive}\ntotal_inactive_file {inactive}\n"
@@ -33,9 +37,13 @@ def v1_dir(rel, limit, usage=None, inactive=0, hierarchical=None):
     return files
 
 
-def v2_dir(rel, memory_max=None, current=None, inactive=0, point="sys/fs/cgroup"):
+def v2_dir(rel, memory_max=None, current=None, inactive=0, point="sys/fs/cgroup", oom_kill=0):
+    """A non-root cgroup (with memory.max or memory.current) also gets memory.events."""
     base = point + rel
     files = {f"{base}/cgroup.controllers": "cpuset cpu io memory pids\n"}
+    if memory_max is not None or current is not None:
+        files[f"{base}/memory.events"] = (f"low 0\nhigh 0\nmax 3\noom 1\noom_kill {oom_kill}\n"
+                                          "oom_group_kill 0\n")
     if memory_max is not None:
         files[f"{base}/memory.max"] = str(memory_max)
     if current is not None:

@@ -185,11 +185,12 @@ def test_the_watchdog_interrupts_a_growing_loop_and_the_kernel_survives(kernel):
         assert grown > 0.9 * limit - rss - (64 << 20)  # it ran up to the 90% trigger
         record = last_record(kernel)
         assert record["ram_peak"] < limit  # the cell's exact peak never reached the limit
-        assert record["status"] == "interrupted"
+        assert record["status"] == "interrupted" and record["stopped_by"] == "watchdog"
         assert any(note.startswith("stopped at") and "limit" in note for note in record["notes"])
         # Memory is still above the trigger: the next cells (del) must not be interrupted.
         reply, _ = kernel.run("import time; time.sleep(0.3); del grown")
         assert reply["status"] == "ok"
+        assert last_record(kernel)["stopped_by"] is None
     finally:
         kernel.execute("grown = None; oomguard.enable(limit=None, watchdog=0.95, mode='warn')")
 

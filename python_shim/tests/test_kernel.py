@@ -118,7 +118,8 @@ def test_snapshot_has_the_sample_fields(kernel):
     snap = kernel.evaluate("{k: type(v).__name__ for k, v in oomguard.snapshot().items()}")
     assert snap["rss"] == "int" and snap["t"] == "float" and snap["notes"] == "list"
     assert set(snap) == {"t", "rss", "children_rss", "limit", "limit_source", "used", "free",
-                         "host_total", "host_available", "notes", "gpus", "running_cell"}
+                         "host_total", "host_available", "notes", "gpus", "running_cell",
+                         "oom_kills"}
     assert snap["running_cell"] == "NoneType"  # a silent execute is not a cell
 
 

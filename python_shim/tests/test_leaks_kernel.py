@@ -76,3 +76,30 @@ def test_the_magic_shows_the_hints(kernel):
     _, messages = kernel.run("%oomguard leaks")
     text = "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
     assert "grow" in text and "fix:" in text
+
+
+def sizes_after(kernel, comm, execution_count, since, timeout=10.0):
+    """The sizes the kernel sent after this cell (a look after an earlier cell may come
+    first: the sampler makes it at its next tick)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for _, message in kernel.comm_messages(comm, since=since, kind="sizes"):
+            if message["execution_count"] == execution_count:
+                return message
+        time.sleep(0.1)
+    raise AssertionError(f"no sizes after cell {execution_count}")
+
+
+def test_sizes_after_each_cell_show_what_a_variable_grew_by(kernel):
+    comm = kernel.open_comm({"v": 1, "type": "open", "client": "pytest"})
+    since = kernel.mark()
+    reply, _ = kernel.run("grows = b'\\x01' * (4 << 20)")
+    first = sizes_after(kernel, comm, reply["execution_count"], since)
+    assert first["sizes"]["grows"] >= 4 << 20
+    reply, _ = kernel.run("grows += b'\\x01' * (12 << 20)")
+    second = sizes_after(kernel, comm, reply["execution_count"], since)
+    growth = second["sizes"]["grows"] - first["sizes"]["grows"]
+    assert 12 << 20 <= growth <= (12 << 20) + 4096
+    # Only names and sizes: never a value, never IPython's own history.
+    assert all(not name.startswith("_") for name in second["sizes"])
+    assert all(size is None or isinstance(size, int) for size in second["sizes"].values())

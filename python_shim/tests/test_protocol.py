@@ -6,7 +6,8 @@ from oomguard import protocol
 def test_builders_carry_version_and_all_fields():
     hello = protocol.hello(shim_version="1", pid=2, interval=0.5, python="3.11", peak_method="hwm")
     assert hello == {"v": 1, "type": "hello", "shim_version": "1", "pid": 2, "interval": 0.5,
-                     "python": "3.11", "peak_method": "hwm"}
+                     "python": "3.11", "peak_method": "hwm", "oom_kills": None,
+                     "oom_kills_file": None}
     sample = protocol.sample({"t": 1.0, "rss": 5, "notes": ["x"], "unrelated": 1})
     assert sample["v"] == 1 and sample["type"] == "sample"
     assert set(sample) == {"v", "type", *protocol.SAMPLE_FIELDS}
@@ -42,3 +43,26 @@ def test_malformed_incoming_messages_are_dropped_with_a_warning(caplog):
             assert protocol.parse_incoming(message) is None
     assert len(caplog.records) == len(bad)
     assert any("v2" in r.getMessage() for r in caplog.records)
+
+
+def test_spool_requests_carry_only_a_pid_and_a_time():
+    assert protocol.parse_incoming({"v": 1, "type": "spool", "pid": 42, "since": 1700000000.5}) == \
+        {"type": "spool", "pid": 42, "since": 1700000000.5}
+    assert protocol.parse_incoming({"v": 1, "type": "spool", "pid": 42}) == \
+        {"type": "spool", "pid": 42, "since": None}
+    for bad in ({"pid": "../../etc/passwd"}, {"pid": 0}, {"pid": -3}, {"pid": 1.5},
+                {"pid": True}, {"pid": 2 ** 40}, {"pid": 7, "since": "yesterday"},
+                {"pid": 7, "since": -1}, {"pid": 7, "since": float("nan")}):
+        assert protocol.parse_incoming({"v": 1, "type": "spool", **bad}) is None, bad
+
+
+def test_sizes_keep_the_largest_names_and_say_when_some_were_left_out():
+    found = {f"v{i}": i for i in range(protocol.MAX_SIZES + 10)}
+    found["unmeasured"] = None
+    message = protocol.sizes(7, found, False)
+    assert message["type"] == "sizes" and message["execution_count"] == 7
+    assert len(message["sizes"]) == protocol.MAX_SIZES
+    assert min(message["sizes"].values()) == 10  # the ten smallest (and None) left out
+    assert message["truncated"] is True
+    small = protocol.sizes(None, {"a": 1, "b": None}, False)
+    assert small["sizes"] == {"a": 1, "b": None} and small["truncated"] is False

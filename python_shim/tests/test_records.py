@@ -29,7 +29,7 @@ def test_record_deltas_and_protocol_dict():
     assert data["ram_delta"] == 60 and data["ram_peak_delta"] == 300
     assert set(data) == {"execution_count", "cell_id", "start", "duration", "ram_before",
                          "ram_after", "ram_peak", "ram_delta", "ram_peak_delta", "peak_method",
-                         "container_peak", "gpu", "status", "findings", "notes"}
+                         "container_peak", "gpu", "status", "findings", "notes", "stopped_by"}
     unmeasured = CellRecord(None, None, 1.0, 0.1, None, 5, None)
     assert unmeasured.ram_delta is None and unmeasured.ram_peak_delta is None
 

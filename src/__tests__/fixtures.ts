@@ -89,3 +89,32 @@ export function variable(overrides: Record<string, unknown> = {}) {
     ...overrides
   };
 }
+
+const GiB = 2 ** 30;
+
+/** A pre-run warning about one risky finding (block mode). */
+export function warning(overrides: Record<string, unknown> = {}) {
+  return {
+    v: 1,
+    type: 'warning',
+    findings: [
+      {
+        kind: 'dtype_copy',
+        line: 3,
+        bytes: 13.4 * GiB,
+        peak_bytes: 40.2 * GiB,
+        device: 'cpu',
+        risky: true,
+        message: 'Line 3: converting int64 to float32 (a copy; both alive at once)',
+        suggestion: 'Build edge_index directly; keep the adjacency sparse.',
+        available: 12 * GiB
+      }
+    ],
+    execution_count: 5,
+    cell_id: 'a',
+    mode: 'block',
+    free: { cpu: 12 * GiB, 'cuda:0': null },
+    limit: 12.7 * GiB,
+    ...overrides
+  };
+}

@@ -173,13 +173,13 @@ describe('MemoryPanel', () => {
   });
 });
 
-describe('MemoryPanel leak hints', () => {
-  it('lists the hints as text and hides the section when there are none', () => {
+describe('MemoryPanel warnings list', () => {
+  it('lists leak hints as text and hides the section when there is nothing', () => {
     const model = new MemoryModel();
     const panel = new MemoryPanel(trans, () => undefined);
     Widget.attach(panel, document.body);
     panel.memory = notebookMemory(model).memory;
-    const section = panel.node.querySelector('.jp-oomguard-hints') as HTMLElement;
+    const section = panel.node.querySelector('.jp-oomguard-warnings') as HTMLElement;
     expect(section.hidden).toBe(true);
     model.handleMessage({
       v: 1,

@@ -33,6 +33,7 @@ type Reply = { status: string; ename?: string; evalue?: string };
 
 class FakeKernel {
   statusChanged = new Signal<FakeKernel, string>(this);
+  connectionStatusChanged = new Signal<FakeKernel, string>(this);
   comms: FakeComm[] = [];
   executed: any[] = [];
   language = 'python';
@@ -276,6 +277,41 @@ describe('ShimConnection', () => {
     expect(model.postMortems[0]).toEqual(
       expect.objectContaining({ cell_id: 'c7', outOfMemoryLikely: true })
     );
+  });
+
+  it("asks the next kernel for the dead one's spool, once, after its hello", async () => {
+    const kernel = new FakeKernel();
+    const { model } = connect(kernel);
+    await settle();
+    kernel.comms[0].receive(hello({ pid: 100 }));
+    kernel.comms[0].receive({ v: 1, type: 'cell_start', execution_count: 7, cell_id: 'c7', start: 1 });
+    kernel.comms[0].receive(sample({ t: 1_700_000_002 }));
+    kernel.statusChanged.emit('autorestarting');
+    kernel.statusChanged.emit('idle');
+    await settle();
+    const comm = kernel.comms[1];
+    const spoolRequests = () => comm.sent.filter((m: any) => m.type === 'spool');
+    comm.receive(hello({ pid: 200 }));
+    comm.receive(sample({ t: 1_700_000_009 }));
+    expect(spoolRequests()).toEqual([{ v: 1, type: 'spool', pid: 100, since: 1_700_000_002 }]);
+    expect(model.postMortems[0].backfill.state).toBe('requested');
+  });
+
+  it('re-attaches when the socket to an auto-restarted kernel connects', async () => {
+    // JupyterLab reconnects after an automatic restart; the new kernel's first idle
+    // answers kernel_info, which the server does not forward as a status.
+    const kernel = new FakeKernel();
+    connect(kernel);
+    await settle();
+    kernel.statusChanged.emit('restarting');
+    kernel.statusChanged.emit('autorestarting');
+    kernel.connectionStatusChanged.emit('connecting');
+    kernel.connectionStatusChanged.emit('connected');
+    await settle();
+    expect(kernel.comms).toHaveLength(2);
+    kernel.statusChanged.emit('idle'); // a later idle does not attach again
+    await settle();
+    expect(kernel.comms).toHaveLength(2);
   });
 
   it('does not call a restart the user asked for a death', async () => {

@@ -3,7 +3,12 @@ import { Kernel, KernelMessage } from '@jupyterlab/services';
 import { IDisposable } from '@lumino/disposable';
 import { deathMessage } from '../format';
 import { MemoryModel } from '../model/memoryModel';
-import { clientMessage, COMM_TARGET, ClientMessage } from '../protocol';
+import {
+  clientMessage,
+  COMM_TARGET,
+  ClientMessage,
+  predictMessage
+} from '../protocol';
 
 /**
  * Loads the shim without touching history or the cell hooks: `silent` executes fire
@@ -15,6 +20,8 @@ const LOAD_CODE = "__import__('oomguard').enable()";
 const ANSWER_TIMEOUT_MS = 20000;
 /** After loading, the shim says hello at once; this long without one is a problem. */
 const HELLO_TIMEOUT_MS = 15000;
+/** A spool answer is read on a thread of its own in the kernel; this long is a lot. */
+const SPOOL_TIMEOUT_MS = 30000;
 
 export const INSTALL_HINT = '%pip install oomguard';
 
@@ -75,6 +82,24 @@ export class ShimConnection implements IDisposable {
   /** Ask the kernel for the sizes of the variables in its namespace. */
   requestVariables(): void {
     this._send(clientMessage({ type: 'variables' }));
+  }
+
+  /**
+   * Ask the kernel what the cell, as it is being edited, would allocate. The answer
+   * comes as a `prediction` message to the model, which keeps it while it is the
+   * newest for the cell. Returns the request's id, or null when nothing was sent (not
+   * connected, or the source is over the size cap).
+   */
+  predict(source: string, cellId: string): number | null {
+    const id = this._nextPredictId;
+    const message = predictMessage(id, source, cellId);
+    if (!message || !this._comm || this._model.status.state !== 'connected') {
+      return null;
+    }
+    this._nextPredictId++;
+    this._model.predictions.requested(cellId, id, source);
+    this._send(message);
+    return id;
   }
 
   /**
@@ -151,13 +176,30 @@ export class ShimConnection implements IDisposable {
 
   private _watchKernel(kernel: Kernel.IKernelConnection | null): void {
     this._kernel?.statusChanged.disconnect(this._onKernelStatus, this);
+    this._kernel?.connectionStatusChanged?.disconnect(this._onConnectionStatus, this);
     this._kernel = kernel;
     this._awaitingRestart = false;
     if (this._isDisposed) {
       return;
     }
     kernel?.statusChanged.connect(this._onKernelStatus, this);
+    kernel?.connectionStatusChanged?.connect(this._onConnectionStatus, this);
     void this.attach();
+  }
+
+  /**
+   * After an automatic restart JupyterLab opens a new socket to the new kernel, whose
+   * first `idle` (answering kernel_info, a message the server does not track) never
+   * reaches us: attach once the socket is connected.
+   */
+  private _onConnectionStatus(
+    _: Kernel.IKernelConnection,
+    status: Kernel.ConnectionStatus
+  ): void {
+    if (status === 'connected' && this._awaitingRestart) {
+      this._awaitingRestart = false;
+      void this.attach();
+    }
   }
 
   private _onKernelStatus(
@@ -210,6 +252,7 @@ export class ShimConnection implements IDisposable {
     comm.onMsg = msg => {
       if (this._comm === comm) {
         this._model.handleMessage(msg.content.data);
+        this._askForSpool(comm);
       }
     };
     comm.onClose = () => {
@@ -235,6 +278,28 @@ export class ShimConnection implements IDisposable {
         );
       }
     }, HELLO_TIMEOUT_MS);
+  }
+
+  /**
+   * After a death, once the next kernel has said hello: ask it for what the dead one
+   * spooled after our last sample. A shim too old to know the request never answers.
+   */
+  private _askForSpool(comm: Kernel.IComm): void {
+    const request = this._model.takeSpoolRequest();
+    if (!request) {
+      return;
+    }
+    this._send(clientMessage({ type: 'spool', ...request }));
+    window.setTimeout(() => {
+      if (!this._isDisposed) {
+        this._model.spoolUnanswered(
+          request.pid,
+          this._comm === comm
+            ? "The kernel did not send the dead kernel's spool (is its oomguard older?)."
+            : 'The connection to the kernel was lost before the spool came.'
+        );
+      }
+    }, SPOOL_TIMEOUT_MS);
   }
 
   private _reportLoadFailure(
@@ -312,6 +377,7 @@ export class ShimConnection implements IDisposable {
   private _kernel: Kernel.IKernelConnection | null = null;
   private _comm: Kernel.IComm | null = null;
   private _generation = 0;
+  private _nextPredictId = 1;
   private _awaitingRestart = false;
   private _isDisposed = false;
 }

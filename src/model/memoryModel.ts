@@ -1,15 +1,30 @@
 import { ISignal, Signal } from '@lumino/signaling';
+import { Severity, severityOf } from '../format';
+import { CellPredictions } from './cellPredictions';
 import {
   ICellRecord,
   IHelloMessage,
   ILeakHint,
   IRunningCell,
   ISampleMessage,
+  ISizesMessage,
+  ISpoolMessage,
   IVariablesMessage,
   IWarningMessage,
   parseKernelMessage,
   PROTOCOL_VERSION
 } from '../protocol';
+import { pointFromSample, spanFromRecord, TimelineSeries } from './timelineSeries';
+import {
+  IBackfill,
+  insertCells,
+  insertSamples,
+  IOomKillCheck,
+  oomKillCheckAtDeath,
+  settleOnHello,
+  settleOomKillCheck,
+  spooledSamples
+} from './postMortem';
 
 /**
  * Where the link to a notebook's kernel stands. Every state but `connected` comes
@@ -45,6 +60,16 @@ export interface IPostMortem {
   at: number;
   /** The last reading was within 10% of the limit: the OOM killer is the likely cause. */
   outOfMemoryLikely: boolean;
+  /** The dead kernel's pid (from its hello), null when it never said hello. */
+  pid: number | null;
+  /** `t` of the last sample the browser received from it (epoch s). */
+  lastSampleAt: number | null;
+  /** Where rss/used/limit come from: the browser's last sample, or the spool's newer one. */
+  readingFrom: 'browser' | 'spool';
+  /** Did the cgroup's OOM-kill count rise? Settled by the next kernel's hello. */
+  oomKill: IOomKillCheck;
+  /** The readings the browser missed, fetched from the dead kernel's spool. */
+  backfill: IBackfill;
 }
 
 export type MemoryChange =
@@ -56,7 +81,16 @@ export type MemoryChange =
   | 'variables'
   | 'hints'
   | 'postmortem'
-  | 'warning';
+  | 'warning'
+  | 'thresholds';
+
+/** Percentages of a limit at which figures turn amber and red (user settings). */
+export interface IThresholds {
+  warnPercent: number;
+  criticalPercent: number;
+}
+
+export const DEFAULT_THRESHOLDS: IThresholds = { warnPercent: 80, criticalPercent: 95 };
 
 /** Keep an hour of 1 Hz samples; the full timeline comes with the charts. */
 const DEFAULT_MAX_SAMPLES = 3600;
@@ -75,6 +109,28 @@ export class MemoryModel {
 
   get changed(): ISignal<this, MemoryChange> {
     return this._changed;
+  }
+
+  /** Predictions for cells as they are edited; they signal their own changes. */
+  readonly predictions = new CellPredictions();
+
+  /** Where figures turn amber and red; views colour through `severity`. */
+  get thresholds(): IThresholds {
+    return this._thresholds;
+  }
+
+  set thresholds(thresholds: IThresholds) {
+    this._thresholds = { ...thresholds };
+    this._changed.emit('thresholds');
+  }
+
+  /** The severity of a share of a limit, against this model's thresholds. */
+  severity(percent: number | null): Severity {
+    return severityOf(
+      percent,
+      this._thresholds.warnPercent,
+      this._thresholds.criticalPercent
+    );
   }
 
   get status(): IConnectionStatus {
@@ -102,6 +158,11 @@ export class MemoryModel {
     return this._cells;
   }
 
+  /** The whole session's RAM and VRAM over time, decimated, with cell spans. */
+  get timeline(): TimelineSeries {
+    return this._timeline;
+  }
+
   /** The cell running now, or null when the kernel runs none (or we don't know). */
   get runningCell(): IRunningCell | null {
     return this._runningCell;
@@ -110,6 +171,40 @@ export class MemoryModel {
   /** The last variable scan the kernel sent, or null before the first. */
   get variables(): IVariablesMessage | null {
     return this._variables;
+  }
+
+  /** The namespace's sizes after the last cell, or null before the first. */
+  get sizes(): ISizesMessage | null {
+    return this._sizes;
+  }
+
+  /** The look before `sizes`: growth is measured between the two. */
+  get previousSizes(): ISizesMessage | null {
+    return this._previousSizes;
+  }
+
+  /**
+   * What a variable grew by between the last two looks after a cell, in bytes
+   * (negative when it shrank); 'new' when it was not there before; null when
+   * either size is not known.
+   */
+  growthOf(name: string): number | 'new' | null {
+    const now = this._sizes?.sizes[name];
+    const before = this._previousSizes;
+    if (now === undefined || now === null || !before) {
+      return null;
+    }
+    if (!Object.prototype.hasOwnProperty.call(before.sizes, name)) {
+      // A cut-short look may simply have missed it.
+      return before.truncated ? null : 'new';
+    }
+    const then = before.sizes[name];
+    return then === null ? null : now - then;
+  }
+
+  /** The last cell that had ended when the hints came: where the growth showed. */
+  get hintsAfter(): { execution_count: number | null; cell_id: string | null } | null {
+    return this._hintsAfter;
   }
 
   /** The shim's current leak hints (empty when nothing keeps growing). */
@@ -147,7 +242,18 @@ export class MemoryModel {
       used,
       limit,
       at: Date.now(),
-      outOfMemoryLikely: used !== null && limit !== null && used >= 0.9 * limit
+      outOfMemoryLikely: used !== null && limit !== null && used >= 0.9 * limit,
+      pid: this._hello?.pid ?? null,
+      lastSampleAt: last?.t ?? null,
+      readingFrom: 'browser',
+      oomKill: oomKillCheckAtDeath(this._hello, last),
+      backfill: {
+        state: this._hello ? 'waiting' : 'none',
+        samples: 0,
+        cells: 0,
+        truncated: false,
+        note: null
+      }
     };
     this._postMortems.push(postMortem);
     this._changed.emit('postmortem');
@@ -187,7 +293,10 @@ export class MemoryModel {
     this._shimError = null;
     this._runningCell = null;
     this._variables = null;
+    this._sizes = null;
+    this._previousSizes = null;
     this._hints = [];
+    this.predictions.clear();
     this._changed.emit('hello');
   }
 
@@ -219,6 +328,10 @@ export class MemoryModel {
         this._hello = message;
         this._changed.emit('hello');
         this.setStatus('connected');
+        this._helloAfterDeath(message);
+        break;
+      case 'spool':
+        this._mergeSpool(message);
         break;
       case 'sample':
         this._addSample(message);
@@ -238,6 +351,7 @@ export class MemoryModel {
       case 'cell':
         this._runningCell = null;
         this._cells.push(message.record);
+        this._timeline.addSpan(spanFromRecord(message.record));
         trimOldest(this._cells, this._maxCells);
         this._changed.emit('cell');
         break;
@@ -245,14 +359,27 @@ export class MemoryModel {
         this._variables = message;
         this._changed.emit('variables');
         break;
-      case 'hints':
+      case 'sizes':
+        this._previousSizes = this._sizes;
+        this._sizes = message;
+        this._changed.emit('variables');
+        break;
+      case 'hints': {
+        const last = this._cells[this._cells.length - 1];
+        this._hintsAfter = last
+          ? { execution_count: last.execution_count, cell_id: last.cell_id }
+          : null;
         this._hints = message.hints;
         this._changed.emit('hints');
         break;
+      }
       case 'warning':
         this._warnings.push(message);
         trimOldest(this._warnings, this._maxCells);
         this._changed.emit('warning');
+        break;
+      case 'prediction':
+        this.predictions.accept(message); // stale answers are ignored there
         break;
     }
   }
@@ -265,8 +392,108 @@ export class MemoryModel {
     Signal.clearData(this);
   }
 
+  /**
+   * The `spool` request to send now, if a kernel died under a cell and its successor
+   * has said hello: the dead kernel's pid and the time of the last sample we have.
+   * Marks it requested, so it is asked for once.
+   */
+  takeSpoolRequest(): { pid: number; since: number | null } | null {
+    const postMortem = this._postMortems.find(pm => pm.backfill.state === 'due');
+    if (!postMortem || postMortem.pid === null) {
+      return null;
+    }
+    postMortem.backfill = { ...postMortem.backfill, state: 'requested' };
+    this._changed.emit('postmortem');
+    return { pid: postMortem.pid, since: postMortem.lastSampleAt };
+  }
+
+  /** A `spool` request went unanswered (an older shim in the new kernel). */
+  spoolUnanswered(pid: number, note: string): void {
+    const postMortem = this._postMortems.find(
+      pm => pm.pid === pid && pm.backfill.state === 'requested'
+    );
+    if (postMortem) {
+      postMortem.backfill = { ...postMortem.backfill, state: 'failed', note };
+      this._changed.emit('postmortem');
+    }
+  }
+
+  /** A dead kernel's successor: settle the OOM check, and ask for the spool. */
+  private _helloAfterDeath(hello: IHelloMessage): void {
+    let changed = false;
+    for (const postMortem of this._postMortems) {
+      if (postMortem.oomKill.state === 'pending') {
+        postMortem.oomKill = settleOnHello(postMortem.oomKill, hello);
+        changed = true;
+      }
+      if (postMortem.backfill.state === 'waiting') {
+        postMortem.backfill = { ...postMortem.backfill, state: 'due' };
+        changed = true;
+      }
+    }
+    if (changed) {
+      this._changed.emit('postmortem');
+    }
+  }
+
+  /**
+   * The samples and cells a dead kernel spooled after our last sample: merged in time
+   * order (marked `from_spool`), and the spool's last reading, newer than the browser's,
+   * becomes the post-mortem's "died at".
+   */
+  private _mergeSpool(message: ISpoolMessage): void {
+    const postMortem = [...this._postMortems]
+      .reverse()
+      .find(pm => pm.pid === message.pid && pm.backfill.state === 'requested');
+    if (!postMortem) {
+      return; // not asked for, or asked for twice
+    }
+    const added = insertSamples(this._samples, spooledSamples(message));
+    trimOldest(this._samples, this._maxSamples);
+    this._timeline.insert(added.map(pointFromSample));
+    const cells = insertCells(this._cells, message.cells);
+    for (const cell of cells) {
+      this._timeline.addSpan(spanFromRecord(cell));
+    }
+    trimOldest(this._cells, this._maxCells);
+    postMortem.backfill = {
+      state: message.note === null ? 'done' : 'failed',
+      samples: added.length,
+      cells: cells.length,
+      truncated: message.truncated,
+      note: message.note
+    };
+    const last = added.length ? added[added.length - 1] : null;
+    if (last && (postMortem.lastSampleAt === null || last.t > postMortem.lastSampleAt)) {
+      const used = last.used ?? last.rss ?? null;
+      postMortem.rss = last.rss ?? null;
+      postMortem.used = used;
+      postMortem.limit = last.limit ?? null;
+      postMortem.outOfMemoryLikely =
+        used !== null && postMortem.limit !== null && used >= 0.9 * postMortem.limit;
+      postMortem.readingFrom = 'spool';
+      const check = postMortem.oomKill;
+      if (typeof last.oom_kills === 'number' && check.state !== 'pending') {
+        // The spool's count is the latest before the death: compare from it.
+        postMortem.oomKill = settleOomKillCheck(
+          { ...check, before: last.oom_kills },
+          check.after,
+          check.afterFile ?? null
+        );
+      }
+    }
+    if (added.length) {
+      this._changed.emit('sample');
+    }
+    if (cells.length) {
+      this._changed.emit('cell');
+    }
+    this._changed.emit('postmortem');
+  }
+
   private _addSample(sample: ISampleMessage): void {
     this._samples.push(sample);
+    this._timeline.add(pointFromSample(sample));
     this._lastReceivedAt = Date.now();
     trimOldest(this._samples, this._maxSamples);
     if (sample.running_cell !== undefined) {
@@ -280,6 +507,7 @@ export class MemoryModel {
   }
 
   private _changed = new Signal<this, MemoryChange>(this);
+  private _thresholds: IThresholds = { ...DEFAULT_THRESHOLDS };
   private _status: IConnectionStatus = { state: 'no-kernel', message: '' };
   private _hello: IHelloMessage | null = null;
   private _samples: ISampleMessage[] = [];
@@ -287,9 +515,14 @@ export class MemoryModel {
   private _lastReceivedAt: number | null = null;
   private _rejected = 0;
   private _cells: ICellRecord[] = [];
+  private _timeline = new TimelineSeries();
   private _runningCell: IRunningCell | null = null;
   private _variables: IVariablesMessage | null = null;
   private _hints: ILeakHint[] = [];
+  private _hintsAfter: { execution_count: number | null; cell_id: string | null } | null =
+    null;
+  private _sizes: ISizesMessage | null = null;
+  private _previousSizes: ISizesMessage | null = null;
   private _postMortems: IPostMortem[] = [];
   private _warnings: IWarningMessage[] = [];
   private _maxSamples: number;

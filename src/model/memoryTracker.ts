@@ -2,7 +2,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISignal, Signal } from '@lumino/signaling';
 import { ShimConnection } from '../kernel/shimConnection';
 import { IMemoryTracker, INotebookMemory } from '../tokens';
-import { MemoryModel } from './memoryModel';
+import { DEFAULT_THRESHOLDS, IThresholds, MemoryModel } from './memoryModel';
 
 /**
  * One memory model and kernel link per open notebook, made when the notebook opens
@@ -36,11 +36,18 @@ export class MemoryTracker implements IMemoryTracker {
     this._memories.forEach(memory => (memory.connection.interval = seconds));
   }
 
+  /** Apply new severity thresholds to every notebook's model. */
+  set thresholds(thresholds: IThresholds) {
+    this._thresholds = thresholds;
+    this._memories.forEach(memory => (memory.model.thresholds = thresholds));
+  }
+
   private _track(panel: NotebookPanel): void {
     if (this._memories.has(panel)) {
       return;
     }
     const model = new MemoryModel();
+    model.thresholds = this._thresholds;
     const connection = new ShimConnection({
       sessionContext: panel.sessionContext,
       model,
@@ -59,6 +66,7 @@ export class MemoryTracker implements IMemoryTracker {
 
   private _notebooks: INotebookTracker;
   private _interval: number;
+  private _thresholds: IThresholds = DEFAULT_THRESHOLDS;
   private _memories = new Map<NotebookPanel, INotebookMemory>();
   private _currentChanged = new Signal<IMemoryTracker, INotebookMemory | null>(
     this

@@ -2,11 +2,12 @@ import type { Cell } from '@jupyterlab/cells';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
-import { deathMessage, formatBytes, percentOf, severityOf } from '../format';
+import { deathMessage, formatBytes, percentOf } from '../format';
 import { IPostMortem, MemoryChange, MemoryModel } from '../model/memoryModel';
 import { ICellRecord } from '../protocol';
 import { cellFigures } from './cellFigures';
 import { element, setText } from './dom';
+import { postMortemDetails } from './postMortemText';
 
 const BADGE_CLASS = 'jp-oomguard-badge';
 
@@ -16,6 +17,8 @@ interface IBadgeState {
   state: string;
   severity: string;
   title: string;
+  /** The peak's share of the limit, kept to colour again when thresholds change. */
+  percent?: number | null;
 }
 
 /**
@@ -72,6 +75,8 @@ export class CellBadges implements IDisposable {
       } else if (model.cells.length) {
         this._showRecord(model.cells[model.cells.length - 1]);
       }
+    } else if (change === 'thresholds') {
+      this._recolour();
     } else if (change === 'postmortem') {
       this._showDeath(model.postMortems[model.postMortems.length - 1]);
     } else if (change === 'sample' && this._runningBadge) {
@@ -106,7 +111,8 @@ export class CellBadges implements IDisposable {
     this._set(cell, {
       text: parts.join(' · '),
       state: record.status,
-      severity: severityOf(percentOf(record.ram_peak, limit)),
+      percent: percentOf(record.ram_peak, limit),
+      severity: this._model.severity(percentOf(record.ram_peak, limit)),
       title: trans.__(
         'Memory of this run (oomguard): peak %1 of the %2 limit; %3',
         formatBytes(record.ram_peak),
@@ -119,14 +125,31 @@ export class CellBadges implements IDisposable {
   private _showDeath(postMortem: IPostMortem): void {
     this._runningBadge = null;
     const cell = this._find(postMortem.cell_id);
-    if (cell) {
-      this._set(cell, {
-        text: deathMessage(postMortem),
+    const shown = this._deaths.get(postMortem);
+    if (cell && (!shown || this._states.get(cell.model.id) === shown)) {
+      // Drawn at the death, then again as the next kernel tells more (unless the cell
+      // has run again since).
+      const state: IBadgeState = {
+        text: [deathMessage(postMortem), ...postMortemDetails(postMortem, this._trans)].join(' '),
         state: 'died',
-        severity: postMortem.outOfMemoryLikely ? 'critical' : 'unknown',
+        severity:
+          postMortem.outOfMemoryLikely || postMortem.oomKill.state === 'confirmed'
+            ? 'critical'
+            : 'unknown',
         title: ''
-      });
+      };
+      this._deaths.set(postMortem, state);
+      this._set(cell, state);
     }
+  }
+
+  private _recolour(): void {
+    for (const state of this._states.values()) {
+      if (state.percent !== undefined) {
+        state.severity = this._model.severity(state.percent);
+      }
+    }
+    this._onCellsChanged();
   }
 
   /** The cell with this id (JupyterLab sends its cell ids with each execution). */
@@ -162,5 +185,6 @@ export class CellBadges implements IDisposable {
 
   private _states = new Map<string, IBadgeState>();
   private _runningBadge: HTMLElement | null = null;
+  private _deaths = new WeakMap<IPostMortem, IBadgeState>();
   private _isDisposed = false;
 }

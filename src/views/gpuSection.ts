@@ -1,5 +1,5 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { formatBytes, percentOf, severityOf } from '../format';
+import { formatBytes, percentOf, Severity } from '../format';
 import { MemoryModel } from '../model/memoryModel';
 import { IGpuReading } from '../protocol';
 import { element, setText } from './dom';
@@ -25,10 +25,17 @@ export class GpuSection extends Section {
           : ''
     );
     this._summary.hidden = this._summary.textContent === '';
-    this._devices.replaceChildren(...(gpus ?? []).map(gpu => this._device(gpu)));
+    const severity = (percent: number | null): Severity =>
+      model ? model.severity(percent) : 'unknown';
+    this._devices.replaceChildren(
+      ...(gpus ?? []).map(gpu => this._device(gpu, severity))
+    );
   }
 
-  private _device(gpu: IGpuReading): HTMLElement {
+  private _device(
+    gpu: IGpuReading,
+    severity: (percent: number | null) => Severity
+  ): HTMLElement {
     const trans = this.trans;
     const node = element('div', 'jp-oomguard-gpu');
     node.dataset.oomguardGpuUsed = gpu.used === null ? '' : String(gpu.used);
@@ -40,7 +47,7 @@ export class GpuSection extends Section {
         'jp-oomguard-gpu-used',
         trans.__('%1 of %2', formatBytes(gpu.used), formatBytes(gpu.total))
       ),
-      gauge(percent, severityOf(percent)),
+      gauge(percent, severity(percent)),
       ...detailRows([
         [trans.__('This kernel'), formatBytes(gpu.process_used)],
         [trans.__('PyTorch allocated'), formatBytes(gpu.torch_allocated)],

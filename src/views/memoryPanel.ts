@@ -5,12 +5,14 @@ import { formatAge } from '../format';
 import { MemoryChange } from '../model/memoryModel';
 import { INotebookMemory } from '../tokens';
 import { CellSection } from './cellSection';
+import { ChartSection } from './chartSection';
 import { element, setText } from './dom';
 import { GpuSection } from './gpuSection';
-import { HintsSection } from './hintsSection';
 import { RamSection } from './ramSection';
+import { scrollToCell } from './scrollToCell';
 import { Section } from './section';
 import { VariablesSection } from './variablesSection';
+import { WarningsSection } from './warningsSection';
 
 /** Connection states in which the user can usefully ask to attach again. */
 const RECONNECTABLE = ['disconnected', 'error', 'waiting', 'missing'];
@@ -30,8 +32,17 @@ export class MemoryPanel extends Widget {
     this.title.caption = trans.__('Memory');
     this._sections = [
       new RamSection(trans),
-      new HintsSection(trans),
+      new WarningsSection(trans, cell => {
+        if (this._memory) {
+          scrollToCell(this._memory.panel, cell);
+        }
+      }),
       new GpuSection(trans),
+      new ChartSection(trans, span => {
+        if (this._memory) {
+          scrollToCell(this._memory.panel, span);
+        }
+      }),
       new CellSection(trans),
       new VariablesSection(trans, () => this._memory?.connection.requestVariables())
     ];

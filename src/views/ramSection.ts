@@ -2,8 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import {
   formatBytes,
   formatPercent,
-  percentOf,
-  severityOf
+  percentOf
 } from '../format';
 import { MemoryModel } from '../model/memoryModel';
 import { element, setText } from './dom';
@@ -33,7 +32,7 @@ export class RamSection extends Section {
     this._value.dataset.oomguardTime = sample ? String(sample.t) : '';
 
     const percent = percentOf(rss, sample?.limit);
-    const bar = gauge(percent, severityOf(percent));
+    const bar = gauge(percent, model ? model.severity(percent) : 'unknown');
     this._gauge.replaceWith(bar);
     this._gauge = bar;
     setText(

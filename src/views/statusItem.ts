@@ -1,6 +1,6 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
-import { formatBytes, percentOf, severityOf } from '../format';
+import { formatBytes, percentOf } from '../format';
 import { IMemoryTracker, INotebookMemory } from '../tokens';
 import { setText } from './dom';
 
@@ -47,7 +47,14 @@ export class MemoryStatusItem extends Widget {
       }
     }
     setText(this.node, parts.join(' · '));
-    this.node.dataset.severity = severityOf(percentOf(sample?.rss, sample?.limit));
+    // The worst of RAM and every GPU: any of them can end the session.
+    const model = this._memory?.model;
+    const shares = [
+      percentOf(sample?.rss, sample?.limit),
+      ...(sample?.gpus ?? []).map(gpu => percentOf(gpu.used, gpu.total))
+    ].filter((share): share is number => share !== null);
+    this.node.dataset.severity =
+      model && shares.length ? model.severity(Math.max(...shares)) : 'unknown';
     this.setHidden(parts.length === 0);
   }
 

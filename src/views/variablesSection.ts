@@ -1,33 +1,67 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { formatBytes } from '../format';
 import { MemoryModel } from '../model/memoryModel';
-import { IVariableInfo } from '../protocol';
+import { ILeakHint, IVariableInfo } from '../protocol';
 import { element, setText } from './dom';
 import { Section } from './section';
 
-const SHOWN = 15;
+/** Rows drawn at most; a namespace of thousands of names is filtered, not scrolled. */
+const SHOWN = 200;
+
+type SortKey = 'name' | 'type' | 'bytes' | 'growth';
+
+interface IRow {
+  variable: IVariableInfo;
+  growth: number | 'new' | null;
+  hint: ILeakHint | undefined;
+}
 
 /**
- * The largest variables in the kernel's namespace, as the shim measured them
- * (never by repr). The scan runs on request: it is not free, and a request waits
- * for the shell while a cell runs.
+ * The kernel's variables as the shim measured them (never by repr): sortable by any
+ * column, filtered by name or type, with what each grew by since the previous cell
+ * and the leak hints against them. The scan runs on request: it is not free, and a
+ * request waits for the shell while a cell runs. Growth comes from the sizes the
+ * shim sends after each cell, off the cell's path.
  */
 export class VariablesSection extends Section {
   constructor(trans: TranslationBundle, onScan: () => void) {
-    super(trans, 'jp-oomguard-variables', trans.__('Largest variables'));
+    super(trans, 'jp-oomguard-variables', trans.__('Variables'));
     this._scan.type = 'button';
     setText(this._scan, trans.__('Scan'));
     this._scan.addEventListener('click', onScan);
-    this.node.append(this._scan, this._summary, this._table);
+    this._filter.type = 'search';
+    this._filter.placeholder = trans.__('Filter by name or type');
+    this._filter.setAttribute('aria-label', trans.__('Filter variables'));
+    this._filter.addEventListener('input', () => this._draw());
+    const tools = element('div', 'jp-oomguard-variables-tools');
+    tools.append(this._scan, this._filter);
+    this._table.append(this._head(), this._body);
+    this.node.append(tools, this._summary, this._table, this._more);
   }
 
   render(model: MemoryModel | null): void {
-    const trans = this.trans;
     this._scan.disabled = model?.status.state !== 'connected';
+    // The panel renders every second; the table only changes with a scan, the sizes
+    // after a cell or the hints, so skip the rebuild otherwise (keeps hover and focus).
+    const inputs = [model?.variables, model?.sizes, model?.hints];
+    if (model === this._model && inputs.every((input, i) => input === this._inputs[i])) {
+      return;
+    }
+    this._model = model;
+    this._inputs = inputs;
+    this._draw();
+  }
+
+  private _draw(): void {
+    const trans = this.trans;
+    const model = this._model;
     const scan = model?.variables ?? null;
-    if (!scan) {
+    this._filter.hidden = !scan;
+    this._table.hidden = !scan;
+    if (!model || !scan) {
       setText(this._summary, trans.__('Not scanned yet.'));
-      this._table.replaceChildren();
+      this._body.replaceChildren();
+      setText(this._more, '');
       return;
     }
     setText(
@@ -40,12 +74,97 @@ export class VariablesSection extends Section {
         Math.round(scan.took * 1000)
       )
     );
-    this._table.replaceChildren(
-      ...scan.variables.slice(0, SHOWN).map(variable => this._row(variable))
+    const hints = new Map(model.hints.map(hint => [hint.name, hint]));
+    const query = this._filter.value.trim().toLowerCase();
+    const rows: IRow[] = scan.variables
+      .filter(
+        v =>
+          !query ||
+          v.name.toLowerCase().includes(query) ||
+          v.type.toLowerCase().includes(query)
+      )
+      .map(variable => ({
+        variable,
+        growth: model.growthOf(variable.name),
+        hint: hints.get(variable.name)
+      }));
+    rows.sort((a, b) => this._compare(a, b));
+    this._body.replaceChildren(...rows.slice(0, SHOWN).map(row => this._row(row)));
+    this._table.dataset.rows = String(rows.length);
+    setText(
+      this._more,
+      rows.length > SHOWN
+        ? trans.__('%1 more: narrow the filter to see them.', rows.length - SHOWN)
+        : query && rows.length === 0
+          ? trans.__('No variable matches "%1".', this._filter.value)
+          : ''
     );
+    this._updateHeaders();
   }
 
-  private _row(variable: IVariableInfo): HTMLElement {
+  private _compare(a: IRow, b: IRow): number {
+    const direction = this._descending ? -1 : 1;
+    const value = (row: IRow): string | number => {
+      switch (this._sortKey) {
+        case 'name':
+          return row.variable.name.toLowerCase();
+        case 'type':
+          return row.variable.type.toLowerCase();
+        case 'bytes':
+          return row.variable.bytes ?? -1;
+        case 'growth':
+          // New variables grew by all they hold.
+          return row.growth === 'new'
+            ? (row.variable.bytes ?? 0)
+            : (row.growth ?? Number.NEGATIVE_INFINITY);
+      }
+    };
+    const [x, y] = [value(a), value(b)];
+    return x < y ? -direction : x > y ? direction : 0;
+  }
+
+  private _head(): HTMLElement {
+    const trans = this.trans;
+    const row = element('tr', 'jp-oomguard-variable-head');
+    const columns: [SortKey, string, string][] = [
+      ['name', trans.__('Name'), ''],
+      ['type', trans.__('Type'), ''],
+      ['bytes', trans.__('Size'), ''],
+      ['growth', trans.__('Growth'), trans.__('Change since the previous cell')]
+    ];
+    for (const [key, label, title] of columns) {
+      const header = element('th', 'jp-oomguard-variable-column');
+      header.dataset.sortKey = key;
+      header.scope = 'col';
+      const button = element('button', 'jp-oomguard-sort', label);
+      button.type = 'button';
+      button.title = title || trans.__('Sort by %1', label);
+      button.addEventListener('click', () => {
+        // Sizes read best largest first; names and types A to Z.
+        const numeric = key === 'bytes' || key === 'growth';
+        this._descending = this._sortKey === key ? !this._descending : numeric;
+        this._sortKey = key;
+        this._draw();
+      });
+      header.appendChild(button);
+      row.appendChild(header);
+    }
+    const head = element('thead', '');
+    head.appendChild(row);
+    return head;
+  }
+
+  private _updateHeaders(): void {
+    for (const header of this._table.querySelectorAll<HTMLElement>('th')) {
+      const sorted = header.dataset.sortKey === this._sortKey;
+      header.setAttribute(
+        'aria-sort',
+        sorted ? (this._descending ? 'descending' : 'ascending') : 'none'
+      );
+    }
+  }
+
+  private _row({ variable, growth, hint }: IRow): HTMLElement {
     const trans = this.trans;
     const row = element('tr', 'jp-oomguard-variable');
     const shortType = variable.type.split('.').pop() ?? variable.type;
@@ -70,15 +189,44 @@ export class VariablesSection extends Section {
     }
     const name = element('td', 'jp-oomguard-variable-name', variable.name);
     name.title = variable.type;
+    const growthCell = element('td', 'jp-oomguard-variable-growth', this._growthText(growth));
+    growthCell.dataset.growth =
+      growth === 'new' ? 'new' : growth === null ? '' : String(growth);
+    if (hint) {
+      // Growth is where a leak shows: the hint sits next to it.
+      row.dataset.leak = hint.kind;
+      const mark = element('span', 'jp-oomguard-variable-leak', ' ⚠');
+      mark.title = `${hint.message} ${hint.suggestion}`;
+      mark.setAttribute('aria-label', hint.message);
+      growthCell.appendChild(mark);
+    }
     row.append(
       name,
       element('td', 'jp-oomguard-variable-type', `${shortType} ${layout}`.trim()),
-      size
+      size,
+      growthCell
     );
     return row;
   }
 
+  private _growthText(growth: number | 'new' | null): string {
+    if (growth === 'new') {
+      return this.trans.__('new');
+    }
+    if (growth === null) {
+      return '—';
+    }
+    return growth > 0 ? `+${formatBytes(growth)}` : growth === 0 ? '0' : formatBytes(growth);
+  }
+
+  private _model: MemoryModel | null = null;
+  private _inputs: unknown[] = [];
+  private _sortKey: SortKey = 'bytes';
+  private _descending = true;
   private _scan = element('button', 'jp-oomguard-scan jp-mod-styled');
+  private _filter = element('input', 'jp-oomguard-variable-filter jp-mod-styled');
   private _summary = element('div', 'jp-oomguard-variables-summary');
   private _table = element('table', 'jp-oomguard-variable-table');
+  private _body = element('tbody', '');
+  private _more = element('div', 'jp-oomguard-variables-more');
 }

@@ -48,3 +48,23 @@ test.describe('Cell badges', () => {
     await expect(badgeOfCell(page, 0)).toContainText(/RAM [+-]/);
   });
 });
+
+test.describe('A badged cell', () => {
+  test('looks right', async ({ page }) => {
+    await page.notebook.createNew('badged.ipynb', { kernel: 'python3' });
+    await openMemoryPanel(page);
+    await waitForReading(page);
+    await page.notebook.setCell(0, 'code', 'held = bytearray(300 << 20)');
+    await page.notebook.runCell(0);
+    const cell = page.locator('.jp-Notebook .jp-Cell').first();
+    await expect(cell.locator('.jp-oomguard-badge')).toContainText(/^RAM \+30\d MiB/);
+    // Leave the editor so no cursor blinks in the picture.
+    await page.keyboard.press('Escape');
+    // The figures move by a digit or two between runs (duration, page rounding):
+    // tolerate that, not a missing or misplaced badge.
+    expect(await cell.screenshot({ animations: 'disabled' })).toMatchSnapshot(
+      'badged-cell.png',
+      { maxDiffPixels: 400 }
+    );
+  });
+});

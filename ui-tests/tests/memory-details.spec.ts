@@ -38,6 +38,39 @@ test.describe('Memory panel details', () => {
     await expect(rows.nth(1).locator('.jp-oomguard-variable-name')).toHaveText('small');
   });
 
+  test('sorts and filters the variables, with what each grew by since the last cell', async ({
+    page
+  }) => {
+    await page.notebook.setCell(
+      0,
+      'code',
+      ["alpha = b'\\x01' * (8 << 20)", "growing = b'\\x01' * (16 << 20)"].join('\n')
+    );
+    await page.notebook.runCell(0);
+    await page.notebook.addCell('code', "growing += b'\\x01' * (32 << 20)\nzeta = bytearray(2 << 20)");
+    await page.notebook.runCell((await page.notebook.getCellCount()) - 1);
+    const panel = page.locator('#jp-oomguard-panel');
+    await panel.locator('.jp-oomguard-scan').click();
+    const names = panel.locator('.jp-oomguard-variable-name');
+    await expect(names).toHaveText(['growing', 'alpha', 'zeta']);
+    const growthOf = (name: string) =>
+      panel
+        .locator('.jp-oomguard-variable')
+        .filter({ has: page.locator('.jp-oomguard-variable-name', { hasText: name }) })
+        .locator('.jp-oomguard-variable-growth');
+    // The shim sends the namespace's sizes after each cell, off the cell's path.
+    await expect(growthOf('growing')).toHaveText('+32.0 MiB');
+    await expect(growthOf('alpha')).toHaveText('0');
+    await expect(growthOf('zeta')).toHaveText('new');
+
+    await panel.locator('th[data-sort-key="name"] button').click();
+    await expect(names).toHaveText(['alpha', 'growing', 'zeta']);
+    await panel.locator('th[data-sort-key="name"] button').click();
+    await expect(names).toHaveText(['zeta', 'growing', 'alpha']);
+    await panel.locator('.jp-oomguard-variable-filter').fill('ALPHA');
+    await expect(names).toHaveText(['alpha']);
+  });
+
   test('shows hostile variable names and types as text, never as HTML', async ({
     page
   }) => {

@@ -114,6 +114,7 @@ test.describe('Memory panel', () => {
       '.jp-oomguard-limit',
       '.jp-oomguard-detail-value',
       '.jp-oomguard-sparkline',
+      '.jp-oomguard-chart',
       '.jp-oomguard-cell-figures',
       '.jp-oomguard-footer-text'
     ].map(selector => panel.locator(selector));

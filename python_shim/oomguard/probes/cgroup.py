@@ -51,6 +51,10 @@ class CgroupReading:
     usage: Optional[int]   # what counts against the limit; None: not readable
     directory: str         # where the usage was read
     notes: List[str] = field(default_factory=list)
+    # The OOM killer's count of processes it ended in our cgroup (see `read_oom_kills`);
+    # None where this kernel keeps no such counter.
+    oom_kills: Optional[int] = None
+    oom_kills_file: Optional[str] = None
 
     @property
     def source(self) -> str:
@@ -181,8 +185,13 @@ def _read_bytes(path: str) -> Optional[int]:
 
 
 def _read_stat(path: str) -> dict:
+    return _read_stat_text(_read(path))
+
+
+def _read_stat_text(text: str) -> dict:
+    """Lines of "key value" (memory.stat, memory.events, memory.oom_control) as ints."""
     stat = {}
-    for line in _read(path).splitlines():
+    for line in text.splitlines():
         key, _, value = line.partition(" ")
         if value.strip().isdigit():
             stat[key] = int(value)
@@ -192,6 +201,38 @@ def _read_stat(path: str) -> dict:
 def _problem(path: str, exc: Exception) -> str:
     why = getattr(exc, "strerror", None) or type(exc).__name__
     return f"The container's memory figures could not be read ({path}: {why})."
+
+
+OOM_KILL_FILES = {2: "memory.events", 1: "memory.oom_control"}
+
+
+def read_oom_kills(paths: CgroupPaths, notes: List[str]) -> Tuple[Optional[int], str]:
+    """(how many processes of our cgroup the OOM killer has ended, the file read).
+
+    The count is the kernel's own: v2 ``memory.events`` and v1 ``memory.oom_control``
+    (Linux 4.13+) have an ``oom_kill`` line, counted for the processes of this cgroup
+    and its children, by any OOM kill (the cgroup's limit or the whole machine running
+    out). It is read in our own cgroup, so a kill elsewhere in the container does not
+    count. No kernel log (dmesg) is needed. None, with a note, where it is missing."""
+    path = os.path.join(paths.chain[0], OOM_KILL_FILES[paths.version])
+    try:
+        text = _read(path)
+    except FileNotFoundError:
+        if paths.version == 2 and len(paths.chain) == 1:
+            return None, path  # the v2 root cgroup has no memory.events: no container here
+        notes.append(f"The OOM killer's count could not be read ({path} is missing), so a "
+                     "kernel death cannot be confirmed as out of memory.")
+        return None, path
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or type(exc).__name__
+        notes.append(f"The OOM killer's count could not be read ({path}: {why}), so a "
+                     "kernel death cannot be confirmed as out of memory.")
+        return None, path
+    count = _read_stat_text(text).get("oom_kill")
+    if count is None:
+        notes.append(f"{path} has no oom_kill count (it came with Linux 4.13), so a kernel "
+                     "death cannot be confirmed as out of memory.")
+    return count, path
 
 
 class CgroupProbe:
@@ -221,8 +262,17 @@ class CgroupProbe:
         if paths is None:
             return None, list(self._discovery_notes)
         reading = (self._read_v2 if paths.version == 2 else self._read_v1)(paths.chain)
+        reading.oom_kills, reading.oom_kills_file = read_oom_kills(paths, reading.notes)
         reading.notes[:0] = paths.notes
         return reading, reading.notes
+
+    def oom_kills(self) -> Tuple[Optional[int], Optional[str]]:
+        """(the OOM killer's count for our cgroup, the file read); (None, None) without
+        a memory cgroup. For `hello`: the front end compares the count across a restart."""
+        paths = self.paths
+        if paths is None:
+            return None, None
+        return read_oom_kills(paths, [])
 
     def _smallest_limit(self, chain: List[str], filename: str, notes: List[str]):
         now = time.monotonic()

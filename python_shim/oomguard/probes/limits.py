@@ -87,5 +87,6 @@ class LimitProbe:
         notes.extend(cgroup_notes)
         mem_limit = parse_mem_limit(self.environ.get("MEM_LIMIT"), notes)
         result = combine(cgroup, host_total, host_available, mem_limit, setting, notes)
+        result["oom_kills"] = cgroup.oom_kills if cgroup is not None else None
         result["notes"] = notes
         return result

@@ -1,0 +1,147 @@
+"""Answers a front end's `spool` request: what a dead kernel wrote to its spool after the
+last sample the browser received, so the timeline has no hole where the kernel died.
+
+The request names the dead kernel by pid only. The pid picks a spool by its file name
+(``oomguard-<pid>-<start>.jsonl``, see spool.py) inside this kernel's spool directory;
+no path ever comes from the browser. The read runs on its own thread, never on the
+shell's, and the answer is capped (`MAX_SAMPLES`, `MAX_CELLS`): beyond that the samples
+are thinned, keeping each stretch's highest reading and always the very last one (the
+truest "died at X")."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Callable, List, Optional, Tuple
+
+from . import protocol
+from .spool import list_spools, spool_parts
+
+log = logging.getLogger("oomguard")
+
+MAX_SAMPLES = 5000
+MAX_CELLS = 2000
+
+
+def records_since(directory: Path, pid: int, since: Optional[float],
+                  max_samples: int = MAX_SAMPLES, max_cells: int = MAX_CELLS,
+                  exclude: Optional[Path] = None) -> Tuple[list, list, bool, Optional[str]]:
+    """(samples, cells, truncated, note) that kernel `pid` spooled in `directory` after
+    `since` (epoch s; None: all). Samples are `sample` bodies without the envelope; the
+    cells are those that ended after `since`. `exclude` is this kernel's own spool (in a
+    container every kernel may have the same pid). Never raises: a problem is the note."""
+    try:
+        path = next((found["path"] for found in list_spools(directory)
+                     if found["pid"] == pid and found["path"] != exclude), None)
+        if path is None:
+            return [], [], False, f"No spool of kernel {pid} was found in {directory}."
+        samples, cells, thinned = _read_after(spool_parts(path), since, max_samples)
+    except Exception as exc:  # unreadable file, a bug: the front end is told, not the cell
+        return [], [], False, f"The spool of kernel {pid} could not be read ({exc})."
+    truncated = thinned or len(samples) > max_samples or len(cells) > max_cells
+    return _thin(samples, max_samples), cells[-max_cells:], truncated, None
+
+
+def _read_after(parts: List[Path], since: Optional[float],
+                max_samples: int) -> Tuple[list, list, bool]:
+    """Line by line, thinning as it goes: a spool can hold days of samples (3 x 64 MiB),
+    and the new kernel's memory is the user's."""
+    samples: list = []
+    cells: list = []
+    thinned = False
+    for part in parts:
+        try:
+            if since is not None and os.stat(part).st_mtime < since:
+                continue  # last written before `since`: nothing in it is newer
+            f = open(part, "rb")
+        except FileNotFoundError:
+            continue  # rotated away while we looked
+        with f:
+            for raw in f:
+                record = _parse(raw)
+                if record is None:
+                    continue
+                kind = record.pop("kind", None)
+                if kind == "sample" and _after(record.get("t"), since):
+                    body = protocol.sample(record)
+                    del body["v"], body["type"]
+                    samples.append(body)
+                    if len(samples) >= 2 * max_samples:
+                        samples[:] = _thin(samples, max_samples)
+                        thinned = True
+                elif kind == "cell" and _cell_ended_after(record, since):
+                    cells.append(record)
+                    del cells[:-MAX_CELLS]
+    samples.sort(key=lambda sample: sample["t"])
+    return samples, cells, thinned
+
+
+def _parse(raw: bytes) -> Optional[dict]:
+    try:
+        record = json.loads(raw)
+    except ValueError:  # a line cut short by the kill, or not UTF-8
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _after(t, since: Optional[float]) -> bool:
+    return _is_number(t) and (since is None or t > since)
+
+
+def _cell_ended_after(record: dict, since: Optional[float]) -> bool:
+    start, duration = record.get("start"), record.get("duration")
+    return _is_number(start) and _is_number(duration) and _after(start + duration, since)
+
+
+def _weight(sample: dict) -> float:
+    for key in ("used", "rss"):
+        if _is_number(sample.get(key)):
+            return sample[key]
+    return -1
+
+
+def _thin(samples: list, limit: int) -> list:
+    """At most `limit` samples: the highest of each equal stretch, and the last one."""
+    if len(samples) <= limit:
+        return samples
+    if limit <= 1:
+        return samples[-1:]
+    body, stretches = samples[:-1], limit - 1
+    width = len(body) / stretches
+    kept = []
+    for i in range(stretches):
+        stretch = body[int(i * width):int((i + 1) * width)]
+        if stretch:
+            kept.append(max(stretch, key=_weight))
+    kept.append(samples[-1])
+    return kept
+
+
+class SpoolAnswers:
+    """Serves `spool` requests on a thread of its own, one at a time."""
+
+    def __init__(self, directory: Callable[[], Path], own: Callable[[], Optional[Path]]):
+        self._directory = directory
+        self._own = own  # this kernel's spool file, never the answer
+        self._lock = threading.Lock()
+
+    def answer(self, pid: int, since: Optional[float], reply: Callable[[dict], object]) -> None:
+        """Start answering; `reply(message)` is called from the worker thread."""
+        thread = threading.Thread(target=self._answer, args=(pid, since, reply),
+                                  name="oomguard-spool-answer", daemon=True)
+        thread.start()
+
+    def _answer(self, pid: int, since: Optional[float], reply) -> None:
+        try:
+            with self._lock:
+                samples, cells, truncated, note = records_since(self._directory(), pid, since,
+                                                                exclude=self._own())
+            reply(protocol.spool(pid, since, samples, cells, truncated, note))
+        except Exception:
+            log.warning("oomguard: answering a spool request failed", exc_info=True)

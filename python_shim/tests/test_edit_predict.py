@@ -1,0 +1,161 @@
+"""`predict` requests over the comm (a cell sent while it is edited) in a real ipykernel,
+with the real predictor: findings for risky lines, nothing for benign or broken cells,
+no import the user did not make, malformed requests dropped."""
+import pytest
+from kernel_session import KernelSession
+
+pytestmark = [pytest.mark.kernel, pytest.mark.timeout(120)]
+
+OPEN = {"v": 1, "type": "open", "client": "pytest"}
+RISKY = "x = np.zeros((200000, 200000))"  # 200000² float64 = 320 GB: more than any machine
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    session = KernelSession(tmp_path_factory.mktemp("edit_predict"))
+    try:
+        session.execute("import oomguard\noomguard.enable(summary='off')")
+        yield session
+    finally:
+        session.shutdown()
+
+
+@pytest.fixture(scope="module")
+def comm(kernel):
+    comm_id = kernel.open_comm(OPEN)
+    kernel.wait_comm(comm_id, kind="hello")
+    return comm_id
+
+
+def ask(kernel, comm, source, request_id, cell_id="cell-1"):
+    since = kernel.mark()
+    kernel.comm_send(comm, {"v": 1, "type": "predict", "id": request_id, "source": source,
+                            "cell_id": cell_id})
+    answers = [m for m in kernel.wait_comm(comm, kind="prediction", since=since, timeout=20)
+               if m["id"] == request_id]
+    assert answers, "no prediction with this request's id"
+    return answers[0]
+
+
+def test_a_risky_line_is_found_with_its_size_without_running_the_cell(kernel, comm):
+    # The predictor must not import numpy for the user: before they import it, asking
+    # about a cell that uses it leaves sys.modules as it was.
+    assert kernel.evaluate("'numpy' in __import__('sys').modules") is False
+    before = ask(kernel, comm, RISKY, 1)
+    assert kernel.evaluate("'numpy' in __import__('sys').modules") is False
+    assert before["note"] is None
+    assert not [f for f in before["findings"] if f["risky"]]  # np is not defined yet
+    # With the import in the cell itself, the predictor reads it without running it.
+    with_import = ask(kernel, comm, "import numpy as np\n" + RISKY, 13)
+    assert [(f["line"], f["bytes"]) for f in with_import["findings"] if f["risky"]] == \
+        [(2, 200000 * 200000 * 8)]
+    assert kernel.evaluate("'numpy' in __import__('sys').modules") is False
+
+    kernel.execute("import numpy as np")
+    cells = kernel.evaluate("len(oomguard.cells())")
+    answer = ask(kernel, comm, RISKY, 2)
+    assert answer["v"] == 1 and answer["cell_id"] == "cell-1" and answer["note"] is None
+    risky = [f for f in answer["findings"] if f["risky"]]
+    assert len(risky) == 1
+    finding = risky[0]
+    assert finding["line"] == 1 and finding["device"] == "cpu"
+    assert finding["bytes"] == 200000 * 200000 * 8
+    assert finding["peak_bytes"] >= finding["bytes"]
+    assert finding["message"] and isinstance(finding["suggestion"], str)
+    assert isinstance(answer["free"].get("cpu"), int) and answer["free"]["cpu"] < finding["peak_bytes"]
+    assert 0 <= answer["took"] < 2.0
+    # Nothing ran: no x in the namespace, no cell recorded.
+    assert kernel.evaluate("'x' in globals()") is False
+    assert kernel.evaluate("len(oomguard.cells())") == cells
+
+
+def test_line_numbers_follow_the_cell_with_magics(kernel, comm):
+    answer = ask(kernel, comm, "%time y = 1\n\n" + RISKY, 3)
+    assert [f["line"] for f in answer["findings"] if f["risky"]] == [3]
+
+
+def test_benign_source_has_no_risky_findings(kernel, comm):
+    answer = ask(kernel, comm, "small = np.zeros((10, 10))\ntotal = small.sum()", 4)
+    assert answer["findings"] == [] and answer["note"] is None
+
+
+def test_a_syntax_error_gets_an_answer_and_no_exception_in_the_kernel(kernel, comm):
+    answer = ask(kernel, comm, "x = np.zeros((200000, 200000)\nfor", 5, cell_id=None)
+    assert answer["findings"] == [] and answer["cell_id"] is None
+    reply, messages = kernel.run("1 + 1")
+    assert reply["status"] == "ok"
+    assert not [m for m in messages if m["msg_type"] == "error"]
+
+
+def test_no_prediction_while_the_check_is_off(kernel, comm):
+    kernel.execute("oomguard.enable(mode='off')")
+    try:
+        answer = ask(kernel, comm, RISKY, 6)
+    finally:
+        kernel.execute("oomguard.enable(mode='warn')")
+    assert answer["findings"] == [] and "off" in answer["note"]
+
+
+def test_malformed_or_oversized_requests_are_dropped(kernel, comm):
+    since = kernel.mark()
+    for bad in ({"v": 1, "type": "predict", "id": 7, "source": "x" * 100_001, "cell_id": "c"},
+                {"v": 1, "type": "predict", "id": -1, "source": RISKY, "cell_id": "c"},
+                {"v": 1, "type": "predict", "id": True, "source": RISKY, "cell_id": "c"},
+                {"v": 1, "type": "predict", "id": 8, "source": 3, "cell_id": "c"},
+                {"v": 1, "type": "predict", "id": 9, "source": RISKY, "cell_id": "c" * 201}):
+        kernel.comm_send(comm, bad)
+    # The kernel still answers the next good request, and only that one.
+    answer = ask(kernel, comm, RISKY, 10)
+    assert [f["line"] for f in answer["findings"] if f["risky"]] == [1]
+    ids = [m["id"] for m in kernel.wait_comm(comm, kind="prediction", since=since)]
+    assert ids == [10]
+
+
+def test_a_long_cell_is_answered_quickly_with_a_note(kernel, comm):
+    source = "\n".join(f"v{i} = {i}" for i in range(7_000))  # ~80 kB: past the predictor's cap
+    assert 50_000 < len(source) < 100_000
+    answer = ask(kernel, comm, source, 11)
+    assert answer["findings"] == [] and "too long" in answer["note"]
+    assert answer["took"] < 1.0
+
+
+def test_the_largest_cell_predicted_is_answered_within_the_predictors_budget(kernel, comm):
+    # ~49 kB of allocations: just under the predictor's cap. Its time budget is 50 ms;
+    # ast.parse (not interruptible) comes on top. Measured ~0.06 s on a 2-core machine.
+    lines, i = [], 0
+    while sum(len(line) + 1 for line in lines) < 49_000:
+        lines.append(f"a{i} = np.zeros(({i % 50} + 10, 100)) * 2 + np.ones((10, 100)).sum()")
+        i += 1
+    answer = ask(kernel, comm, "\n".join(lines), 12)
+    assert answer["note"] is None
+    assert answer["took"] < 0.5
+
+
+def test_no_prediction_while_a_cell_runs(kernel):
+    # A subshell may deliver the request while a cell runs: its namespace is changing,
+    # so the kernel says so and the front end asks again once the kernel is idle.
+    reply, messages = kernel.run(
+        "_answer = oomguard._runtime.editing.answer("
+        "{'id': 1, 'source': 'x = np.zeros((200000, 200000))', 'cell_id': 'c'})\n"
+        "print(_answer['note'], len(_answer['findings']))")
+    assert reply["status"] == "ok"
+    printed = "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+    assert printed.strip() == "a cell is running; predicted once it ends 0"
+
+
+def test_answers_from_several_threads_at_once_are_each_right(kernel):
+    # A silent execute runs no cell hooks (no running cell): the threads stand in for
+    # comm handlers on subshell threads.
+    kernel.execute(
+        "import threading as _t\n"
+        "_answers = []\n"
+        "def _ask(i):\n"
+        "    src = '\\n' * i + 'x = np.zeros((200000, 200000))'\n"
+        "    _answers.append(oomguard._runtime.editing.answer("
+        "{'id': i, 'source': src, 'cell_id': 'c'}))\n"
+        "_threads = [_t.Thread(target=_ask, args=(i,)) for i in range(6)]\n"
+        "[t.start() for t in _threads]; [t.join(10) for t in _threads]\n", silent=True)
+    answers = kernel.evaluate(
+        "sorted((a['id'], a['note'], [f['line'] for f in a['findings'] if f['risky']]) "
+        "for a in _answers)")
+    assert answers == [(i, None, [i + 1]) for i in range(6)]

@@ -1,0 +1,144 @@
+import { MemoryModel } from '../model/memoryModel';
+import { VariablesSection } from '../views/variablesSection';
+import { hello, trans, variable } from './fixtures';
+
+const MiB = 2 ** 20;
+
+function sizes(execution_count: number, byName: Record<string, number | null>, truncated = false) {
+  return { v: 1, type: 'sizes', execution_count, sizes: byName, truncated };
+}
+
+function scanned(): MemoryModel {
+  const model = new MemoryModel();
+  model.handleMessage(hello());
+  model.handleMessage({
+    v: 1,
+    type: 'variables',
+    variables: [
+      variable({ name: 'adj', bytes: 256 * MiB }),
+      variable({ name: 'losses', type: 'builtins.list', bytes: 40 * MiB, shape: null, dtype: null, device: null }),
+      variable({ name: 'x', type: 'numpy.ndarray', bytes: 8 * MiB, shape: [1024, 1024], dtype: 'float64' }),
+      variable({ name: 'fresh', type: 'numpy.ndarray', bytes: 1 * MiB })
+    ],
+    truncated: false,
+    took: 0.01
+  });
+  return model;
+}
+
+function names(section: VariablesSection): string[] {
+  return [...section.node.querySelectorAll('.jp-oomguard-variable-name')].map(
+    cell => cell.textContent ?? ''
+  );
+}
+
+function sortBy(section: VariablesSection, key: string): void {
+  section.node
+    .querySelector<HTMLButtonElement>(`th[data-sort-key="${key}"] button`)!
+    .click();
+}
+
+describe('VariablesSection', () => {
+  it('lists the largest first, then sorts by any column both ways', () => {
+    const section = new VariablesSection(trans, () => undefined);
+    section.render(scanned());
+    expect(names(section)).toEqual(['adj', 'losses', 'x', 'fresh']);
+    sortBy(section, 'name');
+    expect(names(section)).toEqual(['adj', 'fresh', 'losses', 'x']);
+    expect(
+      section.node.querySelector('th[data-sort-key="name"]')!.getAttribute('aria-sort')
+    ).toBe('ascending');
+    sortBy(section, 'name');
+    expect(names(section)).toEqual(['x', 'losses', 'fresh', 'adj']);
+    sortBy(section, 'type');
+    expect(names(section)[0]).toBe('losses'); // builtins.list before numpy, torch
+  });
+
+  it('filters by name or type, and says when nothing matches', () => {
+    const section = new VariablesSection(trans, () => undefined);
+    section.render(scanned());
+    const filter = section.node.querySelector<HTMLInputElement>('.jp-oomguard-variable-filter')!;
+    filter.value = 'NUMPY';
+    filter.dispatchEvent(new Event('input'));
+    expect(names(section)).toEqual(['x', 'fresh']);
+    filter.value = 'los';
+    filter.dispatchEvent(new Event('input'));
+    expect(names(section)).toEqual(['losses']);
+    filter.value = 'nothing-like-this';
+    filter.dispatchEvent(new Event('input'));
+    expect(names(section)).toEqual([]);
+    expect(section.node.textContent).toContain('No variable matches "nothing-like-this".');
+  });
+
+  it('shows what each variable grew by since the previous cell, and sorts by it', () => {
+    const model = scanned();
+    const section = new VariablesSection(trans, () => undefined);
+    model.handleMessage(sizes(1, { adj: 256 * MiB, losses: 10 * MiB, x: 16 * MiB }));
+    model.handleMessage(sizes(2, { adj: 256 * MiB, losses: 40 * MiB, x: 8 * MiB, fresh: MiB }));
+    section.render(model);
+    const growth = (name: string) =>
+      [...section.node.querySelectorAll('.jp-oomguard-variable')]
+        .find(row => row.querySelector('.jp-oomguard-variable-name')!.textContent === name)!
+        .querySelector('.jp-oomguard-variable-growth')!.textContent;
+    expect(growth('losses')).toBe('+30.0 MiB');
+    expect(growth('x')).toBe('-8.0 MiB');
+    expect(growth('adj')).toBe('0');
+    expect(growth('fresh')).toBe('new');
+    sortBy(section, 'growth');
+    expect(names(section)).toEqual(['losses', 'fresh', 'adj', 'x']);
+  });
+
+  it('marks variables with a leak hint, with the hint as text', () => {
+    const model = scanned();
+    const section = new VariablesSection(trans, () => undefined);
+    model.handleMessage({
+      v: 1,
+      type: 'hints',
+      hints: [
+        {
+          kind: 'autograd_graph',
+          name: 'losses',
+          message: '<b>losses</b> keeps 12 autograd graphs',
+          suggestion: 'append loss.item()',
+          bytes: 40 * MiB
+        }
+      ]
+    });
+    section.render(model);
+    const row = section.node.querySelector<HTMLElement>('tr[data-leak="autograd_graph"]')!;
+    expect(row.querySelector('.jp-oomguard-variable-name')!.textContent).toBe('losses');
+    const mark = row.querySelector<HTMLElement>('.jp-oomguard-variable-leak')!;
+    expect(mark.title).toBe('<b>losses</b> keeps 12 autograd graphs append loss.item()');
+    expect(row.querySelector('b')).toBeNull();
+  });
+});
+
+describe('MemoryModel.growthOf', () => {
+  it('is null until two looks, and when a cut-short look may have missed a name', () => {
+    const model = new MemoryModel();
+    expect(model.growthOf('a')).toBeNull();
+    model.handleMessage(sizes(1, { a: 10 }, true));
+    expect(model.growthOf('a')).toBeNull();
+    model.handleMessage(sizes(2, { a: 25, b: 5, c: null }));
+    expect(model.growthOf('a')).toBe(15);
+    expect(model.growthOf('b')).toBeNull(); // the first look was cut short
+    expect(model.growthOf('c')).toBeNull();
+    model.handleMessage(sizes(3, { a: 25, b: 5, d: 7 }));
+    expect(model.growthOf('d')).toBe('new');
+    expect(model.growthOf('a')).toBe(0);
+    expect(model.previousSizes?.execution_count).toBe(2);
+  });
+
+  it('refuses a sizes message that is too large or malformed', () => {
+    const model = new MemoryModel();
+    const many: Record<string, number> = {};
+    for (let i = 0; i < 501; i++) {
+      many[`v${i}`] = i;
+    }
+    model.handleMessage(sizes(1, many));
+    model.handleMessage(sizes(1, { a: -5 }));
+    model.handleMessage({ v: 1, type: 'sizes', execution_count: 1, sizes: ['a'], truncated: false });
+    expect(model.sizes).toBeNull();
+    expect(model.rejectedCount).toBe(3);
+  });
+});

@@ -1,0 +1,77 @@
+import { MemoryModel } from '../model/memoryModel';
+import { warningEntries, WarningsSection } from '../views/warningsSection';
+import { cellRecord, hello, sample, trans, warning } from './fixtures';
+
+const GiB = 2 ** 30;
+
+function busyModel(): MemoryModel {
+  const model = new MemoryModel();
+  model.handleMessage(hello());
+  model.handleMessage(warning({ execution_count: 4, cell_id: 'cell-4', mode: 'warn' }));
+  model.handleMessage(warning({ execution_count: null, cell_id: 'cell-5', mode: 'block' }));
+  model.handleMessage({
+    v: 1,
+    type: 'cell',
+    record: cellRecord({
+      execution_count: 6,
+      cell_id: 'cell-6',
+      status: 'interrupted',
+      stopped_by: 'watchdog',
+      notes: ['stopped at 11.0 GiB (92% of a 12.0 GiB limit; kernel RSS, the watchdog acts at 10.8 GiB)']
+    })
+  });
+  model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ execution_count: 7, cell_id: 'cell-7', status: 'interrupted' }) });
+  model.handleMessage({
+    v: 1,
+    type: 'hints',
+    hints: [{ kind: 'growth', name: 'chunks', message: 'chunks grew by 24 MiB over 3 cells', suggestion: 'del chunks', bytes: 1 }]
+  });
+  model.handleMessage({ v: 1, type: 'cell_start', execution_count: 8, cell_id: 'cell-8', start: 1 });
+  model.handleMessage(sample({ used: 11.9 * GiB, limit: 12 * GiB }));
+  model.recordKernelDeath();
+  return model;
+}
+
+describe('warningEntries', () => {
+  it('lists deaths, watchdog stops, predictions and leak hints, worst first', () => {
+    const entries = warningEntries(busyModel(), trans);
+    expect(entries.map(entry => [entry.kind, entry.cell_id])).toEqual([
+      ['died', 'cell-8'],
+      ['watchdog', 'cell-6'], // a user's own interrupt (cell 7) is not a memory warning
+      ['prediction', 'cell-5'],
+      ['prediction', 'cell-4'],
+      ['leak', 'cell-7'] // the last cell that had ended when the hint came
+    ]);
+    expect(entries[1].detail).toMatch(/^stopped at 11.0 GiB/);
+    expect(entries[2].title).toBe('Cell [ ] blocked before it ran');
+    expect(entries[3].detail).toBe(
+      'Line 3: 40.2 GiB predicted on cpu, 12.0 GiB free. ' +
+        'Build edge_index directly; keep the adjacency sparse.'
+    );
+  });
+});
+
+describe('WarningsSection', () => {
+  it('reveals the cell an entry is about, and renders kernel strings as text', () => {
+    const model = busyModel();
+    model.handleMessage(
+      warning({ cell_id: '<img src=x onerror="window.__pwned=1">', execution_count: 9 })
+    );
+    const revealed: unknown[] = [];
+    const section = new WarningsSection(trans, cell => revealed.push(cell));
+    section.render(model);
+    const links = section.node.querySelectorAll<HTMLButtonElement>('.jp-oomguard-warning-link');
+    expect(links).toHaveLength(6);
+    links[1].click();
+    expect(revealed).toEqual([{ execution_count: 6, cell_id: 'cell-6' }]);
+    expect(section.node.querySelector('img')).toBeNull();
+    expect((window as any).__pwned).toBeUndefined();
+    expect(section.node.hidden).toBe(false);
+  });
+
+  it('is hidden when there is nothing to warn about', () => {
+    const section = new WarningsSection(trans, () => undefined);
+    section.render(new MemoryModel());
+    expect(section.node.hidden).toBe(true);
+  });
+});

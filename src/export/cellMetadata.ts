@@ -1,0 +1,81 @@
+import type { NotebookPanel } from '@jupyterlab/notebook';
+import { IDisposable } from '@lumino/disposable';
+import { MemoryChange, MemoryModel } from '../model/memoryModel';
+import { ICellRecord } from '../protocol';
+
+/** The cell metadata key the records go under. */
+export const METADATA_KEY = 'oomguard';
+
+/** What is kept in a cell's metadata: the figures of its last run, nothing else. */
+export interface ICellMetadataRecord {
+  execution_count: number | null;
+  /** ISO 8601, UTC. */
+  start: string;
+  duration: number;
+  ram_before: number | null;
+  ram_after: number | null;
+  ram_peak: number | null;
+  ram_delta: number | null;
+  ram_peak_delta: number | null;
+  peak_method: string;
+  gpu: ICellRecord['gpu'];
+  status: ICellRecord['status'];
+}
+
+export function metadataRecord(record: ICellRecord): ICellMetadataRecord {
+  return {
+    execution_count: record.execution_count,
+    start: new Date(record.start * 1000).toISOString(),
+    duration: Math.round(record.duration * 1000) / 1000,
+    ram_before: record.ram_before,
+    ram_after: record.ram_after,
+    ram_peak: record.ram_peak,
+    ram_delta: record.ram_delta,
+    ram_peak_delta: record.ram_peak_delta,
+    peak_method: record.peak_method,
+    gpu: record.gpu.map(entry => ({ ...entry })),
+    status: record.status
+  };
+}
+
+/**
+ * Stores each cell's last memory record in the cell's metadata (`oomguard`), so the
+ * figures travel with the notebook. Off unless the user turns it on: every run then
+ * changes the file, which shows in git diffs (the lesson of jupyterlab-execute-time).
+ */
+export class CellMetadataWriter implements IDisposable {
+  constructor(
+    private _panel: NotebookPanel,
+    private _model: MemoryModel,
+    private _enabled: () => boolean
+  ) {
+    _model.changed.connect(this._onChange, this);
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._model.changed.disconnect(this._onChange, this);
+  }
+
+  private _onChange(model: MemoryModel, change: MemoryChange): void {
+    // A 'cell' change with no running cell is a record that just arrived.
+    if (change !== 'cell' || model.runningCell || !this._enabled()) {
+      return;
+    }
+    const record = model.cells[model.cells.length - 1];
+    if (!record?.cell_id) {
+      return;
+    }
+    const cell = this._panel.content.widgets.find(widget => widget.model.id === record.cell_id);
+    cell?.model.setMetadata(METADATA_KEY, metadataRecord(record) as any);
+  }
+
+  private _isDisposed = false;
+}

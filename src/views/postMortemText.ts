@@ -1,0 +1,88 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import type { IPostMortem } from '../model/memoryModel';
+
+/** "memory.events" from "/sys/fs/cgroup/…/memory.events": the file the kernel counts in. */
+function counterName(file: string | null): string {
+  return file ? file.slice(file.lastIndexOf('/') + 1) : 'the cgroup';
+}
+
+/**
+ * What was learnt about a death after the restart, as sentences: whether the OOM killer
+ * did it (the cgroup's own count), and what the dead kernel's spool added.
+ */
+export function postMortemDetails(
+  postMortem: IPostMortem,
+  trans: TranslationBundle
+): string[] {
+  return [oomKillSentence(postMortem, trans), backfillSentence(postMortem, trans)].filter(
+    (line): line is string => line !== null
+  );
+}
+
+export function oomKillSentence(
+  postMortem: IPostMortem,
+  trans: TranslationBundle
+): string | null {
+  if (postMortem.pid === null) {
+    return null; // the dead kernel's oomguard never said hello: nothing to compare
+  }
+  const check = postMortem.oomKill;
+  const file = counterName(check.file);
+  switch (check.state) {
+    case 'confirmed':
+      return trans.__(
+        "The OOM killer ended a process in this session's memory cgroup — confirmed by %1.",
+        file
+      );
+    case 'not-confirmed':
+      return trans.__(
+        'Out of memory not confirmed: the OOM-kill count in %1 did not rise (%2).',
+        file,
+        String(check.before)
+      );
+    case 'pending':
+      return trans.__(
+        'Whether the OOM killer did it is checked in %1 when the kernel is back.',
+        file
+      );
+    default:
+      return check.reason === 'other-cgroup'
+        ? trans.__(
+            'Out of memory unknown: the new kernel runs in another memory cgroup, so the OOM-kill counts cannot be compared.'
+          )
+        : trans.__(
+            "Out of memory unknown: no OOM-kill counter for the kernel's memory cgroup is readable here."
+          );
+  }
+}
+
+export function backfillSentence(
+  postMortem: IPostMortem,
+  trans: TranslationBundle
+): string | null {
+  const backfill = postMortem.backfill;
+  switch (backfill.state) {
+    case 'due':
+    case 'requested':
+      return trans.__("Fetching the readings the browser missed from the kernel's spool…");
+    case 'done': {
+      if (backfill.samples === 0) {
+        return trans.__("The kernel's spool had no reading the browser missed.");
+      }
+      const recovered = trans.__(
+        "Readings the browser missed, recovered from the kernel's spool: %1",
+        String(backfill.samples)
+      );
+      const thinned = backfill.truncated ? trans.__(' (thinned)') : '';
+      const last =
+        postMortem.readingFrom === 'spool'
+          ? trans.__('; the figures above are its last reading.')
+          : '.';
+      return recovered + thinned + last;
+    }
+    case 'failed':
+      return trans.__('The missed readings could not be recovered: %1', backfill.note ?? '');
+    default:
+      return null; // waiting for the kernel to be back, or nothing to ask for
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * While a cell is edited (not run), the kernel predicts it: a line that would not fit
+ * in free memory is marked in the editor with a hint under it, and the mark goes once
+ * the line is edited into something small. The cell itself never runs.
+ */
+import { expect, test } from '@jupyterlab/galata';
+import { openMemoryPanel, waitForReading } from './helpers/panel';
+
+// 200,000² float64 = 298 GiB: more than any machine running these tests has free.
+const RISKY_CELL = 'import numpy as np\nx = np.zeros((200000, 200000))';
+const SMALL_CELL = 'import numpy as np\nx = np.zeros((200, 200))';
+
+test('a risky line is marked while the cell is edited, before it runs', async ({ page }) => {
+  await page.notebook.createNew('editing.ipynb', { kernel: 'python3' });
+  await openMemoryPanel(page);
+  await waitForReading(page);
+  const cell = page.locator('.jp-Notebook .jp-Cell').nth(0);
+
+  await page.notebook.setCell(0, 'code', RISKY_CELL);
+  const marked = cell.locator('.jp-oomguard-risky-line');
+  await expect(marked).toHaveCount(1, { timeout: 10_000 });
+  await expect(marked).toHaveText('x = np.zeros((200000, 200000))');
+  await expect(marked).toHaveAttribute('title', /298\.0 GiB/);
+  await expect(cell.locator('.jp-oomguard-edit-hint')).toContainText(
+    /line 2: would need 298(\.0)? GiB of [\d.]+ [KMGT]iB free on cpu/
+  );
+  await expect(cell).toHaveAttribute('data-oomguard-prediction', 'risky');
+
+  await page.notebook.setCell(0, 'code', SMALL_CELL);
+  // The small cell was judged (not merely un-marked by the edit), and found harmless.
+  await expect(cell).toHaveAttribute('data-oomguard-prediction', 'clear', { timeout: 10_000 });
+  await expect(cell.locator('.jp-oomguard-risky-line')).toHaveCount(0);
+  await expect(cell.locator('.jp-oomguard-edit-hint')).toHaveCount(0);
+
+  // Nothing ran: no execution count, nothing defined in the kernel.
+  await expect(cell.locator('.jp-InputPrompt')).toHaveText('[ ]:');
+  await page.notebook.addCell('code', "'np' in globals(), 'x' in globals()");
+  await page.notebook.runCell(1);
+  expect((await page.notebook.getCellTextOutput(1))?.[0]).toBe('(False, False)');
+});
