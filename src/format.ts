@@ -3,6 +3,7 @@
  * users compare against — cgroup `memory.max`, Colab's 12.7 GiB — are binary.
  */
 
+import type { TranslationBundle } from '@jupyterlab/translation';
 import type { IPostMortem } from './model/memoryModel';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
@@ -77,16 +78,29 @@ export function severityOf(
   return percent >= warnAt ? 'warn' : 'ok';
 }
 
-/** "The kernel died while cell [4] ran, at 12.4 GiB of a 12.7 GiB limit: out of memory likely." */
-export function deathMessage(postMortem: IPostMortem | null): string {
+/**
+ * "The kernel died while cell [4] ran at 12.4 GiB of a 12.7 GiB limit: out of memory
+ * likely." Whole sentences per case, so translations need not stitch pieces.
+ */
+export function deathMessage(
+  postMortem: IPostMortem | null,
+  trans: TranslationBundle
+): string {
   if (!postMortem) {
-    return 'The kernel died.';
+    return trans.__('The kernel died.');
   }
-  const count = postMortem.execution_count ?? ' ';
-  const where =
-    postMortem.used !== null && postMortem.limit !== null
-      ? ` at ${formatBytes(postMortem.used)} of a ${formatBytes(postMortem.limit)} limit`
-      : '';
-  const cause = postMortem.outOfMemoryLikely ? ': out of memory likely' : '';
-  return `The kernel died while cell [${count}] ran${where}${cause}.`;
+  const cell = `[${postMortem.execution_count ?? ' '}]`;
+  if (postMortem.used === null || postMortem.limit === null) {
+    return trans.__('The kernel died while cell %1 ran.', cell);
+  }
+  const used = formatBytes(postMortem.used);
+  const limit = formatBytes(postMortem.limit);
+  return postMortem.outOfMemoryLikely
+    ? trans.__(
+        'The kernel died while cell %1 ran at %2 of a %3 limit: out of memory likely.',
+        cell,
+        used,
+        limit
+      )
+    : trans.__('The kernel died while cell %1 ran at %2 of a %3 limit.', cell, used, limit);
 }

@@ -9,18 +9,19 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { MemoryTracker } from './model/memoryTracker';
+import { OomguardSettings } from './settings';
 import { CellMetadataWriter } from './export/cellMetadata';
 import { download, ExportFormat, exportTimeline } from './export/timeline';
 import { CommandIDs, IMemoryTracker } from './tokens';
 import { memoryIcon } from './views/icon';
 import { CellBadges } from './views/cellBadges';
 import { CellWarnings } from './views/cellWarnings';
+import { cellIndexOf } from './views/findCell';
 import { EditorMarks, EditPredictionSettings } from './views/editorMarks';
 import { MemoryPanel } from './views/memoryPanel';
 import { MemoryStatusItem } from './views/statusItem';
 
 const PLUGIN_ID = 'jupyterlab-oomguard:plugin';
-const DEFAULT_INTERVAL = 1;
 
 /** Gives every notebook a memory model fed by the kernel shim. */
 const trackerPlugin: JupyterFrontEndPlugin<IMemoryTracker> = {
@@ -28,34 +29,22 @@ const trackerPlugin: JupyterFrontEndPlugin<IMemoryTracker> = {
   description: 'Per-notebook kernel memory models fed by the oomguard shim.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ISettingRegistry],
+  optional: [ISettingRegistry, ITranslator],
   provides: IMemoryTracker,
   activate: (
     app: JupyterFrontEnd,
     notebooks: INotebookTracker,
-    settingRegistry: ISettingRegistry | null
+    settingRegistry: ISettingRegistry | null,
+    translator: ITranslator | null
   ): IMemoryTracker => {
-    const tracker = new MemoryTracker(notebooks, { interval: DEFAULT_INTERVAL });
-    settingRegistry
-      ?.load(PLUGIN_ID)
-      .then(settings => {
-        const apply = () => {
-          tracker.interval = settings.get('sampleInterval').composite as number;
-          const warnPercent = settings.get('warnPercent').composite as number;
-          const criticalPercent = settings.get('criticalPercent').composite as number;
-          // A red threshold below the amber one would make amber unreachable.
-          tracker.thresholds = {
-            warnPercent: Math.min(warnPercent, criticalPercent),
-            criticalPercent
-          };
-        };
-        apply();
-        settings.changed.connect(apply);
-      })
-      .catch(reason =>
-        console.error('oomguard: could not load settings', reason)
-      );
-    return tracker;
+    const settings = new OomguardSettings();
+    if (settingRegistry) {
+      void settings.load(settingRegistry, PLUGIN_ID);
+    }
+    return new MemoryTracker(notebooks, {
+      settings,
+      trans: (translator ?? nullTranslator).load('jupyterlab')
+    });
   }
 };
 
@@ -135,38 +124,27 @@ const badgesPlugin: JupyterFrontEndPlugin<void> = {
   description: 'What each cell cost in memory, under the cell.',
   autoStart: true,
   requires: [IMemoryTracker, INotebookTracker],
-  optional: [ITranslator, ISettingRegistry],
+  optional: [ITranslator],
   activate: (
     app: JupyterFrontEnd,
     tracker: IMemoryTracker,
     notebooks: INotebookTracker,
-    translator: ITranslator | null,
-    settingRegistry: ISettingRegistry | null
+    translator: ITranslator | null
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyterlab');
+    const settings = tracker.settings;
     const editing = new EditPredictionSettings();
-    let recordsInMetadata = false;
-    settingRegistry
-      ?.load(PLUGIN_ID)
-      .then(settings => {
-        const apply = () => {
-          editing.update(
-            settings.get('predictWhileEditing').composite as boolean,
-            settings.get('predictDelay').composite as number
-          );
-          recordsInMetadata = settings.get('recordsInMetadata').composite as boolean;
-        };
-        apply();
-        settings.changed.connect(apply);
-      })
-      .catch(reason => console.error('oomguard: could not load settings', reason));
+    const applyEditing = () =>
+      editing.update(settings.values.predictWhileEditing, settings.values.predictDelay);
+    applyEditing();
+    settings.changed.connect(applyEditing);
     const badge = (panel: NotebookPanel) => {
       const memory = tracker.get(panel);
       if (!memory) {
         return;
       }
       const runAnyway = async (cellId: string) => {
-        const index = panel.content.widgets.findIndex(cell => cell.model.id === cellId);
+        const index = cellIndexOf(panel.content, { cell_id: cellId, execution_count: null });
         if (index < 0 || !(await memory.connection.allowNext())) {
           return;
         }
@@ -177,7 +155,7 @@ const badgesPlugin: JupyterFrontEndPlugin<void> = {
         new CellBadges(panel, memory.model, trans),
         new CellWarnings(panel, memory.model, trans, runAnyway),
         new EditorMarks(panel, memory, trans, editing),
-        new CellMetadataWriter(panel, memory.model, () => recordsInMetadata)
+        new CellMetadataWriter(panel, memory.model, () => settings.values.recordsInMetadata)
       ];
       panel.disposed.connect(() => views.forEach(view => view.dispose()));
     };

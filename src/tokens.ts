@@ -3,6 +3,7 @@ import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 import { ShimConnection } from './kernel/shimConnection';
 import { MemoryModel } from './model/memoryModel';
+import type { OomguardSettings } from './settings';
 
 /** Memory state and kernel link of one notebook. */
 export interface INotebookMemory {
@@ -21,6 +22,8 @@ export interface IMemoryTracker {
   /** The memory of the active notebook. */
   readonly current: INotebookMemory | null;
   readonly currentChanged: ISignal<IMemoryTracker, INotebookMemory | null>;
+  /** The user's oomguard settings, current. */
+  readonly settings: OomguardSettings;
 }
 
 export const IMemoryTracker = new Token<IMemoryTracker>(

@@ -46,7 +46,7 @@ describe('post-mortem: the OOM-kill count across a restart', () => {
     const check = model.postMortems[0].oomKill;
     expect(check).toEqual(expect.objectContaining({ state: 'confirmed', before: 3, after: 4 }));
     expect(postMortemDetails(model.postMortems[0], trans)[0]).toBe(
-      "The OOM killer ended a process in this session's memory cgroup — confirmed by memory.events."
+      "The OOM killer ended a process in this kernel's memory cgroup (which may hold other kernels too) — confirmed by memory.events."
     );
   });
 
@@ -201,7 +201,7 @@ describe('post-mortem: the cell badge', () => {
     model.handleMessage(spool());
     expect(text()).toBe(
       'The kernel died while cell [5] ran at 950 MiB of a 1.0 GiB limit: out of memory likely. ' +
-        "The OOM killer ended a process in this session's memory cgroup — confirmed by memory.events. " +
+        "The OOM killer ended a process in this kernel's memory cgroup (which may hold other kernels too) — confirmed by memory.events. " +
         "Readings the browser missed, recovered from the kernel's spool: 3; the figures above are its last reading."
     );
     expect(node.querySelector<HTMLElement>('.jp-oomguard-badge')?.dataset.severity).toBe('critical');

@@ -6,7 +6,7 @@
 import { Signal } from '@lumino/signaling';
 import { ShimConnection } from '../kernel/shimConnection';
 import { MemoryModel } from '../model/memoryModel';
-import { hello, sample } from './fixtures';
+import { hello, sample, trans } from './fixtures';
 
 class FakeComm {
   opened: unknown[] = [];
@@ -89,7 +89,8 @@ function connect(kernel: FakeKernel | null) {
   const connection = new ShimConnection({
     sessionContext: sessionContext as any,
     model,
-    interval: 0.5
+    interval: 0.5,
+    trans
   });
   return { model, sessionContext, connection };
 }

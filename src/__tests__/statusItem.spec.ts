@@ -1,5 +1,6 @@
 import { Signal } from '@lumino/signaling';
 import { MemoryModel } from '../model/memoryModel';
+import { OomguardSettings } from '../settings';
 import { IMemoryTracker, INotebookMemory } from '../tokens';
 import { MemoryStatusItem } from '../views/statusItem';
 import { gpu, sample, trans } from './fixtures';
@@ -8,7 +9,8 @@ function trackerWith(model: MemoryModel | null) {
   const tracker = {
     current: model ? ({ model } as unknown as INotebookMemory) : null,
     currentChanged: new Signal<IMemoryTracker, INotebookMemory | null>({} as any),
-    get: () => undefined
+    get: () => undefined,
+    settings: new OomguardSettings()
   };
   return tracker;
 }

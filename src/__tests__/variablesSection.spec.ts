@@ -113,6 +113,20 @@ describe('VariablesSection', () => {
   });
 });
 
+describe('MemoryModel and a restarted kernel', () => {
+  it('forgets the dead namespace when a hello comes from a new process', () => {
+    const model = scanned();
+    model.handleMessage(sizes(1, { adj: 10 }));
+    model.handleMessage(sizes(2, { adj: 20 }));
+    expect(model.growthOf('adj')).toBe(10);
+    model.handleMessage(hello({ pid: 9999 }));
+    expect(model.variables).toBeNull();
+    expect(model.previousSizes).toBeNull();
+    model.handleMessage(sizes(1, { adj: 30 }));
+    expect(model.growthOf('adj')).toBeNull(); // not "+10 MiB" across two processes
+  });
+});
+
 describe('MemoryModel.growthOf', () => {
   it('is null until two looks, and when a cut-short look may have missed a name', () => {
     const model = new MemoryModel();
@@ -127,6 +141,7 @@ describe('MemoryModel.growthOf', () => {
     expect(model.growthOf('d')).toBe('new');
     expect(model.growthOf('a')).toBe(0);
     expect(model.previousSizes?.execution_count).toBe(2);
+    expect(model.growthOf('constructor')).toBeNull(); // not an inherited property
   });
 
   it('refuses a sizes message that is too large or malformed', () => {

@@ -74,4 +74,22 @@ describe('WarningsSection', () => {
     section.render(new MemoryModel());
     expect(section.node.hidden).toBe(true);
   });
+
+  it('shows what arrives after the first render (lists change in place)', () => {
+    const model = new MemoryModel();
+    const section = new WarningsSection(trans, () => undefined);
+    section.render(model);
+    expect(section.node.hidden).toBe(true);
+    model.handleMessage({
+      v: 1,
+      type: 'cell',
+      record: cellRecord({ status: 'interrupted', stopped_by: 'watchdog', notes: ['stopped at 1 GiB'] })
+    });
+    section.render(model);
+    expect(section.node.hidden).toBe(false);
+    expect(section.node.querySelectorAll('.jp-oomguard-warning-entry')).toHaveLength(1);
+    model.handleMessage(warning());
+    section.render(model);
+    expect(section.node.querySelectorAll('.jp-oomguard-warning-entry')).toHaveLength(2);
+  });
 });

@@ -2,6 +2,7 @@ import type { NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
 import { MemoryChange, MemoryModel } from '../model/memoryModel';
 import { ICellRecord } from '../protocol';
+import { cellById } from '../views/findCell';
 
 /** The cell metadata key the records go under. */
 export const METADATA_KEY = 'oomguard';
@@ -73,7 +74,7 @@ export class CellMetadataWriter implements IDisposable {
     if (!record?.cell_id) {
       return;
     }
-    const cell = this._panel.content.widgets.find(widget => widget.model.id === record.cell_id);
+    const cell = cellById(this._panel.content, record.cell_id);
     cell?.model.setMetadata(METADATA_KEY, metadataRecord(record) as any);
   }
 

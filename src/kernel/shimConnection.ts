@@ -1,5 +1,6 @@
 import { ISessionContext } from '@jupyterlab/apputils';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 import { deathMessage } from '../format';
 import { MemoryModel } from '../model/memoryModel';
@@ -36,6 +37,7 @@ export class ShimConnection implements IDisposable {
   constructor(options: ShimConnection.IOptions) {
     this._sessionContext = options.sessionContext;
     this._model = options.model;
+    this._trans = options.trans;
     this._interval = options.interval;
     this._sessionContext.kernelChanged.connect(this._onKernelChanged, this);
     this._watchKernel(this._sessionContext.session?.kernel ?? null);
@@ -112,10 +114,10 @@ export class ShimConnection implements IDisposable {
     const kernel = this._kernel;
     this._closeComm();
     if (!kernel) {
-      this._model.setStatus('no-kernel', 'This notebook has no kernel.');
+      this._model.setStatus('no-kernel', this._trans.__('This notebook has no kernel.'));
       return;
     }
-    this._model.setStatus('connecting', 'Loading oomguard in the kernel…');
+    this._model.setStatus('connecting', this._trans.__('Loading oomguard in the kernel…'));
     try {
       const info = await this._waitForAnswer(kernel.info, stale);
       if (stale()) {
@@ -125,8 +127,11 @@ export class ShimConnection implements IDisposable {
       if (language.toLowerCase() !== 'python') {
         this._model.setStatus(
           'not-python',
-          'oomguard measures Python kernels; this notebook runs ' +
-            `${language || 'a kernel of unknown language'}.`
+          language
+            ? this._trans.__('oomguard measures Python kernels; this notebook runs %1.', language)
+            : this._trans.__(
+                'oomguard measures Python kernels; this notebook runs a kernel of unknown language.'
+              )
         );
         return;
       }
@@ -150,7 +155,7 @@ export class ShimConnection implements IDisposable {
       if (!stale()) {
         this._model.setStatus(
           'error',
-          `Could not attach to the kernel: ${errorText(reason)}`
+          this._trans.__('Could not attach to the kernel: %1', errorText(reason))
         );
       }
     }
@@ -215,8 +220,9 @@ export class ShimConnection implements IDisposable {
         this._awaitingRestart = true;
         this._model.setStatus(
           'disconnected',
-          'The kernel is restarting; oomguard reconnects when it is back.'
+          this._trans.__('The kernel is restarting; oomguard reconnects when it is back.')
         );
+        this._model.kernelGone();
         break;
       case 'autorestarting':
         // The kernel died and the server is starting a new one.
@@ -225,17 +231,24 @@ export class ShimConnection implements IDisposable {
         this._awaitingRestart = true;
         this._model.setStatus(
           'disconnected',
-          `${deathMessage(this._model.recordKernelDeath())} It is being restarted; ` +
-            'oomguard reconnects when it is back.'
+          this._trans.__(
+            '%1 It is being restarted; oomguard reconnects when it is back.',
+            deathMessage(this._model.recordKernelDeath(), this._trans)
+          )
         );
+        this._model.kernelGone();
         break;
       case 'dead':
         this._generation++;
         this._comm = null;
         this._model.setStatus(
           'dead',
-          `${deathMessage(this._model.recordKernelDeath())} The last reading is kept below.`
+          this._trans.__(
+            '%1 The last reading is kept below.',
+            deathMessage(this._model.recordKernelDeath(), this._trans)
+          )
         );
+        this._model.kernelGone();
         break;
       case 'idle':
         if (this._awaitingRestart) {
@@ -263,8 +276,10 @@ export class ShimConnection implements IDisposable {
       if (!stale()) {
         this._model.setStatus(
           'disconnected',
-          'The kernel closed the oomguard connection (oomguard.disable() or the ' +
-            'kernel was shut down). Reconnect to resume.'
+          this._trans.__(
+            'The kernel closed the oomguard connection (oomguard.disable() or the ' +
+              'kernel was shut down). Reconnect to resume.'
+          )
         );
       }
     };
@@ -274,7 +289,7 @@ export class ShimConnection implements IDisposable {
       if (!stale() && this._comm === comm && this._model.hello === null) {
         this._model.setStatus(
           'waiting',
-          'oomguard is loaded in the kernel but has sent no reading yet.'
+          this._trans.__('oomguard is loaded in the kernel but has sent no reading yet.')
         );
       }
     }, HELLO_TIMEOUT_MS);
@@ -295,8 +310,10 @@ export class ShimConnection implements IDisposable {
         this._model.spoolUnanswered(
           request.pid,
           this._comm === comm
-            ? "The kernel did not send the dead kernel's spool (is its oomguard older?)."
-            : 'The connection to the kernel was lost before the spool came.'
+            ? this._trans.__(
+                "The kernel did not send the dead kernel's spool (is its oomguard older?)."
+              )
+            : this._trans.__('The connection to the kernel was lost before the spool came.')
         );
       }
     }, SPOOL_TIMEOUT_MS);
@@ -312,13 +329,16 @@ export class ShimConnection implements IDisposable {
     if (ename === 'ModuleNotFoundError' && evalue.includes('oomguard')) {
       this._model.setStatus(
         'missing',
-        "oomguard is not installed in this kernel's environment. Run " +
-          `${INSTALL_HINT} in a cell, then restart the kernel.`
+        this._trans.__(
+          "oomguard is not installed in this kernel's environment. Run %1 in a cell, " +
+            'then restart the kernel.',
+          INSTALL_HINT
+        )
       );
     } else {
       this._model.setStatus(
         'error',
-        `Loading oomguard in the kernel failed: ${ename}: ${evalue}`
+        this._trans.__('Loading oomguard in the kernel failed: %1: %2', ename, evalue)
       );
     }
   }
@@ -335,8 +355,10 @@ export class ShimConnection implements IDisposable {
       if (!stale()) {
         this._model.setStatus(
           'waiting',
-          `The kernel has not answered for ${ANSWER_TIMEOUT_MS / 1000} s; ` +
-            'still waiting (is a cell running?).'
+          this._trans.__(
+            'The kernel has not answered for %1 s; still waiting (is a cell running?).',
+            ANSWER_TIMEOUT_MS / 1000
+          )
         );
       }
     }, ANSWER_TIMEOUT_MS);
@@ -373,6 +395,7 @@ export class ShimConnection implements IDisposable {
 
   private _sessionContext: ISessionContext;
   private _model: MemoryModel;
+  private _trans: TranslationBundle;
   private _interval: number;
   private _kernel: Kernel.IKernelConnection | null = null;
   private _comm: Kernel.IComm | null = null;
@@ -388,6 +411,8 @@ export namespace ShimConnection {
     model: MemoryModel;
     /** Seconds between samples. */
     interval: number;
+    /** For the status messages. */
+    trans: TranslationBundle;
   }
 }
 

@@ -111,6 +111,14 @@ export class MemoryModel {
     return this._changed;
   }
 
+  /**
+   * How many times these kinds of change have happened. Views that rebuild lists
+   * compare it between renders: the arrays themselves are changed in place.
+   */
+  changeCount(...kinds: MemoryChange[]): number {
+    return kinds.reduce((sum, kind) => sum + (this._changeCounts.get(kind) ?? 0), 0);
+  }
+
   /** Predictions for cells as they are edited; they signal their own changes. */
   readonly predictions = new CellPredictions();
 
@@ -121,7 +129,7 @@ export class MemoryModel {
 
   set thresholds(thresholds: IThresholds) {
     this._thresholds = { ...thresholds };
-    this._changed.emit('thresholds');
+    this._emit('thresholds');
   }
 
   /** The severity of a share of a limit, against this model's thresholds. */
@@ -189,12 +197,14 @@ export class MemoryModel {
    * either size is not known.
    */
   growthOf(name: string): number | 'new' | null {
-    const now = this._sizes?.sizes[name];
+    const own = (sizes: Record<string, number | null>) =>
+      Object.prototype.hasOwnProperty.call(sizes, name);
+    const now = this._sizes && own(this._sizes.sizes) ? this._sizes.sizes[name] : null;
     const before = this._previousSizes;
-    if (now === undefined || now === null || !before) {
+    if (now === null || !before) {
       return null;
     }
-    if (!Object.prototype.hasOwnProperty.call(before.sizes, name)) {
+    if (!own(before.sizes)) {
       // A cut-short look may simply have missed it.
       return before.truncated ? null : 'new';
     }
@@ -256,7 +266,7 @@ export class MemoryModel {
       }
     };
     this._postMortems.push(postMortem);
-    this._changed.emit('postmortem');
+    this._emit('postmortem');
     return postMortem;
   }
 
@@ -284,20 +294,37 @@ export class MemoryModel {
       return;
     }
     this._status = { state, message };
-    this._changed.emit('status');
+    this._emit('status');
   }
 
   /** Forget the kernel-specific state when the notebook gets another kernel. */
   resetKernel(): void {
     this._hello = null;
     this._shimError = null;
+    this._forgetKernelState();
+    this._emit('hello');
+  }
+
+  /** The kernel process is going away (a restart or a death). */
+  kernelGone(): void {
+    this._forgetKernelState();
+  }
+
+  /**
+   * What described the namespace of a kernel that is gone: a restart keeps the kernel
+   * connection (no kernelChanged), so a new process is told by a hello with a new pid.
+   * Samples, cells and post-mortems stay: they are the session's history.
+   */
+  private _forgetKernelState(): void {
     this._runningCell = null;
     this._variables = null;
     this._sizes = null;
     this._previousSizes = null;
     this._hints = [];
+    this._hintsAfter = null;
     this.predictions.clear();
-    this._changed.emit('hello');
+    this._emit('variables');
+    this._emit('hints');
   }
 
   /**
@@ -325,8 +352,11 @@ export class MemoryModel {
     const message = parsed.message;
     switch (message.type) {
       case 'hello':
+        if (this._hello && this._hello.pid !== message.pid) {
+          this._forgetKernelState();
+        }
         this._hello = message;
-        this._changed.emit('hello');
+        this._emit('hello');
         this.setStatus('connected');
         this._helloAfterDeath(message);
         break;
@@ -338,7 +368,7 @@ export class MemoryModel {
         break;
       case 'error':
         this._shimError = message.message;
-        this._changed.emit('error');
+        this._emit('error');
         break;
       case 'cell_start':
         this._runningCell = {
@@ -346,23 +376,23 @@ export class MemoryModel {
           cell_id: message.cell_id,
           start: message.start
         };
-        this._changed.emit('cell');
+        this._emit('cell');
         break;
       case 'cell':
         this._runningCell = null;
         this._cells.push(message.record);
         this._timeline.addSpan(spanFromRecord(message.record));
         trimOldest(this._cells, this._maxCells);
-        this._changed.emit('cell');
+        this._emit('cell');
         break;
       case 'variables':
         this._variables = message;
-        this._changed.emit('variables');
+        this._emit('variables');
         break;
       case 'sizes':
         this._previousSizes = this._sizes;
         this._sizes = message;
-        this._changed.emit('variables');
+        this._emit('variables');
         break;
       case 'hints': {
         const last = this._cells[this._cells.length - 1];
@@ -370,18 +400,23 @@ export class MemoryModel {
           ? { execution_count: last.execution_count, cell_id: last.cell_id }
           : null;
         this._hints = message.hints;
-        this._changed.emit('hints');
+        this._emit('hints');
         break;
       }
       case 'warning':
         this._warnings.push(message);
         trimOldest(this._warnings, this._maxCells);
-        this._changed.emit('warning');
+        this._emit('warning');
         break;
       case 'prediction':
         this.predictions.accept(message); // stale answers are ignored there
         break;
     }
+  }
+
+  private _emit(change: MemoryChange): void {
+    this._changeCounts.set(change, (this._changeCounts.get(change) ?? 0) + 1);
+    this._changed.emit(change);
   }
 
   dispose(): void {
@@ -403,7 +438,7 @@ export class MemoryModel {
       return null;
     }
     postMortem.backfill = { ...postMortem.backfill, state: 'requested' };
-    this._changed.emit('postmortem');
+    this._emit('postmortem');
     return { pid: postMortem.pid, since: postMortem.lastSampleAt };
   }
 
@@ -414,7 +449,7 @@ export class MemoryModel {
     );
     if (postMortem) {
       postMortem.backfill = { ...postMortem.backfill, state: 'failed', note };
-      this._changed.emit('postmortem');
+      this._emit('postmortem');
     }
   }
 
@@ -432,7 +467,7 @@ export class MemoryModel {
       }
     }
     if (changed) {
-      this._changed.emit('postmortem');
+      this._emit('postmortem');
     }
   }
 
@@ -483,12 +518,12 @@ export class MemoryModel {
       }
     }
     if (added.length) {
-      this._changed.emit('sample');
+      this._emit('sample');
     }
     if (cells.length) {
-      this._changed.emit('cell');
+      this._emit('cell');
     }
-    this._changed.emit('postmortem');
+    this._emit('postmortem');
   }
 
   private _addSample(sample: ISampleMessage): void {
@@ -503,10 +538,11 @@ export class MemoryModel {
     if (this._status.state === 'waiting') {
       this.setStatus('connected');
     }
-    this._changed.emit('sample');
+    this._emit('sample');
   }
 
   private _changed = new Signal<this, MemoryChange>(this);
+  private _changeCounts = new Map<MemoryChange, number>();
   private _thresholds: IThresholds = { ...DEFAULT_THRESHOLDS };
   private _status: IConnectionStatus = { state: 'no-kernel', message: '' };
   private _hello: IHelloMessage | null = null;

@@ -1,21 +1,31 @@
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 import { ShimConnection } from '../kernel/shimConnection';
+import { IOomguardSettings, OomguardSettings } from '../settings';
 import { IMemoryTracker, INotebookMemory } from '../tokens';
-import { DEFAULT_THRESHOLDS, IThresholds, MemoryModel } from './memoryModel';
+import { MemoryModel } from './memoryModel';
 
 /**
  * One memory model and kernel link per open notebook, made when the notebook opens
- * and disposed when it closes; follows the active notebook.
+ * and disposed when it closes; follows the active notebook and applies the settings
+ * (sample interval, thresholds) to every notebook.
  */
 export class MemoryTracker implements IMemoryTracker {
-  constructor(notebooks: INotebookTracker, options: { interval: number }) {
+  constructor(
+    notebooks: INotebookTracker,
+    options: { trans: TranslationBundle; settings?: OomguardSettings }
+  ) {
     this._notebooks = notebooks;
-    this._interval = options.interval;
+    this.settings = options.settings ?? new OomguardSettings();
+    this._trans = options.trans;
+    this.settings.changed.connect(this._applySettings, this);
     notebooks.widgetAdded.connect((_, panel) => this._track(panel));
     notebooks.forEach(panel => this._track(panel));
     notebooks.currentChanged.connect(() => this._currentChanged.emit(this.current));
   }
+
+  readonly settings: OomguardSettings;
 
   get currentChanged(): ISignal<IMemoryTracker, INotebookMemory | null> {
     return this._currentChanged;
@@ -30,28 +40,27 @@ export class MemoryTracker implements IMemoryTracker {
     return this._memories.get(panel);
   }
 
-  /** Apply a new sample interval (seconds) to every notebook's kernel. */
-  set interval(seconds: number) {
-    this._interval = seconds;
-    this._memories.forEach(memory => (memory.connection.interval = seconds));
-  }
-
-  /** Apply new severity thresholds to every notebook's model. */
-  set thresholds(thresholds: IThresholds) {
-    this._thresholds = thresholds;
-    this._memories.forEach(memory => (memory.model.thresholds = thresholds));
+  private _applySettings(_: OomguardSettings, values: IOomguardSettings): void {
+    this._memories.forEach(memory => {
+      if (memory.connection.interval !== values.sampleInterval) {
+        memory.connection.interval = values.sampleInterval;
+      }
+      memory.model.thresholds = values.thresholds;
+    });
   }
 
   private _track(panel: NotebookPanel): void {
     if (this._memories.has(panel)) {
       return;
     }
+    const values = this.settings.values;
     const model = new MemoryModel();
-    model.thresholds = this._thresholds;
+    model.thresholds = values.thresholds;
     const connection = new ShimConnection({
       sessionContext: panel.sessionContext,
       model,
-      interval: this._interval
+      interval: values.sampleInterval,
+      trans: this._trans
     });
     this._memories.set(panel, { panel, model, connection });
     panel.disposed.connect(() => {
@@ -65,8 +74,7 @@ export class MemoryTracker implements IMemoryTracker {
   }
 
   private _notebooks: INotebookTracker;
-  private _interval: number;
-  private _thresholds: IThresholds = DEFAULT_THRESHOLDS;
+  private _trans: TranslationBundle;
   private _memories = new Map<NotebookPanel, INotebookMemory>();
   private _currentChanged = new Signal<IMemoryTracker, INotebookMemory | null>(
     this

@@ -6,6 +6,7 @@ import { deathMessage, formatBytes, percentOf } from '../format';
 import { IPostMortem, MemoryChange, MemoryModel } from '../model/memoryModel';
 import { ICellRecord } from '../protocol';
 import { cellFigures } from './cellFigures';
+import { cellById } from './findCell';
 import { element, setText } from './dom';
 import { postMortemDetails } from './postMortemText';
 
@@ -87,7 +88,7 @@ export class CellBadges implements IDisposable {
   }
 
   private _showRunning(cellId: string | null): void {
-    const cell = this._find(cellId);
+    const cell = cellById(this._panel.content, cellId);
     if (!cell) {
       return;
     }
@@ -101,7 +102,7 @@ export class CellBadges implements IDisposable {
 
   private _showRecord(record: ICellRecord): void {
     this._runningBadge = null;
-    const cell = this._find(record.cell_id);
+    const cell = cellById(this._panel.content, record.cell_id);
     if (!cell) {
       return;
     }
@@ -124,17 +125,20 @@ export class CellBadges implements IDisposable {
 
   private _showDeath(postMortem: IPostMortem): void {
     this._runningBadge = null;
-    const cell = this._find(postMortem.cell_id);
+    const cell = cellById(this._panel.content, postMortem.cell_id);
     const shown = this._deaths.get(postMortem);
     if (cell && (!shown || this._states.get(cell.model.id) === shown)) {
       // Drawn at the death, then again as the next kernel tells more (unless the cell
       // has run again since).
       const state: IBadgeState = {
-        text: [deathMessage(postMortem), ...postMortemDetails(postMortem, this._trans)].join(' '),
+        text: [deathMessage(postMortem, this._trans), ...postMortemDetails(postMortem, this._trans)].join(' '),
         state: 'died',
-        severity:
-          postMortem.outOfMemoryLikely || postMortem.oomKill.state === 'confirmed'
-            ? 'critical'
+        // The cgroup's count may include other kernels of the container: on its own
+        // it says "an OOM kill happened here", not "this kernel was it".
+        severity: postMortem.outOfMemoryLikely
+          ? 'critical'
+          : postMortem.oomKill.state === 'confirmed'
+            ? 'warn'
             : 'unknown',
         title: ''
       };
@@ -150,14 +154,6 @@ export class CellBadges implements IDisposable {
       }
     }
     this._onCellsChanged();
-  }
-
-  /** The cell with this id (JupyterLab sends its cell ids with each execution). */
-  private _find(cellId: string | null): Cell | null {
-    if (!cellId) {
-      return null;
-    }
-    return this._panel.content.widgets.find(cell => cell.model.id === cellId) ?? null;
   }
 
   private _set(cell: Cell, state: IBadgeState): HTMLElement {

@@ -1,10 +1,10 @@
-import type { Cell } from '@jupyterlab/cells';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 import { formatBytes } from '../format';
 import { MemoryChange, MemoryModel } from '../model/memoryModel';
 import { IWarningMessage } from '../protocol';
+import { cellById } from './findCell';
 import { element } from './dom';
 
 const BANNER_CLASS = 'jp-oomguard-warning';
@@ -47,7 +47,7 @@ export class CellWarnings implements IDisposable {
   }
 
   private _show(warning: IWarningMessage): void {
-    const cell = this._find(warning.cell_id);
+    const cell = cellById(this._panel.content, warning.cell_id);
     if (!cell) {
       return;
     }
@@ -102,15 +102,8 @@ export class CellWarnings implements IDisposable {
   }
 
   private _remove(cellId: string): void {
-    const cell = this._find(cellId);
+    const cell = cellById(this._panel.content, cellId);
     cell?.node.querySelector(`:scope > .${BANNER_CLASS}`)?.remove();
-  }
-
-  private _find(cellId: string | null): Cell | null {
-    if (!cellId) {
-      return null;
-    }
-    return this._panel.content.widgets.find(cell => cell.model.id === cellId) ?? null;
   }
 
   private _isDisposed = false;

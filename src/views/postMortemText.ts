@@ -31,7 +31,7 @@ export function oomKillSentence(
   switch (check.state) {
     case 'confirmed':
       return trans.__(
-        "The OOM killer ended a process in this session's memory cgroup — confirmed by %1.",
+        "The OOM killer ended a process in this kernel's memory cgroup (which may hold other kernels too) — confirmed by %1.",
         file
       );
     case 'not-confirmed':
@@ -69,16 +69,25 @@ export function backfillSentence(
       if (backfill.samples === 0) {
         return trans.__("The kernel's spool had no reading the browser missed.");
       }
-      const recovered = trans.__(
-        "Readings the browser missed, recovered from the kernel's spool: %1",
-        String(backfill.samples)
-      );
-      const thinned = backfill.truncated ? trans.__(' (thinned)') : '';
-      const last =
-        postMortem.readingFrom === 'spool'
-          ? trans.__('; the figures above are its last reading.')
-          : '.';
-      return recovered + thinned + last;
+      // Whole sentences, so that translations need not stitch pieces together.
+      const count = String(backfill.samples);
+      if (postMortem.readingFrom === 'spool') {
+        return backfill.truncated
+          ? trans.__(
+              "Readings the browser missed, recovered from the kernel's spool: %1 (thinned); the figures above are its last reading.",
+              count
+            )
+          : trans.__(
+              "Readings the browser missed, recovered from the kernel's spool: %1; the figures above are its last reading.",
+              count
+            );
+      }
+      return backfill.truncated
+        ? trans.__(
+            "Readings the browser missed, recovered from the kernel's spool: %1 (thinned).",
+            count
+          )
+        : trans.__("Readings the browser missed, recovered from the kernel's spool: %1.", count);
     }
     case 'failed':
       return trans.__('The missed readings could not be recovered: %1', backfill.note ?? '');

@@ -43,12 +43,12 @@ export class VariablesSection extends Section {
     this._scan.disabled = model?.status.state !== 'connected';
     // The panel renders every second; the table only changes with a scan, the sizes
     // after a cell or the hints, so skip the rebuild otherwise (keeps hover and focus).
-    const inputs = [model?.variables, model?.sizes, model?.hints];
-    if (model === this._model && inputs.every((input, i) => input === this._inputs[i])) {
+    const version = model?.changeCount('variables', 'hints') ?? -1;
+    if (model === this._model && version === this._version) {
       return;
     }
     this._model = model;
-    this._inputs = inputs;
+    this._version = version;
     this._draw();
   }
 
@@ -220,7 +220,7 @@ export class VariablesSection extends Section {
   }
 
   private _model: MemoryModel | null = null;
-  private _inputs: unknown[] = [];
+  private _version = -1;
   private _sortKey: SortKey = 'bytes';
   private _descending = true;
   private _scan = element('button', 'jp-oomguard-scan jp-mod-styled');

@@ -36,13 +36,13 @@ export class WarningsSection extends Section {
   }
 
   render(model: MemoryModel | null): void {
-    const inputs = [model?.postMortems.length, model?.cells, model?.warnings.length, model?.hints];
     // The panel renders every second: rebuild only when something listed changed.
-    if (model === this._model && inputs.every((input, i) => input === this._inputs[i])) {
+    const version = model?.changeCount('postmortem', 'cell', 'warning', 'hints') ?? -1;
+    if (model === this._model && version === this._version) {
       return;
     }
     this._model = model;
-    this._inputs = inputs;
+    this._version = version;
     const entries = model ? warningEntries(model, this.trans) : [];
     this.node.hidden = entries.length === 0;
     this._list.replaceChildren(...entries.slice(0, SHOWN).map(entry => this._item(entry)));
@@ -73,7 +73,7 @@ export class WarningsSection extends Section {
 
   private _onReveal: RevealCell;
   private _model: MemoryModel | null = null;
-  private _inputs: unknown[] = [];
+  private _version = -1;
   private _list = element('ul', 'jp-oomguard-warning-list');
 }
 
@@ -85,7 +85,7 @@ export function warningEntries(model: MemoryModel, trans: TranslationBundle): IW
     execution_count: postMortem.execution_count,
     cell_id: postMortem.cell_id,
     title: trans.__('Kernel died in cell %1', cell(postMortem.execution_count)),
-    detail: deathMessage(postMortem)
+    detail: deathMessage(postMortem, trans)
   }));
   const stopped: IWarningEntry[] = model.cells
     .filter(record => record.stopped_by === 'watchdog')
