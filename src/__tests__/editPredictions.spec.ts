@@ -18,7 +18,7 @@ import {
   riskyLinesOf,
   showRiskyLines
 } from '../views/riskyLines';
-import { hello } from './fixtures';
+import { hello, trans } from './fixtures';
 
 const RISKY = 'x = np.zeros((200000, 200000))';
 
@@ -169,6 +169,43 @@ describe('MemoryModel predictions', () => {
     expect(model.predictions.isPending('cell-a', RISKY)).toBe(false);
   });
 
+  it('ends the request on a note-only answer but keeps no prediction from it', () => {
+    model.predictions.requested('cell-a', 1, RISKY);
+    model.handleMessage(prediction({ id: 1, findings: [], note: 'a cell is running' }));
+    expect(model.predictions.get('cell-a')).toBeNull();
+    expect(model.predictions.isPending('cell-a', RISKY)).toBe(false);
+    expect(model.predictions.unjudged('cell-a')).toEqual({
+      cellId: 'cell-a',
+      source: RISKY,
+      note: 'a cell is running'
+    });
+    expect(changes).toEqual(['cell-a']);
+    model.predictions.requested('cell-a', 2, RISKY);
+    model.handleMessage(prediction({ id: 2 }));
+    expect(model.predictions.get('cell-a')?.message.findings).toHaveLength(1);
+    expect(model.predictions.unjudged('cell-a')).toBeNull();
+  });
+
+  it('keeps a judged answer for the same text when a later one judged nothing', () => {
+    model.predictions.requested('cell-a', 1, RISKY);
+    model.handleMessage(prediction({ id: 1 }));
+    model.predictions.requested('cell-a', 2, RISKY);
+    model.handleMessage(prediction({ id: 2, findings: [], note: 'another prediction is still being made' }));
+    expect(model.predictions.get('cell-a')?.message.id).toBe(1);
+    model.predictions.sourceChanged('cell-a', 'x = 1');
+    expect(model.predictions.unjudged('cell-a')).toBeNull();
+  });
+
+  it('says when it forgets pending requests, even with no answer kept', () => {
+    let cleared = 0;
+    model.predictions.cleared.connect(() => cleared++);
+    model.predictions.requested('cell-a', 1, RISKY);
+    model.predictions.clear();
+    expect(model.predictions.isPending('cell-a', RISKY)).toBe(false);
+    expect(changes).toEqual(['cell-a']);
+    expect(cleared).toBe(1);
+  });
+
   it('drops a malformed answer without touching what it kept', () => {
     model.predictions.requested('cell-a', 1, RISKY);
     model.handleMessage(prediction({ id: 1, findings: [finding({ risky: 'yes' })] }));
@@ -230,7 +267,8 @@ describe('ShimConnection.predict', () => {
     const connection = new ShimConnection({
       sessionContext: sessionContext as any,
       model,
-      interval: 1
+      interval: 1,
+      trans
     });
     return { comm, model, connection };
   }

@@ -4,7 +4,8 @@
  * the line is edited into something small. The cell itself never runs.
  */
 import { expect, test } from '@jupyterlab/galata';
-import { openMemoryPanel, waitForReading } from './helpers/panel';
+import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { openMemoryPanel, panelPid, waitForReading, waitForState } from './helpers/panel';
 
 // 200,000² float64 = 298 GiB: more than any machine running these tests has free.
 const RISKY_CELL = 'import numpy as np\nx = np.zeros((200000, 200000))';
@@ -37,4 +38,62 @@ test('a risky line is marked while the cell is edited, before it runs', async ({
   await page.notebook.addCell('code', "'np' in globals(), 'x' in globals()");
   await page.notebook.runCell(1);
   expect((await page.notebook.getCellTextOutput(1))?.[0]).toBe('(False, False)');
+});
+
+/** Turn "predict while editing" on or off, as the settings editor would. */
+async function predictWhileEditing(page: IJupyterLabPageFixture, on: boolean) {
+  await page.evaluate(async on => {
+    const registry = (await (window as any).galata.getPlugin(
+      '@jupyterlab/apputils-extension:settings'
+    )) as any;
+    await registry.set('jupyterlab-oomguard:plugin', 'predictWhileEditing', on);
+  }, on);
+}
+
+test('the marks go when predicting while editing is turned off, and come back', async ({
+  page
+}) => {
+  await page.notebook.createNew('toggle.ipynb', { kernel: 'python3' });
+  await openMemoryPanel(page);
+  await waitForReading(page);
+  const cell = page.locator('.jp-Notebook .jp-Cell').nth(0);
+  await page.notebook.setCell(0, 'code', RISKY_CELL);
+  await expect(cell).toHaveAttribute('data-oomguard-prediction', 'risky', { timeout: 10_000 });
+
+  await predictWhileEditing(page, false);
+  await expect(cell).not.toHaveAttribute('data-oomguard-prediction');
+  await expect(cell.locator('.jp-oomguard-risky-line')).toHaveCount(0);
+  await expect(cell.locator('.jp-oomguard-edit-hint')).toHaveCount(0);
+
+  await predictWhileEditing(page, true);
+  await expect(cell).toHaveAttribute('data-oomguard-prediction', 'risky', { timeout: 10_000 });
+  await expect(cell.locator('.jp-oomguard-risky-line')).toHaveCount(1);
+  await expect(cell.locator('.jp-oomguard-edit-hint')).toHaveCount(1);
+});
+
+test.describe('predictions across a kernel restart', () => {
+  // galata's kernel tracking answers every POST to /api/kernels/* with 201, and
+  // JupyterLab rejects a restart answered 201: let these requests through untouched.
+  test.use({ kernels: null });
+
+  test('a cell edited during a restart is judged by the new kernel', async ({ page }) => {
+    await page.notebook.createNew('restarting.ipynb', { kernel: 'python3' });
+    await openMemoryPanel(page);
+    await waitForReading(page);
+    const cell = page.locator('.jp-Notebook .jp-Cell').nth(0);
+    await page.notebook.setCell(0, 'code', SMALL_CELL);
+    await expect(cell).toHaveAttribute('data-oomguard-prediction', 'clear', { timeout: 10_000 });
+    const firstPid = await panelPid(page);
+
+    await page.evaluate(() => {
+      void (window as any).jupyterapp.commands.execute('kernelmenu:restart');
+    });
+    await page.locator('.jp-Dialog .jp-mod-accept').click();
+    // Typed while the kernel restarts: asked once the new kernel's shim says hello.
+    await page.notebook.setCell(0, 'code', RISKY_CELL);
+    await expect.poll(() => panelPid(page), { timeout: 60_000 }).not.toBe(firstPid);
+    await waitForState(page, 'connected');
+    await expect(cell).toHaveAttribute('data-oomguard-prediction', 'risky', { timeout: 15_000 });
+    await expect(cell.locator('.jp-oomguard-risky-line')).toHaveCount(1);
+  });
 });
