@@ -4,15 +4,16 @@ last sample the browser received, so the timeline has no hole where the kernel d
 The request names the dead kernel by pid only. The pid picks a spool by its file name
 (``oomguard-<pid>-<start>.jsonl``, see spool.py) inside this kernel's spool directory;
 no path ever comes from the browser. The read runs on its own thread, never on the
-shell's, and the answer is capped (`MAX_SAMPLES`, `MAX_CELLS`): beyond that the samples
-are thinned, keeping each stretch's highest reading and always the very last one (the
-truest "died at X")."""
+shell's, and the answer is capped (protocol.MAX_SPOOL_SAMPLES, MAX_SPOOL_CELLS): beyond
+that the samples are thinned, keeping each stretch's highest reading and always the very
+last one (the truest "died at X"), and only the newest cells are kept."""
 from __future__ import annotations
 
 import json
 import logging
 import os
 import threading
+from collections import deque
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
@@ -21,8 +22,9 @@ from .spool import list_spools, spool_parts
 
 log = logging.getLogger("oomguard")
 
-MAX_SAMPLES = 5000
-MAX_CELLS = 2000
+MAX_SAMPLES = protocol.MAX_SPOOL_SAMPLES
+MAX_CELLS = protocol.MAX_SPOOL_CELLS
+MAX_QUEUED = 8  # spool requests waiting for the worker
 
 
 def records_since(directory: Path, pid: int, since: Optional[float],
@@ -37,15 +39,17 @@ def records_since(directory: Path, pid: int, since: Optional[float],
                      if found["pid"] == pid and found["path"] != exclude), None)
         if path is None:
             return [], [], False, f"No spool of kernel {pid} was found in {directory}."
-        samples, cells, thinned = _read_after(spool_parts(path), since, max_samples)
+        samples, cells, thinned = _read_after(spool_parts(path), since, max_samples,
+                                              max_cells)
     except Exception as exc:  # unreadable file, a bug: the front end is told, not the cell
         return [], [], False, f"The spool of kernel {pid} could not be read ({exc})."
     truncated = thinned or len(samples) > max_samples or len(cells) > max_cells
-    return _thin(samples, max_samples), cells[-max_cells:], truncated, None
+    return _thin(samples, max_samples), cells[-max_cells:] if max_cells > 0 else [], \
+        truncated, None
 
 
-def _read_after(parts: List[Path], since: Optional[float],
-                max_samples: int) -> Tuple[list, list, bool]:
+def _read_after(parts: List[Path], since: Optional[float], max_samples: int,
+                max_cells: int) -> Tuple[list, list, bool]:
     """Line by line, thinning as it goes: a spool can hold days of samples (3 x 64 MiB),
     and the new kernel's memory is the user's."""
     samples: list = []
@@ -73,7 +77,8 @@ def _read_after(parts: List[Path], since: Optional[float],
                         thinned = True
                 elif kind == "cell" and _cell_ended_after(record, since):
                     cells.append(record)
-                    del cells[:-MAX_CELLS]
+                    if len(cells) > 2 * max(1, max_cells):  # one more than asked: truncated
+                        del cells[:-(max_cells + 1)]
     samples.sort(key=lambda sample: sample["t"])
     return samples, cells, thinned
 
@@ -124,24 +129,50 @@ def _thin(samples: list, limit: int) -> list:
 
 
 class SpoolAnswers:
-    """Serves `spool` requests on a thread of its own, one at a time."""
+    """Serves `spool` requests on one worker thread of its own, one at a time, in order.
+    At most MAX_QUEUED wait; past that a request is dropped (logged), so front ends that
+    ask repeatedly cannot pile up threads or reads. (Two front ends may ask about the
+    same pid: each gets its own answer, so requests are not merged.)"""
 
     def __init__(self, directory: Callable[[], Path], own: Callable[[], Optional[Path]]):
         self._directory = directory
         self._own = own  # this kernel's spool file, never the answer
         self._lock = threading.Lock()
+        self._queue: deque = deque()
+        self._worker: Optional[threading.Thread] = None
 
     def answer(self, pid: int, since: Optional[float], reply: Callable[[dict], object]) -> None:
-        """Start answering; `reply(message)` is called from the worker thread."""
-        thread = threading.Thread(target=self._answer, args=(pid, since, reply),
-                                  name="oomguard-spool-answer", daemon=True)
-        thread.start()
+        """Queue an answer; `reply(message)` is called from the worker thread."""
+        with self._lock:
+            if len(self._queue) >= MAX_QUEUED:
+                log.warning("oomguard: dropped a spool request for pid %s: %d are waiting",
+                            pid, len(self._queue))
+                return
+            self._queue.append((pid, since, reply))
+            if self._worker is None:
+                worker = threading.Thread(target=self._work, name="oomguard-spool-answer",
+                                          daemon=True)
+                try:
+                    worker.start()
+                except RuntimeError:  # no thread to be had: nothing is answered
+                    self._queue.clear()
+                    log.warning("oomguard: no thread to answer a spool request", exc_info=True)
+                    return
+                self._worker = worker
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._worker = None  # the next request starts a new one
+                    return
+                pid, since, reply = self._queue.popleft()
+            self._answer(pid, since, reply)  # never raises
 
     def _answer(self, pid: int, since: Optional[float], reply) -> None:
         try:
-            with self._lock:
-                samples, cells, truncated, note = records_since(self._directory(), pid, since,
-                                                                exclude=self._own())
+            samples, cells, truncated, note = records_since(self._directory(), pid, since,
+                                                            exclude=self._own())
             reply(protocol.spool(pid, since, samples, cells, truncated, note))
         except Exception:
             log.warning("oomguard: answering a spool request failed", exc_info=True)

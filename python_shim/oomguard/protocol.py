@@ -61,6 +61,10 @@ def cell(record: dict) -> dict:
 
 
 MAX_SIZES = 500  # the largest variables sent after each cell; the rest are small
+MAX_NAME = 200  # characters of a variable's name in `sizes`
+MAX_FINDINGS = 200  # Findings in one `warning` or `prediction`
+MAX_SPOOL_SAMPLES = 5000  # samples in one `spool` answer (thinned beyond)
+MAX_SPOOL_CELLS = 2000  # cell records in one `spool` answer (the newest kept)
 
 
 def sizes(execution_count: Optional[int], found: dict, truncated: bool) -> dict:
@@ -68,7 +72,7 @@ def sizes(execution_count: Optional[int], found: dict, truncated: bool) -> dict:
     `MAX_SIZES` of them, so the front end can show what each variable grew by."""
     largest = sorted(found.items(), key=lambda item: -(item[1] or 0))[:MAX_SIZES]
     return _envelope("sizes", execution_count=execution_count,
-                     sizes={str(name)[:MAX_CELL_ID]: size for name, size in largest},
+                     sizes={str(name)[:MAX_NAME]: size for name, size in largest},
                      truncated=bool(truncated) or len(found) > MAX_SIZES)
 
 

@@ -3,6 +3,7 @@ with the real predictor: findings for risky lines, nothing for benign or broken 
 no import the user did not make, malformed requests dropped."""
 import pytest
 from kernel_session import KernelSession
+from oomguard.guard.editing import BUSY_NOTE, CELL_STARTED_NOTE
 
 pytestmark = [pytest.mark.kernel, pytest.mark.timeout(120)]
 
@@ -128,7 +129,9 @@ def test_the_largest_cell_predicted_is_answered_within_the_predictors_budget(ker
         i += 1
     answer = ask(kernel, comm, "\n".join(lines), 12)
     assert answer["note"] is None
-    assert answer["took"] < 0.5
+    # A bound against a runaway walk (seconds), not a performance target: those live
+    # in benchmarks/, and a shared CI machine can be ten times slower than a quiet one.
+    assert answer["took"] < 2.0
 
 
 def test_no_prediction_while_a_cell_runs(kernel):
@@ -158,4 +161,95 @@ def test_answers_from_several_threads_at_once_are_each_right(kernel):
     answers = kernel.evaluate(
         "sorted((a['id'], a['note'], [f['line'] for f in a['findings'] if f['risky']]) "
         "for a in _answers)")
-    assert answers == [(i, None, [i + 1]) for i in range(6)]
+    assert [answer[0] for answer in answers] == list(range(6))  # every request answered
+    # One at a time: on a loaded machine a request may wait past the lock's timeout and
+    # say so; every answer that has findings has its own cell's line.
+    right = [(i, None, [i + 1]) for i in range(6)]
+    busy = [(i, BUSY_NOTE, []) for i in range(6)]
+    assert all(answer in (right[i], busy[i]) for i, answer in enumerate(answers)), answers
+    assert any(answer == right[i] for i, answer in enumerate(answers))
+
+
+def test_an_edit_prediction_leaves_gc_as_the_user_set_it(kernel):
+    # gc.disable() is process-wide: an edit prediction (shell thread when idle, or a
+    # subshell thread while a cell starts) must neither switch gc off under user code nor
+    # back on where the user turned it off. A spy on gc.disable sees every switch.
+    kernel.execute(
+        "import gc as _gc, threading as _t\n"
+        "_switches, _real_disable = [], _gc.disable\n"
+        "def _spy():\n"
+        "    _switches.append(_t.current_thread().name)\n"
+        "    _real_disable()\n"
+        "_gc.disable = _spy\n", silent=True)
+    ask = ("oomguard._runtime.editing.answer({'id': 1, 'cell_id': 'c', "
+           "'source': 'x = np.zeros((200000, 200000))'})")
+    try:
+        for user_gc in ("_gc.enable()", "_gc.disable()"):
+            # On the shell thread (the kernel idle) and on another thread (a subshell).
+            kernel.execute(f"{user_gc}\n_on_main = {ask}\n_off_main = []\n"
+                           f"_th = _t.Thread(target=lambda: _off_main.append({ask}))\n"
+                           "_th.start(); _th.join(10)\n", silent=True)
+            answers = kernel.evaluate(
+                "[(a['note'], [f['line'] for f in a['findings'] if f['risky']]) "
+                "for a in [_on_main] + _off_main]")
+            assert answers == [(None, [1]), (None, [1])]  # both predicted
+            assert kernel.evaluate("_gc.isenabled()") is (user_gc == "_gc.enable()")
+        # Only the user's own call switched gc; no prediction did, on any thread.
+        assert kernel.evaluate("_switches") == ["MainThread"]
+        # The spy does see the predictor's switch where it is allowed (the pre-run
+        # check's way: on the main thread): without that the test above proves nothing.
+        kernel.execute("_gc.enable(); oomguard.predict('y = 1', {})", silent=True)
+        assert kernel.evaluate("_switches") == ["MainThread", "MainThread"]
+        assert kernel.evaluate("_gc.isenabled()") is True
+    finally:
+        kernel.execute("_gc.disable = _real_disable; _gc.enable()", silent=True)
+
+
+def test_the_predictor_off_the_main_thread_never_switches_gc(monkeypatch):
+    import gc
+    import threading
+
+    from oomguard.predict import engine
+
+    switches = []
+    monkeypatch.setattr(gc, "disable", lambda: switches.append(threading.current_thread()))
+    result = []
+    worker = threading.Thread(target=lambda: result.append(
+        engine.predict("import numpy as np\nx = np.zeros((200000, 200000))", {})))
+    worker.start()
+    worker.join(10)
+    assert result and result[0][0].bytes == 200000 * 200000 * 8  # it did predict
+    assert switches == []
+    engine.predict("y = [0] * 10", {}, manage_gc=False)
+    assert switches == []
+    if gc.isenabled():  # the main thread's way (the pre-run check): deferred, restored
+        engine.predict("y = [0] * 10", {})
+        assert switches == [threading.main_thread()] and gc.isenabled()
+
+
+def test_a_cell_starting_during_an_edit_prediction_voids_it(kernel):
+    # The edit prediction (a thread, as a subshell's comm handler) holds the predictor
+    # when a cell starts: the cell's own check waits for the shared lock, gives up and
+    # says so in the cell's record, the cell runs, and the edit answer carries a note
+    # instead of findings about a namespace that changed under it.
+    kernel.execute(
+        "import threading as _t\n"
+        "_inside, _release, _late = _t.Event(), _t.Event(), []\n"
+        "def _slow(source, namespace, **options):\n"
+        "    _inside.set(); _release.wait(20)\n"
+        "    return oomguard.predict(source, namespace, **options)\n"
+        "oomguard._runtime.guard.predictor = _slow\n"
+        "_th = _t.Thread(target=lambda: _late.append(oomguard._runtime.editing.answer("
+        "{'id': 4, 'source': 'x = np.zeros((200000, 200000))', 'cell_id': 'c'})))\n"
+        "_th.start(); _inside.wait(20)\n", silent=True)
+    try:
+        reply, _ = kernel.run("_release.set()")
+        assert reply["status"] == "ok"
+        kernel.execute("_th.join(20)", silent=True)
+        assert kernel.evaluate("[(a['note'], a['findings']) for a in _late]") == \
+            [(CELL_STARTED_NOTE, [])]
+        notes = kernel.evaluate("oomguard.cells()[-1].notes")
+        assert any("pre-run check was skipped" in note for note in notes), notes
+    finally:
+        kernel.execute("oomguard._runtime.guard.predictor = None; _release.set()",
+                       silent=True)

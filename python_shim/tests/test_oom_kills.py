@@ -42,11 +42,32 @@ def test_v1_reads_oom_kill_from_memory_oom_control(tmp_path):
     assert reading.oom_kills_file == os.path.join(root, V1_LEAF, "memory.oom_control")
 
 
-def test_a_kernel_older_than_4_13_has_no_count_and_says_so(tmp_path):
-    reading, notes = CgroupProbe(v1_tree(tmp_path, oom_kill=None)).read()
+def test_a_kernel_older_than_4_13_has_no_count_and_says_so_once(tmp_path):
+    probe = CgroupProbe(v1_tree(tmp_path, oom_kill=None))
+    reading, notes = probe.read()
     assert reading.oom_kills is None
     assert reading.limit == GiB  # the rest of the reading is unaffected
     assert len(notes) == 1 and "no oom_kill count" in notes[0] and "4.13" in notes[0]
+    # A property of the machine, not news: later samples do not repeat it.
+    for _ in range(3):
+        reading, notes = probe.read()
+        assert reading.oom_kills is None and notes == []
+    # A new front end says hello (which reads the count): the sample after it says why.
+    assert probe.oom_kills()[0] is None
+    assert len(probe.read()[1]) == 1 and probe.read()[1] == []
+
+
+def test_the_note_comes_back_after_the_count_was_readable_again(tmp_path):
+    root = v2_tree(tmp_path, oom_kill=1)
+    events = os.path.join(root, V2_LEAF, "memory.events")
+    probe = CgroupProbe(root)
+    os.rename(events, events + ".away")
+    assert len(probe.read()[1]) == 1 and probe.read()[1] == []
+    os.rename(events + ".away", events)
+    assert probe.read()[0].oom_kills == 1
+    os.remove(events)
+    reading, notes = probe.read()
+    assert reading.oom_kills is None and len(notes) == 1 and "missing" in notes[0]
 
 
 def test_a_missing_memory_events_gives_none_and_a_note(tmp_path):
@@ -86,7 +107,11 @@ def test_samples_carry_the_count(tmp_path):
     assert LimitProbe(root, environ={}).read()["oom_kills"] == 3
 
 
-def test_this_machine_gives_a_count_or_none_without_crashing():
-    count, path = CgroupProbe().oom_kills()
+def test_this_machine_gives_a_count_or_none_from_the_right_file():
+    probe = CgroupProbe()
+    count, path = probe.oom_kills()
     assert count is None or (isinstance(count, int) and count >= 0)
-    assert (path is None) == (CgroupProbe().paths is None)
+    assert (path is None) == (probe.paths is None)
+    if path is not None:
+        expected = "memory.events" if probe.paths.version == 2 else "memory.oom_control"
+        assert path == os.path.join(probe.paths.chain[0], expected)

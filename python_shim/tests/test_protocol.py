@@ -66,3 +66,16 @@ def test_sizes_keep_the_largest_names_and_say_when_some_were_left_out():
     assert message["truncated"] is True
     small = protocol.sizes(None, {"a": 1, "b": None}, False)
     assert small["sizes"] == {"a": 1, "b": None} and small["truncated"] is False
+
+
+def test_sizes_cut_long_names_at_their_own_cap():
+    long_name = "n" * (protocol.MAX_NAME + 50)
+    message = protocol.sizes(1, {long_name: 8}, False)
+    assert list(message["sizes"]) == ["n" * protocol.MAX_NAME]
+    assert protocol.MAX_NAME == 200  # within what src/protocol.ts accepts as text (1000)
+
+
+def test_caps_the_front_end_checks_are_defined_here_once():
+    # src/protocol.ts: MAX_FINDINGS, MAX_SPOOL_SAMPLES, MAX_SPOOL_CELLS.
+    assert (protocol.MAX_FINDINGS, protocol.MAX_SPOOL_SAMPLES, protocol.MAX_SPOOL_CELLS) == \
+        (200, 5000, 2000)

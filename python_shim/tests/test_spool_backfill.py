@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
 
 from kernel_session import KernelSession
-from oomguard import backfill
+from oomguard import backfill, protocol
 from oomguard.spool import Spool
 
 MiB = 1 << 20
@@ -129,3 +130,73 @@ def test_a_long_spool_is_thinned_while_read(tmp_path):
     assert truncated and len(samples) == 40
     assert samples[-1]["t"] == 1999.0 and any(s["used"] == 5000 for s in samples)
     assert samples[0]["t"] < 1200  # the whole stretch is covered, not just its end
+
+
+def _spool_with_cells(directory, count):
+    spool = Spool(directory=directory, filename="oomguard-4242-20260101T000000Z.jsonl")
+    spool.write_sample({"t": 999.0, "rss": 1, "used": 1, "notes": []})
+    for i in range(count):
+        spool.write_cell({"execution_count": i, "cell_id": f"c{i}", "start": 1000.0 + i,
+                          "duration": 0.5})
+    spool.close()
+
+
+def test_the_cell_cap_is_the_callers_and_cutting_says_truncated(tmp_path):
+    _spool_with_cells(tmp_path, 30)
+    _, cells, truncated, note = backfill.records_since(tmp_path, 4242, None, max_cells=7)
+    assert note is None and truncated
+    assert [c["cell_id"] for c in cells] == [f"c{i}" for i in range(23, 30)]  # the newest
+    _, cells, truncated, _ = backfill.records_since(tmp_path, 4242, None, max_cells=30)
+    assert len(cells) == 30 and not truncated
+    assert backfill.MAX_CELLS == protocol.MAX_SPOOL_CELLS
+    assert backfill.MAX_SAMPLES == protocol.MAX_SPOOL_SAMPLES
+
+
+def test_spool_requests_are_answered_in_order_by_one_worker(tmp_path):
+    _spool_with(tmp_path, 20)
+    answers, threads, done = [], set(), threading.Event()
+
+    def reply(message):
+        threads.add(threading.get_ident())
+        answers.append(message)
+        if len(answers) == 5:
+            done.set()
+
+    server = backfill.SpoolAnswers(lambda: tmp_path, lambda: None)
+    for i in range(5):
+        server.answer(4242, 1000.0 + i, reply)
+    assert done.wait(20)
+    assert [a["since"] for a in answers] == [1000.0 + i for i in range(5)]
+    assert [len(a["samples"]) for a in answers] == [19 - i for i in range(5)]
+    assert len(threads) == 1 and threading.get_ident() not in threads
+    workers = [t for t in threading.enumerate() if t.name == "oomguard-spool-answer"]
+    deadline = time.monotonic() + 5
+    while workers and time.monotonic() < deadline:  # the worker ends when the queue is empty
+        time.sleep(0.02)
+        workers = [t for t in threading.enumerate() if t.name == "oomguard-spool-answer"]
+    assert workers == []
+
+
+def test_spool_requests_past_the_queue_are_dropped_not_threaded(tmp_path):
+    _spool_with(tmp_path, 5)
+    gate, busy, answers = threading.Event(), threading.Event(), []
+
+    def reply(message):
+        busy.set()
+        gate.wait(10)  # hold the worker so the rest queue up
+        answers.append(message)
+
+    server = backfill.SpoolAnswers(lambda: tmp_path, lambda: None)
+    before = threading.active_count()
+    server.answer(4242, 0.0, reply)
+    assert busy.wait(10)  # the worker is answering the first
+    for i in range(1, backfill.MAX_QUEUED + 20):
+        server.answer(4242, float(i), reply)
+    assert threading.active_count() <= before + 1  # one worker, however many requests
+    gate.set()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(answers) < backfill.MAX_QUEUED + 1:
+        time.sleep(0.02)
+    time.sleep(0.2)
+    # The one being answered when the rest arrived, plus a full queue; the others dropped.
+    assert [a["since"] for a in answers] == [float(i) for i in range(backfill.MAX_QUEUED + 1)]

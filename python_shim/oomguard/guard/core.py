@@ -52,6 +52,9 @@ class Guard:
         self.predictor: Optional[Callable] = None
         self.shell = None
         self._depth = 0
+        # pre_run_cell calls so far (shell thread only): an edit-time prediction compares
+        # it before and after, to drop what it found if a cell started meanwhile.
+        self.cells_started = 0
         self._allow_next = False
         self._limits_cache = (0.0, None, None)  # (when, limit setting, reading)
         self._precheck = PreCheck(self)
@@ -182,8 +185,17 @@ class Guard:
                 free[f"cuda:{gpu.get('index')}"] = max(0, total - used)
         return free
 
+    def has_predictor(self) -> bool:
+        return self._precheck.predictor() is not None
+
+    def predict_source(self, source: str, *, wait: float,
+                       from_editor: bool = False) -> Optional[tuple]:
+        """The pre-run check's prediction for `source` (PreCheck.predict_source)."""
+        return self._precheck.predict_source(source, wait=wait, from_editor=from_editor)
+
     # -- before the cell ----------------------------------------------------------------
     def _pre_run_cell(self, info=None) -> None:
+        self.cells_started += 1
         try:
             self._depth += 1
             if self._depth > 1:

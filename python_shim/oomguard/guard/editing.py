@@ -7,14 +7,20 @@ the same inputs: IPython's transform of the cell and the user's namespace, read 
 the predictor's safe reads (no repr, no imports the user did not make).
 
 Comm messages reach the kernel on the shell thread when it is idle, or on a subshell
-thread at any time: predictions are serialised by a lock, and none is made while a cell
-runs (its namespace is changing under it; the front end asks again when the kernel is
-idle). The predictor has its own time budget; ast.parse, which it cannot interrupt, is
-bounded by the source size cap (protocol.MAX_PREDICT_SOURCE, and the predictor's own)."""
+thread at any time. So an edit-time prediction:
+- shares one lock with the pre-run check (PreCheck.lock): one prediction at a time;
+- never touches gc (gc.disable() is process-wide: a cell starting on the main thread
+  meanwhile would run with the collector off, or on where the user turned it off);
+- is not made while a cell runs, and is thrown away if a cell started while it was
+  being made (Guard.cells_started before and after): its namespace changed under it.
+  The front end asks again when the kernel is idle.
+The namespace is read in place, not copied: the predictor only looks names up (each
+lookup guarded), never iterates it, and a cell mutating it is caught by the count above.
+The predictor has its own time budget; ast.parse, which it cannot interrupt, is bounded
+by the source size cap (protocol.MAX_PREDICT_SOURCE, and the predictor's own)."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Optional
 
@@ -23,13 +29,14 @@ from ..records import _plain
 
 log = logging.getLogger("oomguard")
 
-MAX_FINDINGS = 200  # what the front end accepts in one message
+LOCK_WAIT_S = 1.0  # for another prediction (or the pre-run check) to finish
+BUSY_NOTE = "another prediction is still being made"
+CELL_STARTED_NOTE = "a cell started while predicting; predicted once it ends"
 
 
 class EditPredictions:
     def __init__(self, runtime):
         self.runtime = runtime
-        self._lock = threading.Lock()
 
     def answer(self, request: dict) -> dict:
         """A `prediction` message for a validated `predict` request. Never raises."""
@@ -39,19 +46,13 @@ class EditPredictions:
         free: dict = {}
         note: Optional[str] = None
         try:
-            if not self._lock.acquire(timeout=1.0):
-                note = "another prediction is still being made"
-            else:
-                try:
-                    findings, free, note = self._predict(request.get("source", ""))
-                finally:
-                    self._lock.release()
+            findings, free, note = self._predict(request.get("source", ""))
         except Exception:
             log.warning("oomguard: predicting an edited cell failed", exc_info=True)
-            findings, note = [], "the prediction failed (see the kernel's log)"
+            findings, free, note = [], {}, "the prediction failed (see the kernel's log)"
         limit = free.get("limit")
         return protocol.prediction(
-            request_id, cell_id, findings[:MAX_FINDINGS],
+            request_id, cell_id, findings[:protocol.MAX_FINDINGS],
             {k: v for k, v in free.items() if k != "limit"},
             limit if isinstance(limit, int) else None,
             time.perf_counter() - started, note)
@@ -63,10 +64,10 @@ class EditPredictions:
             return [], {}, "oomguard is not hooked into IPython in this kernel"
         if guard.mode == "off":
             return [], {}, "the pre-run check is off (oomguard.enable(mode='off'))"
+        cells_started = guard.cells_started  # read first: a cell may start from here on
         if self.runtime.recorder.running_cell() is not None:
             return [], {}, "a cell is running; predicted once it ends"
-        predictor = guard._precheck.predictor()
-        if predictor is None:
+        if not guard.has_predictor():
             return [], {}, "the predictor is not available in this build"
         source = _transformed(shell, raw)
         if source is None:
@@ -74,15 +75,12 @@ class EditPredictions:
         longest = _predictor_max_source()
         if longest is not None and len(source) > longest:
             return [], {}, f"the cell is too long to predict (over {longest} characters)"
-        # As the pre-run check does: judge against the sampler's last reading, and measure
-        # afresh only when there is something to judge.
-        free = guard.free(fresh=False)
-        findings = list(predictor(source, shell.user_ns, ram_available=free.get("cpu"),
-                                  vram_available=None) or [])
-        if findings:
-            free = guard.free(fresh=True)
-            findings = list(predictor(source, shell.user_ns, ram_available=free.get("cpu"),
-                                      vram_available=None) or [])
+        predicted = guard.predict_source(source, wait=LOCK_WAIT_S, from_editor=True)
+        if predicted is None:
+            return [], {}, BUSY_NOTE
+        if guard.cells_started != cells_started:
+            return [], {}, CELL_STARTED_NOTE
+        findings, free = predicted
         # IPython drops a cell's leading blank lines before anything else: count them
         # back, so that lines are the cell's as the user sees it in the editor.
         shift = _leading_blank_lines(raw) - _leading_blank_lines(source)

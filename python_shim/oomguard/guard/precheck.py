@@ -10,6 +10,7 @@ import ast
 import importlib
 import logging
 import sys
+import threading
 from typing import Callable, List, Optional
 
 from .. import protocol
@@ -19,6 +20,9 @@ from . import text
 log = logging.getLogger("oomguard")
 
 ALLOW_LINE = "%%oomguard allow"
+# Seconds a cell's check waits for an edit-time prediction to finish (each is bounded by
+# the predictor's budget and source cap); past it the check is skipped, never the cell.
+CHECK_WAIT_S = 2.0
 
 
 def allows(raw_cell) -> bool:
@@ -53,6 +57,9 @@ class PreCheck(ast.NodeTransformer):
         # (raw cell, allowed) from pre_run_cell until this runs: only the user's cell is
         # checked, not silent executes, nested run_cell calls or %time's own compile.
         self.pending = None
+        # One prediction at a time, the pre-run check's (shell thread) and edit-time ones
+        # (shell or subshell thread): they share the predictor and the user's namespace.
+        self.lock = threading.Lock()
 
     def visit(self, node):
         self.check()
@@ -96,23 +103,51 @@ class PreCheck(ast.NodeTransformer):
         return self._module_predict
 
     def _predict(self, raw) -> tuple:
-        predictor = self.predictor()
         shell = self.guard.shell
-        if predictor is None or shell is None or not isinstance(raw, str):
+        if shell is None or not isinstance(raw, str):
             return [], {}
         source = shell.transform_cell(raw)  # what IPython compiled: magics as Python
-        # Most cells allocate nothing the predictor recognises: judge them against the
-        # sampler's last reading (no file reads on the cell's path). A cell with findings
-        # is judged again against memory measured now: the cell before may have just
-        # taken what the last reading still counted as free.
-        free = self.guard.free(fresh=False)
-        findings = predictor(source, shell.user_ns, ram_available=free.get("cpu"),
-                             vram_available=None)
-        if findings:
-            free = self.guard.free(fresh=True)
+        predicted = self.predict_source(source, wait=CHECK_WAIT_S)
+        if predicted is None:
+            log.warning("oomguard: the pre-run check was skipped: an edit-time prediction "
+                        "held the predictor for %.0f s", CHECK_WAIT_S)
+            self.guard.runtime.recorder.add_note(
+                "The pre-run check was skipped: the predictor was busy with an edited cell.")
+            return [], {}
+        return predicted
+
+    def predict_source(self, source: str, *, wait: float,
+                       from_editor: bool = False) -> Optional[tuple]:
+        """(findings, free) for `source` (IPython's transform of a cell) against the user's
+        namespace; `free` is Guard.free()'s (free bytes per device, plus "limit"). None
+        when another prediction held the lock for `wait` seconds. Used by the pre-run
+        check and by edit-time predictions (editing.py), so both judge alike.
+
+        `from_editor`: the module predictor is told not to touch gc (an edit-time
+        prediction may run on a subshell thread while a cell starts)."""
+        predictor = self.predictor()
+        shell = self.guard.shell
+        if predictor is None or shell is None:
+            return [], {}
+        options = {"manage_gc": False} if from_editor and predictor is self._module_predict \
+            else {}
+        if not self.lock.acquire(timeout=wait):
+            return None
+        try:
+            # Most cells allocate nothing the predictor recognises: judge them against the
+            # sampler's last reading (no file reads on the cell's path). A cell with
+            # findings is judged again against memory measured now: the cell before may
+            # have just taken what the last reading still counted as free.
+            free = self.guard.free(fresh=False)
             findings = predictor(source, shell.user_ns, ram_available=free.get("cpu"),
-                                 vram_available=None)
-        return list(findings or []), free
+                                 vram_available=None, **options)
+            if findings:
+                free = self.guard.free(fresh=True)
+                findings = predictor(source, shell.user_ns, ram_available=free.get("cpu"),
+                                     vram_available=None, **options)
+            return list(findings or []), free
+        finally:
+            self.lock.release()
 
     def _send_warning(self, risky: list, free: dict) -> None:
         runtime = self.guard.runtime
@@ -121,7 +156,7 @@ class PreCheck(ast.NodeTransformer):
         cell = runtime.recorder.running_cell() or {}
         runtime.bridge.send_all({
             "v": protocol.PROTOCOL_VERSION, "type": "warning",
-            "findings": [_plain(f) for f in risky],
+            "findings": [_plain(f) for f in risky[:protocol.MAX_FINDINGS]],
             "execution_count": cell.get("execution_count"), "cell_id": cell.get("cell_id"),
             "mode": self.guard.mode, "free": {k: v for k, v in free.items() if k != "limit"},
             "limit": free.get("limit")})

@@ -5,6 +5,7 @@ import ast
 import gc
 import logging
 import re
+import threading
 import warnings
 from typing import Dict, List, Optional, Union
 
@@ -46,20 +47,28 @@ def strip_magics(source: str) -> Optional[str]:
 def predict(source: str, namespace: Optional[dict] = None, *,
             ram_available: Optional[int] = None,
             vram_available: Union[int, Dict, None] = None,
-            budget_s: float = BUDGET_S) -> List[Finding]:
+            budget_s: float = BUDGET_S, manage_gc: bool = True) -> List[Finding]:
     """Findings (>= 1 MiB) for the cell `source` given the live `namespace`.
-    Never raises, never runs user code; past the time budget, returns what it has."""
+    Never raises, never runs user code; past the time budget, returns what it has.
+
+    `manage_gc`: defer the cyclic collector while predicting. The switch is process-wide,
+    so it is only ever used on the main thread (where the pre-run check runs, before the
+    cell's code), and the state found is the state left. From any other thread, or with
+    manage_gc=False (edit-time predictions), gc is never touched: user code may be running
+    on the main thread and must see gc exactly as it set it."""
     # A full collection in a kernel with torch loaded takes ~0.2 s, and the AST's
     # allocations can trigger one: defer it to the cell, which would pay it anyway.
-    collecting = gc.isenabled()
-    gc.disable()
+    deferred = manage_gc and threading.current_thread() is threading.main_thread() \
+        and gc.isenabled()
+    if deferred:
+        gc.disable()
     try:
         return _predict(source, namespace, ram_available, vram_available, budget_s)
     except Exception:  # the predictor must never break a cell
         log.debug("oomguard: predictor failed", exc_info=True)
         return []
     finally:
-        if collecting:
+        if deferred:
             gc.enable()
 
 

@@ -51,7 +51,8 @@ class CgroupReading:
     usage: Optional[int]   # what counts against the limit; None: not readable
     directory: str         # where the usage was read
     notes: List[str] = field(default_factory=list)
-    # The OOM killer's count of processes it ended in our cgroup (see `read_oom_kills`);
+    # The OOM killer's count of processes it ended in this kernel's memory cgroup (which
+    # may include other kernels and the server; see `read_oom_kills`);
     # None where this kernel keeps no such counter.
     oom_kills: Optional[int] = None
     oom_kills_file: Optional[str] = None
@@ -207,12 +208,15 @@ OOM_KILL_FILES = {2: "memory.events", 1: "memory.oom_control"}
 
 
 def read_oom_kills(paths: CgroupPaths, notes: List[str]) -> Tuple[Optional[int], str]:
-    """(how many processes of our cgroup the OOM killer has ended, the file read).
+    """(how many processes of this kernel's memory cgroup the OOM killer has ended, the
+    file read).
 
     The count is the kernel's own: v2 ``memory.events`` and v1 ``memory.oom_control``
     (Linux 4.13+) have an ``oom_kill`` line, counted for the processes of this cgroup
     and its children, by any OOM kill (the cgroup's limit or the whole machine running
-    out). It is read in our own cgroup, so a kill elsewhere in the container does not
+    out). A kill counts when it ended a process in this kernel's memory cgroup, which
+    may include other kernels and the server: in Docker or Kubernetes that cgroup is
+    the whole container's. Only kills outside it (another container, the host) do not
     count. No kernel log (dmesg) is needed. None, with a note, where it is missing."""
     path = os.path.join(paths.chain[0], OOM_KILL_FILES[paths.version])
     try:
@@ -248,6 +252,10 @@ class CgroupProbe:
         self._discovered = False
         self._paths: Optional[CgroupPaths] = None
         self._discovery_notes: List[str] = []
+        # Why the OOM killer's count cannot be read, as last said. It is a property of
+        # the machine (an old kernel, a missing file), not news in every sample: a reading
+        # says it when it is new, and again after each hello (see `oom_kills`).
+        self._oom_kills_problem: Optional[str] = None
 
     @property
     def paths(self) -> Optional[CgroupPaths]:
@@ -262,16 +270,24 @@ class CgroupProbe:
         if paths is None:
             return None, list(self._discovery_notes)
         reading = (self._read_v2 if paths.version == 2 else self._read_v1)(paths.chain)
-        reading.oom_kills, reading.oom_kills_file = read_oom_kills(paths, reading.notes)
+        problems: List[str] = []
+        reading.oom_kills, reading.oom_kills_file = read_oom_kills(paths, problems)
+        problem = problems[0] if problems else None
+        if problem is not None and problem != self._oom_kills_problem:
+            reading.notes.append(problem)  # the first reading that finds it, only
+        self._oom_kills_problem = problem
         reading.notes[:0] = paths.notes
         return reading, reading.notes
 
     def oom_kills(self) -> Tuple[Optional[int], Optional[str]]:
-        """(the OOM killer's count for our cgroup, the file read); (None, None) without
-        a memory cgroup. For `hello`: the front end compares the count across a restart."""
+        """(the OOM killer's count for this kernel's memory cgroup, the file read); (None,
+        None) without a memory cgroup. For `hello`: the front end compares the count
+        across a restart. A front end that says hello has not heard why the count may be
+        missing: the next reading (the sample that follows the hello) says it again."""
         paths = self.paths
         if paths is None:
             return None, None
+        self._oom_kills_problem = None
         return read_oom_kills(paths, [])
 
     def _smallest_limit(self, chain: List[str], filename: str, notes: List[str]):
