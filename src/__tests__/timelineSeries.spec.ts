@@ -1,5 +1,6 @@
 import { MemoryModel } from '../model/memoryModel';
 import {
+  firstIndexWhere,
   ITimelinePoint,
   pointFromSample,
   spanFromRecord,
@@ -168,6 +169,21 @@ describe('TimelineSeries', () => {
     expect(series.spanAt(T0 + 10 * 1234 + 2)?.execution_count).toBe(1234);
     expect(series.spanAt(T0 + 10 * 1234 + 6)).toBeNull();
     expect(series.spanAt(T0 - 1)).toBeNull();
+  });
+
+  it('binary-searches for the first item a test holds for', () => {
+    const items = [1, 3, 3, 5, 8];
+    expect(firstIndexWhere(items, x => x >= 3)).toBe(1);
+    expect(firstIndexWhere(items, x => x > 3)).toBe(3);
+    expect(firstIndexWhere(items, x => x > 0)).toBe(0);
+    expect(firstIndexWhere(items, x => x > 8)).toBe(5);
+    expect(firstIndexWhere([], () => true)).toBe(0);
+    for (let n = 0; n < 40; n++) {
+      const sorted = Array.from({ length: n }, (_, i) => 2 * i);
+      for (let t = -1; t <= 2 * n; t++) {
+        expect(firstIndexWhere(sorted, x => x > t)).toBe(sorted.filter(x => x <= t).length);
+      }
+    }
   });
 });
 

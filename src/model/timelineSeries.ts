@@ -186,19 +186,9 @@ export class TimelineSeries {
 
   /** The span covering time `t` (the latest-starting one), or null. */
   spanAt(t: number, spans: readonly ICellSpan[] = this._spans): ICellSpan | null {
-    // Binary search for the last span starting at or before t.
-    let lo = 0;
-    let hi = spans.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (spans[mid].start <= t) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
-      }
-    }
+    const after = firstIndexWhere(spans, span => span.start > t);
     const end = this.lastTime ?? t;
-    for (let i = lo - 1; i >= 0 && i >= lo - 8; i--) {
+    for (let i = after - 1; i >= 0 && i >= after - 8; i--) {
       const span = spans[i];
       if (t <= (span.end ?? end)) {
         return span;
@@ -283,17 +273,7 @@ export class TimelineSeries {
       this._fold(point);
       return;
     }
-    // Binary search for the first recent point at or after t.
-    let lo = 0;
-    let hi = recent.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (recent[mid].t < point.t) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
-      }
-    }
+    const lo = firstIndexWhere(recent, p => p.t >= point.t);
     if (lo < recent.length && recent[lo].t === point.t) {
       return;
     }
@@ -376,6 +356,26 @@ export class TimelineSeries {
   private _spanVersion = 0;
   private _cache: ITimelineColumns | null = null;
   private _cacheVersion = -1;
+}
+
+/**
+ * Binary search: the index of the first item for which `test` holds, or
+ * `items.length` if none does. `test` must be false for a prefix of `items` and true
+ * for the rest, as tests on time are for points and for spans (ordered by start and
+ * not overlapping, so their ends increase too).
+ */
+export function firstIndexWhere<T>(items: readonly T[], test: (item: T) => boolean): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (test(items[mid])) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
 }
 
 function merge(into: Map<string, IExtremes>, key: string, e: IExtremes): void {

@@ -18,6 +18,7 @@ export class ChartSection extends Section {
     this._chart.update(model?.timeline ?? null, running);
   }
 
+  /** The chart's plot listens on window and observes the DOM: let it go. */
   dispose(): void {
     this._chart.dispose();
   }

@@ -20,16 +20,3 @@ export function setText(node: Element, text: string): void {
     node.textContent = text;
   }
 }
-
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-export function svgElement<K extends keyof SVGElementTagNameMap>(
-  tag: K,
-  attributes: Record<string, string>
-): SVGElementTagNameMap[K] {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    node.setAttribute(name, value);
-  }
-  return node;
-}

@@ -78,6 +78,7 @@ export class MemoryPanel extends Widget {
   dispose(): void {
     window.clearInterval(this._ageTimer);
     this.memory = null;
+    this._sections.forEach(section => section.dispose());
     super.dispose();
   }
 

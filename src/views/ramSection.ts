@@ -7,7 +7,6 @@ import {
 import { MemoryModel } from '../model/memoryModel';
 import { element, setText } from './dom';
 import { detailRows, gauge, Section } from './section';
-import { Sparkline } from './sparkline';
 
 /** Kernel RSS against the session limit, with the figures behind it. */
 export class RamSection extends Section {
@@ -18,8 +17,7 @@ export class RamSection extends Section {
       this._gauge,
       this._limit,
       this._details,
-      this._notes,
-      this._sparkline.node
+      this._notes
     );
   }
 
@@ -66,7 +64,6 @@ export class RamSection extends Section {
     this._notes.replaceChildren(
       ...(sample?.notes ?? []).map(note => element('li', 'jp-oomguard-note', note))
     );
-    this._sparkline.update(model?.samples ?? []);
   }
 
   private _value = element('div', 'jp-oomguard-value jp-oomguard-rss');
@@ -74,5 +71,4 @@ export class RamSection extends Section {
   private _limit = element('div', 'jp-oomguard-limit');
   private _details = element('div', 'jp-oomguard-details');
   private _notes = element('ul', 'jp-oomguard-notes');
-  private _sparkline = new Sparkline();
 }

@@ -16,6 +16,11 @@ export abstract class Section {
   }
 
   abstract render(model: MemoryModel | null): void;
+
+  /** Release what outlives the DOM (observers, timers, listeners on window). */
+  dispose(): void {
+    // Most sections hold nothing but their nodes.
+  }
 }
 
 /** Label/value rows, rebuilt on each render (a handful of rows: cheap). */

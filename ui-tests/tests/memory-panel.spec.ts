@@ -113,7 +113,6 @@ test.describe('Memory panel', () => {
       '.jp-oomguard-bar',
       '.jp-oomguard-limit',
       '.jp-oomguard-detail-value',
-      '.jp-oomguard-sparkline',
       '.jp-oomguard-chart',
       '.jp-oomguard-cell-figures',
       '.jp-oomguard-footer-text'

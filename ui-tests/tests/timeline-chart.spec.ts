@@ -118,3 +118,38 @@ test.describe('Timeline chart', () => {
     await expect(buttons.last()).toHaveAttribute('title', /ran \d/, { timeout: 10_000 });
   });
 });
+
+test.describe('Timeline chart theme', () => {
+  /** The RAM line's legend colour, and the theme's colour for it, as rgb(). */
+  async function ramColours(page: any) {
+    return page.evaluate(() => {
+      const chart = document.querySelector('#jp-oomguard-panel .jp-oomguard-chart')!;
+      const row = [...chart.querySelectorAll('.u-legend .u-series')].find(
+        r => r.querySelector('.u-label')?.textContent === 'Kernel RAM'
+      );
+      const marker = row?.querySelector('.u-marker') as HTMLElement;
+      const probe = document.createElement('span');
+      probe.style.color = 'var(--jp-brand-color1)';
+      document.body.appendChild(probe);
+      const theme = getComputedStyle(probe).color;
+      probe.remove();
+      return { legend: getComputedStyle(marker).borderTopColor, theme };
+    });
+  }
+
+  test('takes the new theme colours when the theme changes', async ({ page }) => {
+    await page.notebook.createNew('theme.ipynb', { kernel: 'python3' });
+    const panel = await openMemoryPanel(page);
+    await waitForReading(page);
+    await expect(panel.locator('.jp-oomguard-chart canvas')).toBeVisible();
+    await expect(panel.locator('.jp-oomguard-chart .u-legend')).toContainText('Kernel RAM');
+    const light = await ramColours(page);
+    expect(light.legend).toBe(light.theme);
+
+    await page.theme.setDarkTheme();
+    await expect.poll(async () => (await ramColours(page)).legend).not.toBe(light.legend);
+    const dark = await ramColours(page);
+    expect(dark.legend).toBe(dark.theme);
+    expect(dark.theme).not.toBe(light.theme);
+  });
+});

@@ -1,0 +1,115 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+import type uPlot from 'uplot';
+import { formatBytes } from '../format';
+import { LIMIT, RSS } from '../model/timelineSeries';
+import type { IPalette } from './chartPalette';
+
+/** Height of the plot, CSS pixels; the width follows the sidebar. */
+export const CHART_HEIGHT = 160;
+
+/** Tick steps of the byte axis in binary units, so ticks read "256 MiB", not "191 MiB". */
+export const BYTE_STEPS = [0, 10, 20, 30, 40].flatMap(shift =>
+  [1, 2, 4, 8, 16, 32, 64, 128, 256, 512].map(n => n * 2 ** shift)
+);
+
+/**
+ * uPlot's options for the series `keys` (as TimelineSeries names them). Colours
+ * are functions of `palette`, so a redraw after a theme switch picks up the new
+ * ones; `hooks` draw the cell spans.
+ */
+export function chartOptions(
+  keys: readonly string[],
+  width: number,
+  trans: TranslationBundle,
+  palette: () => IPalette,
+  hooks: uPlot.Hooks.Arrays
+): uPlot.Options {
+  const bytes = (_: uPlot, value: number | null) => formatBytes(value);
+  const lines: uPlot.Series[] = keys.map(key => {
+    if (key === RSS) {
+      return {
+        label: trans.__('Kernel RAM'),
+        stroke: () => palette().rss,
+        width: 1.5,
+        points: { show: false },
+        value: bytes
+      };
+    }
+    if (key === LIMIT) {
+      return {
+        label: trans.__('RAM limit'),
+        stroke: () => palette().limit,
+        width: 1,
+        dash: [4, 4],
+        points: { show: false },
+        value: bytes
+      };
+    }
+    const gpu = Number(key.replace(/^gpu/, ''));
+    return {
+      label: trans.__('GPU %1 used', gpu),
+      stroke: () => palette().gpus[gpu % palette().gpus.length],
+      width: 1.5,
+      points: { show: false },
+      value: bytes
+    };
+  });
+  const axisStyle = {
+    stroke: () => palette().text,
+    font: `10px ${palette().font}`,
+    grid: { stroke: () => palette().grid, width: 1 },
+    ticks: { stroke: () => palette().grid, width: 1 }
+  };
+  return {
+    width,
+    height: CHART_HEIGHT,
+    // The panel is narrow: the legend shows the values under the cursor below it.
+    legend: { show: true, live: true },
+    cursor: { drag: { x: false, y: false, setScale: false } },
+    scales: {
+      x: { time: true },
+      y: { range: u => [0, yTop(u, keys.indexOf(LIMIT) + 1)] }
+    },
+    series: [{ label: trans.__('Time') }, ...lines],
+    axes: [
+      { ...axisStyle, size: 28 },
+      {
+        ...axisStyle,
+        // Wide enough for "1023 MiB" in the 10 px font; ".0" dropped to fit.
+        size: 62,
+        incrs: BYTE_STEPS,
+        values: (_u, splits) => splits.map(v => formatBytes(v).replace('.0 ', ' '))
+      }
+    ],
+    hooks
+  };
+}
+
+/**
+ * The top of the byte axis: the highest reading with some headroom. The limit line
+ * counts only once readings come within reach of it: a 300 MiB kernel under a
+ * 24 GiB limit would otherwise be a flat line at the bottom. `limitIndex` is the
+ * limit's column in `u.data` (0: none).
+ */
+export function yTop(u: Pick<uPlot, 'data'>, limitIndex: number): number {
+  let top = 0;
+  let limit = 0;
+  u.data.forEach((column, i) => {
+    if (i === 0) {
+      return;
+    }
+    for (const value of column as (number | null)[]) {
+      if (value !== null && value !== undefined) {
+        if (i === limitIndex) {
+          limit = Math.max(limit, value);
+        } else {
+          top = Math.max(top, value);
+        }
+      }
+    }
+  });
+  if (limit > 0 && limit <= top * 1.5) {
+    top = Math.max(top, limit);
+  }
+  return top > 0 ? top * 1.1 : 1;
+}
