@@ -1,9 +1,16 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-/** Like JupyterLab's null translator: fills %1, %2… and translates nothing. */
+const fill = (text: string, args: unknown[]) =>
+  text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]));
+
+/**
+ * Like JupyterLab's null translator: fills %1, %2… and translates nothing; in plurals,
+ * %1 is the count, as in JupyterLab's gettext.
+ */
 export const trans = {
-  __: (text: string, ...args: unknown[]) =>
-    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
+  __: (text: string, ...args: unknown[]) => fill(text, args),
+  _n: (singular: string, plural: string, n: number, ...args: unknown[]) =>
+    fill(n === 1 ? singular : plural, [n, ...args])
 } as unknown as TranslationBundle;
 
 /** Well-formed kernel messages, with fields to override per test. */

@@ -34,7 +34,7 @@ function names(section: VariablesSection): string[] {
 
 function sortBy(section: VariablesSection, key: string): void {
   section.node
-    .querySelector<HTMLButtonElement>(`th[data-sort-key="${key}"] button`)!
+    .querySelector<HTMLButtonElement>(`button[data-sort-key="${key}"]`)!
     .click();
 }
 
@@ -45,9 +45,12 @@ describe('VariablesSection', () => {
     expect(names(section)).toEqual(['adj', 'losses', 'x', 'fresh']);
     sortBy(section, 'name');
     expect(names(section)).toEqual(['adj', 'fresh', 'losses', 'x']);
-    expect(
-      section.node.querySelector('th[data-sort-key="name"]')!.getAttribute('aria-sort')
-    ).toBe('ascending');
+    expect(section.node.querySelector('th[data-column="what"]')!.getAttribute('aria-sort')).toBe(
+      'ascending'
+    );
+    expect(section.node.querySelector('th[data-column="bytes"]')!.getAttribute('aria-sort')).toBe(
+      'none'
+    );
     sortBy(section, 'name');
     expect(names(section)).toEqual(['x', 'losses', 'fresh', 'adj']);
     sortBy(section, 'type');

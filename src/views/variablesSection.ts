@@ -64,15 +64,25 @@ export class VariablesSection extends Section {
       setText(this._more, '');
       return;
     }
+    const total = scan.variables.reduce((sum, v) => sum + (v.bytes ?? 0), 0);
+    const took = Math.round(scan.took * 1000);
     setText(
       this._summary,
-      trans.__(
-        '%1 variables, %2 in all%3 (scan took %4 ms)',
-        scan.variables.length,
-        formatBytes(scan.variables.reduce((sum, v) => sum + (v.bytes ?? 0), 0)),
-        scan.truncated ? trans.__(', cut short') : '',
-        Math.round(scan.took * 1000)
-      )
+      (scan.truncated
+        ? trans._n(
+            '%1 variable, %2 in all, cut short (scan took %3 ms)',
+            '%1 variables, %2 in all, cut short (scan took %3 ms)',
+            scan.variables.length,
+            formatBytes(total),
+            took
+          )
+        : trans._n(
+            '%1 variable, %2 in all (scan took %3 ms)',
+            '%1 variables, %2 in all (scan took %3 ms)',
+            scan.variables.length,
+            formatBytes(total),
+            took
+          ))
     );
     const hints = new Map(model.hints.map(hint => [hint.name, hint]));
     const query = this._filter.value.trim().toLowerCase();
@@ -123,30 +133,31 @@ export class VariablesSection extends Section {
     return x < y ? -direction : x > y ? direction : 0;
   }
 
+  /**
+   * Three columns, so that sizes fit a narrow sidebar: name over type, size, growth.
+   * The first header sorts by name or by type.
+   */
   private _head(): HTMLElement {
     const trans = this.trans;
     const row = element('tr', 'jp-oomguard-variable-head');
-    const columns: [SortKey, string, string][] = [
-      ['name', trans.__('Name'), ''],
-      ['type', trans.__('Type'), ''],
-      ['bytes', trans.__('Size'), ''],
-      ['growth', trans.__('Growth'), trans.__('Change since the previous cell')]
+    const columns: [string, [SortKey, string, string][]][] = [
+      [
+        'what',
+        [
+          ['name', trans.__('Name'), ''],
+          ['type', trans.__('Type'), '']
+        ]
+      ],
+      ['bytes', [['bytes', trans.__('Size'), '']]],
+      ['growth', [['growth', trans.__('Growth'), trans.__('Change since the previous cell')]]]
     ];
-    for (const [key, label, title] of columns) {
+    for (const [column, keys] of columns) {
       const header = element('th', 'jp-oomguard-variable-column');
-      header.dataset.sortKey = key;
+      header.dataset.column = column;
       header.scope = 'col';
-      const button = element('button', 'jp-oomguard-sort', label);
-      button.type = 'button';
-      button.title = title || trans.__('Sort by %1', label);
-      button.addEventListener('click', () => {
-        // Sizes read best largest first; names and types A to Z.
-        const numeric = key === 'bytes' || key === 'growth';
-        this._descending = this._sortKey === key ? !this._descending : numeric;
-        this._sortKey = key;
-        this._draw();
-      });
-      header.appendChild(button);
+      for (const [key, label, title] of keys) {
+        header.appendChild(this._sortButton(key, label, title));
+      }
       row.appendChild(header);
     }
     const head = element('thead', '');
@@ -154,13 +165,29 @@ export class VariablesSection extends Section {
     return head;
   }
 
+  private _sortButton(key: SortKey, label: string, title: string): HTMLElement {
+    const button = element('button', 'jp-oomguard-sort', label);
+    button.type = 'button';
+    button.dataset.sortKey = key;
+    button.title = title || this.trans.__('Sort by %1', label);
+    button.addEventListener('click', () => {
+      // Sizes read best largest first; names and types A to Z.
+      const numeric = key === 'bytes' || key === 'growth';
+      this._descending = this._sortKey === key ? !this._descending : numeric;
+      this._sortKey = key;
+      this._draw();
+    });
+    return button;
+  }
+
   private _updateHeaders(): void {
+    const order = this._descending ? 'descending' : 'ascending';
     for (const header of this._table.querySelectorAll<HTMLElement>('th')) {
-      const sorted = header.dataset.sortKey === this._sortKey;
-      header.setAttribute(
-        'aria-sort',
-        sorted ? (this._descending ? 'descending' : 'ascending') : 'none'
-      );
+      const sorted = header.querySelector(`[data-sort-key="${this._sortKey}"]`) !== null;
+      header.setAttribute('aria-sort', sorted ? order : 'none');
+    }
+    for (const button of this._table.querySelectorAll<HTMLElement>('.jp-oomguard-sort')) {
+      button.dataset.sorted = button.dataset.sortKey === this._sortKey ? order : '';
     }
   }
 
@@ -187,8 +214,12 @@ export class VariablesSection extends Section {
       size.title = marks.join('; ');
       size.textContent = `${size.textContent} *`;
     }
-    const name = element('td', 'jp-oomguard-variable-name', variable.name);
-    name.title = variable.type;
+    const what = element('td', 'jp-oomguard-variable-what');
+    what.title = variable.type;
+    what.append(
+      element('div', 'jp-oomguard-variable-name', variable.name),
+      element('div', 'jp-oomguard-variable-type', `${shortType} ${layout}`.trim())
+    );
     const growthCell = element('td', 'jp-oomguard-variable-growth', this._growthText(growth));
     growthCell.dataset.growth =
       growth === 'new' ? 'new' : growth === null ? '' : String(growth);
@@ -200,12 +231,7 @@ export class VariablesSection extends Section {
       mark.setAttribute('aria-label', hint.message);
       growthCell.appendChild(mark);
     }
-    row.append(
-      name,
-      element('td', 'jp-oomguard-variable-type', `${shortType} ${layout}`.trim()),
-      size,
-      growthCell
-    );
+    row.append(what, size, growthCell);
     return row;
   }
 

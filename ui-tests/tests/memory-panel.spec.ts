@@ -93,11 +93,17 @@ test.describe('Memory panel', () => {
   });
 
   test('looks right', async ({ page }, testInfo) => {
+    // Tall enough for the whole panel, down to the variables.
+    await page.setViewportSize({ width: 1280, height: 1150 });
     const panel = page.locator('#jp-oomguard-panel');
     await page.notebook.setCell(0, 'code', "block = b'\\x01' * (300 << 20)");
     await page.notebook.runCell(0);
+    await page.notebook.addCell('code', "block += b'\\x01' * (200 << 20)");
+    await page.notebook.runCell((await page.notebook.getCellCount()) - 1);
     await nextReading(page);
     await nextReading(page);
+    await panel.locator('.jp-oomguard-scan').click();
+    await expect(panel.locator('.jp-oomguard-variable-growth')).toHaveText(['+200 MiB']);
     const picture = await panel.screenshot();
     await testInfo.attach('memory-panel', { body: picture, contentType: 'image/png' });
     if (process.env.OOMGUARD_DOCS_SCREENSHOTS) {
@@ -114,6 +120,7 @@ test.describe('Memory panel', () => {
       '.jp-oomguard-limit',
       '.jp-oomguard-detail-value',
       '.jp-oomguard-chart',
+      '.jp-oomguard-variables-summary',
       '.jp-oomguard-cell-figures',
       '.jp-oomguard-footer-text'
     ].map(selector => panel.locator(selector));
