@@ -280,6 +280,21 @@ describe('ShimConnection', () => {
     );
   });
 
+  it("records the death when JupyterLab says 'restarting' just before 'autorestarting'", async () => {
+    // @jupyterlab/services reports a server's automatic restart as the kernel's own
+    // 'restarting' status, then (a microtask later) 'autorestarting'.
+    const kernel = new FakeKernel();
+    const { model } = connect(kernel);
+    await settle();
+    const comm = kernel.comms[0];
+    comm.receive(hello());
+    comm.receive({ v: 1, type: 'cell_start', execution_count: 3, cell_id: 'c3', start: 1 });
+    comm.receive(sample());
+    kernel.statusChanged.emit('restarting');
+    kernel.statusChanged.emit('autorestarting');
+    expect(model.postMortems.map(pm => pm.cell_id)).toEqual(['c3']);
+  });
+
   it("asks the next kernel for the dead one's spool, once, after its hello", async () => {
     const kernel = new FakeKernel();
     const { model } = connect(kernel);

@@ -301,6 +301,7 @@ export class MemoryModel {
   resetKernel(): void {
     this._hello = null;
     this._shimError = null;
+    this._runningCell = null;
     this._forgetKernelState();
     this._emit('hello');
   }
@@ -313,10 +314,11 @@ export class MemoryModel {
   /**
    * What described the namespace of a kernel that is gone: a restart keeps the kernel
    * connection (no kernelChanged), so a new process is told by a hello with a new pid.
-   * Samples, cells and post-mortems stay: they are the session's history.
+   * Samples, cells and post-mortems stay: they are the session's history. So does the
+   * running cell: JupyterLab reports an automatic restart as 'restarting' just before
+   * 'autorestarting', and the death is recorded against the cell at the second.
    */
   private _forgetKernelState(): void {
-    this._runningCell = null;
     this._variables = null;
     this._sizes = null;
     this._previousSizes = null;

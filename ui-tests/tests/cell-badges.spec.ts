@@ -2,7 +2,7 @@
  * The badge under each executed cell: what the run cost, kept with the cell when it
  * moves, replaced when it runs again.
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, galata, test } from '@jupyterlab/galata';
 import { waitForReading, openMemoryPanel } from './helpers/panel';
 
 function badgeOfCell(page: any, index: number) {
@@ -66,5 +66,40 @@ test.describe('A badged cell', () => {
       'badged-cell.png',
       { maxDiffPixels: 400 }
     );
+  });
+});
+
+test.describe('Badges with full notebook windowing', () => {
+  // Cells scrolled out of view are detached from the page and attached again later.
+  test.use({
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      '@jupyterlab/notebook-extension:tracker': { windowingMode: 'full' }
+    }
+  });
+
+  test('keeps a badge when its cell scrolls out of view and back', async ({ page }) => {
+    await page.notebook.createNew('long.ipynb', { kernel: 'python3' });
+    await openMemoryPanel(page);
+    await waitForReading(page);
+    await page.notebook.setCell(0, 'code', "head = b'\\x01' * (150 << 20)");
+    await page.notebook.runCell(0);
+    const badge = badgeOfCell(page, 0);
+    await expect(badge).toContainText(/RAM \+1[45]\d MiB/);
+    const shown = await badge.textContent();
+    for (let i = 1; i <= 60; i++) {
+      await page.notebook.addCell('markdown', `Filler ${i}\n\n${'text '.repeat(40)}`);
+    }
+    const first = page.locator('.jp-Notebook .jp-Cell[data-windowed-list-index="0"]');
+    // Far down: with full windowing the first cell's node leaves the page.
+    await page.notebook.selectCells(60);
+    await page.keyboard.press('Control+End');
+    await expect(first).toHaveCount(0);
+    // Back up: the node comes back, with the same badge.
+    await page.notebook.selectCells(0);
+    await page.keyboard.press('Control+Home');
+    await expect(first).toBeVisible();
+    await expect(first.locator('.jp-oomguard-badge')).toHaveText(shown as string);
+    await expect(page.locator('.jp-oomguard-badge')).toHaveCount(1);
   });
 });

@@ -55,11 +55,21 @@ async function waitForServer(url: string, timeoutMs: number): Promise<void> {
 }
 
 async function runCommand(page: Page, label: string): Promise<void> {
-  await page.getByRole('menuitem', { name: 'View' }).click();
-  await page.getByRole('menuitem', { name: 'Activate Command Palette' }).click();
-  await page.keyboard.type(label);
-  await expect(page.locator('.jp-ModalCommandPalette').getByText(label)).toBeVisible();
-  await page.keyboard.press('Enter');
+  const palette = page.locator('.jp-ModalCommandPalette');
+  // The menu can take the click before it is ready on a slow machine: open the
+  // palette until it shows, and type into its own input (never into the notebook,
+  // where letters are shortcuts).
+  await expect(async () => {
+    if (!(await palette.isVisible())) {
+      await page.getByRole('menuitem', { name: 'View' }).click();
+      await page.getByRole('menuitem', { name: 'Activate Command Palette' }).click();
+    }
+    await expect(palette.locator('input')).toBeVisible({ timeout: 2_000 });
+  }).toPass({ timeout: 60_000 });
+  const input = palette.locator('input');
+  await input.fill(label);
+  await expect(palette.getByText(label)).toBeVisible();
+  await input.press('Enter');
 }
 
 let server: ChildProcess | undefined;

@@ -35,7 +35,8 @@ test.describe('Post-mortem', () => {
     // Routing patches the page's WebSocket when it loads: load JupyterLab again.
     await page.goto();
 
-    await page.notebook.createNew('killed.ipynb', { kernel: 'python3' });
+    // A retry runs in the same folder, where the first attempt's notebook is left.
+    await page.notebook.createNew(`killed-${test.info().retry}.ipynb`, { kernel: 'python3' });
     await openMemoryPanel(page);
     await waitForReading(page);
     const pid = await panelPid(page);
