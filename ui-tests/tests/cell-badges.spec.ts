@@ -78,27 +78,53 @@ test.describe('Badges with full notebook windowing', () => {
     }
   });
 
-  test('keeps a badge when its cell scrolls out of view and back', async ({ page }) => {
-    await page.notebook.createNew('long.ipynb', { kernel: 'python3' });
+  test('keeps a badge when its cell scrolls out of view and back', async ({
+    page,
+    tmpPath
+  }) => {
+    // One code cell, then sixty long markdown cells: far more than a screen.
+    const filler = Array.from({ length: 60 }, (_, i) => ({
+      cell_type: 'markdown',
+      id: `filler-${i}`,
+      metadata: {},
+      source: [`## Filler ${i + 1}\n\n`, 'text '.repeat(200)]
+    }));
+    const notebook = {
+      cells: [
+        {
+          cell_type: 'code',
+          execution_count: null,
+          id: 'head',
+          metadata: {},
+          outputs: [],
+          source: ["head = b'\\x01' * (150 << 20)"]
+        },
+        ...filler
+      ],
+      metadata: {
+        kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' }
+      },
+      nbformat: 4,
+      nbformat_minor: 5
+    };
+    await page.contents.uploadContent(JSON.stringify(notebook), 'text', `${tmpPath}/long.ipynb`);
+    await page.notebook.openByPath(`${tmpPath}/long.ipynb`);
+    await page.notebook.activate('long.ipynb');
     await openMemoryPanel(page);
     await waitForReading(page);
-    await page.notebook.setCell(0, 'code', "head = b'\\x01' * (150 << 20)");
     await page.notebook.runCell(0);
     const badge = badgeOfCell(page, 0);
     await expect(badge).toContainText(/RAM \+1[45]\d MiB/);
     const shown = await badge.textContent();
-    for (let i = 1; i <= 60; i++) {
-      await page.notebook.addCell('markdown', `Filler ${i}\n\n${'text '.repeat(40)}`);
-    }
     const first = page.locator('.jp-Notebook .jp-Cell[data-windowed-list-index="0"]');
-    // Far down: with full windowing the first cell's node leaves the page.
+    // Far down: the first cell is out of view (windowed: its node may be detached).
     await page.notebook.selectCells(60);
     await page.keyboard.press('Control+End');
-    await expect(first).toHaveCount(0);
-    // Back up: the node comes back, with the same badge.
+    await expect(first).not.toBeInViewport();
+    // Back up: the cell is drawn again, with the same badge.
     await page.notebook.selectCells(0);
     await page.keyboard.press('Control+Home');
-    await expect(first).toBeVisible();
+    await expect(first).toBeInViewport();
     await expect(first.locator('.jp-oomguard-badge')).toHaveText(shown as string);
     await expect(page.locator('.jp-oomguard-badge')).toHaveCount(1);
   });
