@@ -56,20 +56,22 @@ async function waitForServer(url: string, timeoutMs: number): Promise<void> {
 
 async function runCommand(page: Page, label: string): Promise<void> {
   const palette = page.locator('.jp-ModalCommandPalette');
-  // The menu can take the click before it is ready on a slow machine: open the
-  // palette until it shows, and type into its own input (never into the notebook,
-  // where letters are shortcuts).
+  const input = palette.locator('input');
+  // On a slow machine the menu can take a click before it is ready, and the modal
+  // palette closes when focus moves: open it, type into its own input (never into the
+  // notebook, where letters are shortcuts) and run the command, all over again until
+  // it takes.
   await expect(async () => {
     if (!(await palette.isVisible())) {
-      await page.getByRole('menuitem', { name: 'View' }).click();
-      await page.getByRole('menuitem', { name: 'Activate Command Palette' }).click();
+      await page.getByRole('menuitem', { name: 'View' }).click({ timeout: 2_000 });
+      await page
+        .getByRole('menuitem', { name: 'Activate Command Palette' })
+        .click({ timeout: 2_000 });
     }
-    await expect(palette.locator('input')).toBeVisible({ timeout: 2_000 });
+    await input.fill(label, { timeout: 2_000 });
+    await expect(palette.getByText(label)).toBeVisible({ timeout: 2_000 });
+    await input.press('Enter', { timeout: 2_000 });
   }).toPass({ timeout: 60_000 });
-  const input = palette.locator('input');
-  await input.fill(label);
-  await expect(palette.getByText(label)).toBeVisible();
-  await input.press('Enter');
 }
 
 let server: ChildProcess | undefined;
@@ -117,6 +119,11 @@ test('Notebook 7 shows the Memory panel in its right sidebar and badges cells', 
   await expect(page.locator('.jp-Notebook')).toBeVisible({ timeout: 60_000 });
   const panel = page.locator('#jp-oomguard-panel');
   await expect(panel).toBeHidden();
+  // The panel is attached before it is shown: wait until the kernel is up and the shim
+  // connected, so that nothing moves the focus while the palette is open.
+  await expect(panel).toHaveAttribute('data-oomguard-state', 'connected', {
+    timeout: 60_000
+  });
 
   await runCommand(page, 'Show Memory Panel');
   await expect(panel).toBeVisible();
