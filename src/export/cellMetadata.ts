@@ -7,21 +7,23 @@ import { cellById } from '../views/findCell';
 /** The cell metadata key the records go under. */
 export const METADATA_KEY = 'oomguard';
 
-/** What is kept in a cell's metadata: the figures of its last run, nothing else. */
-export interface ICellMetadataRecord {
-  execution_count: number | null;
-  /** ISO 8601, UTC. */
-  start: string;
-  duration: number;
-  ram_before: number | null;
-  ram_after: number | null;
-  ram_peak: number | null;
-  ram_delta: number | null;
-  ram_peak_delta: number | null;
-  peak_method: string;
-  gpu: ICellRecord['gpu'];
-  status: ICellRecord['status'];
-}
+/**
+ * What is kept in a cell's metadata: the figures of its last run, nothing else (no
+ * notes or findings text), with `start` as ISO 8601 UTC rather than epoch seconds.
+ */
+export type ICellMetadataRecord = Pick<
+  ICellRecord,
+  | 'execution_count'
+  | 'duration'
+  | 'ram_before'
+  | 'ram_after'
+  | 'ram_peak'
+  | 'ram_delta'
+  | 'ram_peak_delta'
+  | 'peak_method'
+  | 'gpu'
+  | 'status'
+> & { start: string };
 
 export function metadataRecord(record: ICellRecord): ICellMetadataRecord {
   return {
