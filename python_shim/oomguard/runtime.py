@@ -25,11 +25,13 @@ from .comm import CommBridge
 from .guard import SETTINGS as GUARD_SETTINGS, Guard
 from .guard.editing import EditPredictions
 from .leakwatch import LeakWatch
+from .probes.cgroup import oom_kills_path
 from .readings import Readings
 from .records import CellRecord, CellRecorder
 from .sampler import Sampler
 from .sizes import scan_namespace
 from .spool import Spool, default_directory
+from .statefile import StateFile, Tally
 from .timeline import Timeline
 
 log = logging.getLogger("oomguard")
@@ -94,6 +96,12 @@ class Runtime:
         self.leaks.on_hints.append(self._send_hints)
         self.leaks.on_sizes.append(self._send_sizes)
         self.guard = Guard(self)  # pre-run check, watchdog, hard cap (guard/)
+        # The figures a Jupyter server publishes on /metrics (statefile.py, serverext/).
+        self.tally = Tally()
+        self.recorder.on_record.append(self.tally.cell_recorded)
+        self.guard.on_watchdog.append(self.tally.watchdog_fired)
+        self.state_file = StateFile(self.tally, lambda: self.interval, self._oom_kills_file)
+        self.sampler.add_sink(self.state_file.write_reading)
         self.editing = EditPredictions(self)  # `predict` requests while a cell is edited
         self.enabled = False
         self._dashboard = None
@@ -174,6 +182,10 @@ class Runtime:
         spool = self.spool
         if spool is not None:
             spool.write_cell(record)
+
+    def _oom_kills_file(self) -> Optional[str]:
+        paths = self.readings.limits.cgroup.paths
+        return oom_kills_path(paths) if paths is not None else None
 
     def spool_directory(self) -> Path:
         """Where this kernel's spool is, or would be: a dead kernel's is looked for there."""
@@ -280,6 +292,7 @@ class Runtime:
         with self._lock:
             self.stop_dashboard()
             self.sampler.stop()
+            self.state_file.stop()
             self.bridge.unregister()
             self.guard.unregister()
             self.recorder.unregister()

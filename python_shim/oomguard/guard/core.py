@@ -60,6 +60,8 @@ class Guard:
         self._precheck = PreCheck(self)
         self._rss = StatmReader()
         self.watchdog = Watchdog(self._watchdog_fired)
+        # Called on the watchdog thread as it interrupts a cell (quick, must not raise).
+        self.on_watchdog: List[Callable[[Firing], None]] = []
         self.cap = HardCap()
         self._magic_registered = False
 
@@ -241,6 +243,11 @@ class Guard:
         arming = firing.arming
         self.runtime.recorder.mark_interrupted(
             text.watchdog_note(firing.reading, arming.limit, arming.trigger, arming.what))
+        for listener in list(self.on_watchdog):
+            try:
+                listener(firing)
+            except Exception:
+                log.warning("oomguard: a watchdog listener failed", exc_info=True)
 
     def _post_run_cell(self, result=None) -> None:
         try:

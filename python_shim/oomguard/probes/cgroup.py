@@ -207,6 +207,16 @@ def _problem(path: str, exc: Exception) -> str:
 OOM_KILL_FILES = {2: "memory.events", 1: "memory.oom_control"}
 
 
+def oom_kills_path(paths: CgroupPaths) -> str:
+    """The file that holds the OOM killer's count for this kernel's memory cgroup."""
+    return os.path.join(paths.chain[0], OOM_KILL_FILES[paths.version])
+
+
+def read_oom_count(text: str) -> Optional[int]:
+    """The ``oom_kill`` line of a memory.events / memory.oom_control text, or None."""
+    return _read_stat_text(text).get("oom_kill")
+
+
 def read_oom_kills(paths: CgroupPaths, notes: List[str]) -> Tuple[Optional[int], str]:
     """(how many processes of this kernel's memory cgroup the OOM killer has ended, the
     file read).
@@ -218,7 +228,7 @@ def read_oom_kills(paths: CgroupPaths, notes: List[str]) -> Tuple[Optional[int],
     may include other kernels and the server: in Docker or Kubernetes that cgroup is
     the whole container's. Only kills outside it (another container, the host) do not
     count. No kernel log (dmesg) is needed. None, with a note, where it is missing."""
-    path = os.path.join(paths.chain[0], OOM_KILL_FILES[paths.version])
+    path = oom_kills_path(paths)
     try:
         text = _read(path)
     except FileNotFoundError:
@@ -232,7 +242,7 @@ def read_oom_kills(paths: CgroupPaths, notes: List[str]) -> Tuple[Optional[int],
         notes.append(f"The OOM killer's count could not be read ({path}: {why}), so a "
                      "kernel death cannot be confirmed as out of memory.")
         return None, path
-    count = _read_stat_text(text).get("oom_kill")
+    count = read_oom_count(text)
     if count is None:
         notes.append(f"{path} has no oom_kill count (it came with Linux 4.13), so a kernel "
                      "death cannot be confirmed as out of memory.")

@@ -20,6 +20,10 @@ from ..units import format_bytes  # noqa: F401  (re-exported)
 
 
 
+# Every limit_source a reading can carry: the cgroup's version, then the other candidates.
+LIMIT_SOURCES = ("cgroup v1", "cgroup v2", "physical", "MEM_LIMIT", "setting", "unknown")
+
+
 def parse_mem_limit(value: Optional[str], notes: List[str]) -> Optional[int]:
     if value is None or not value.strip():
         return None

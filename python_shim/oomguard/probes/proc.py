@@ -36,6 +36,15 @@ def read_statm_rss(proc_root: str = PROC, pid: "int | str" = "self") -> int:
     return int(_read(os.path.join(proc_root, str(pid), "statm")).split()[1]) * PAGE_SIZE
 
 
+def read_stat_identity(proc_root: str = PROC, pid: "int | str" = "self") -> Tuple[str, int]:
+    """(state letter, start time in clock ticks since boot) from /proc/<pid>/stat. A pid
+    and its start time name one process for good: a reused pid starts later. Raises
+    OSError or ValueError."""
+    stat = _read(os.path.join(proc_root, str(pid), "stat"))
+    fields = stat[stat.rindex(")") + 2:].split()  # the name may hold spaces and ")"
+    return fields[0], int(fields[19])  # fields 3 and 22 of proc(5)
+
+
 def read_status(proc_root: str = PROC, pid: "int | str" = "self") -> Dict[str, int]:
     """The ``kB`` fields of /proc/<pid>/status (VmRSS, VmHWM, ...) in bytes. Raises OSError."""
     fields = {}

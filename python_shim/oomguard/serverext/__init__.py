@@ -1,0 +1,31 @@
+"""oomguard's Jupyter server extension: publishes the figures of every kernel that runs
+oomguard on the server's own Prometheus endpoint, /metrics (the server's
+`authenticate_prometheus` setting applies). Enabled on install by
+jupyter-config/server-config/oomguard.json; docs/fleet.md is the operator's guide.
+
+The server reads the state file each kernel's shim writes (statefile.py): a scrape
+never talks to a kernel. This module only wires the collector (metrics.py) in."""
+from __future__ import annotations
+
+_SETTING = "oomguard_metrics"
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "oomguard.serverext"}]
+
+
+def _load_jupyter_server_extension(serverapp) -> None:
+    import prometheus_client  # a dependency of jupyter_server, never of the kernel shim
+
+    from .metrics import OomguardMetrics
+
+    metrics = OomguardMetrics(serverapp.kernel_manager, parent=serverapp)
+    metrics.register(prometheus_client.REGISTRY)  # what the server's /metrics handler serves
+    serverapp.web_app.settings[_SETTING] = metrics
+    serverapp.log.info("oomguard: publishing kernel memory figures on /metrics")
+
+
+def _unload_jupyter_server_extension(serverapp) -> None:
+    metrics = serverapp.web_app.settings.pop(_SETTING, None)
+    if metrics is not None:
+        metrics.unregister()
