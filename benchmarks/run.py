@@ -147,6 +147,12 @@ def chart_section() -> str:
         return f"## Timeline chart\n\nNot measured: {error}.\n"
 
 
+def fleet_section() -> str:
+    """The scrape cost of the fleet metrics (benchmarks/fleet.py)."""
+    import fleet
+    return fleet.section()
+
+
 def variable_scan() -> tuple[float, int]:
     """Median seconds for oomguard.variables() over 10,000 names."""
     kernel = Kernel()
@@ -197,6 +203,7 @@ def main() -> None:
     predict_median, predict_max, corpus_size = predictor_on_corpus()
     survival = survival_section()
     chart = chart_section()
+    fleet_metrics = fleet_section()
 
     bare = overhead["bare kernel"][0]
     ours = overhead["oomguard"][0]
@@ -267,6 +274,7 @@ def main() -> None:
     ]
     lines.append(survival)
     lines.append(chart)
+    lines.append(fleet_metrics)
     OUT.write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -38,3 +38,4 @@ link=.venv/share/jupyter/labextensions/jupyterlab-oomguard
 python -m pip install -q "${wheel}[test]"
 python -m pip install -q --force-reinstall --no-deps "$wheel"
 jupyter labextension list 2>&1 | grep jupyterlab-oomguard
+jupyter server extension list 2>&1 | grep oomguard.serverext

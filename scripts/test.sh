@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Sets everything up from nothing (see setup.sh, plus Debian's Chromium and the
-# browser-test packages) and runs every test: pytest (the shim against real kernels),
+# Sets everything up from nothing (see setup.sh, plus Debian's Chromium, Prometheus and
+# the browser-test packages) and runs every test: pytest (the shim against real kernels),
 # jest (the front end's logic), galata (the extension in a real JupyterLab).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-printf '\n== Browser-test prerequisites\n'
-if [ ! -x /usr/bin/chromium ]; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get update -q
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+printf '\n== Browser-test and fleet-test prerequisites\n'
+# Debian's Chromium for galata, and Debian's Prometheus for the fleet metrics' test
+# (python_shim/tests/test_fleet_prometheus.py skips, saying why, where it cannot be had).
+sudo=""
+[ "$(id -u)" = 0 ] || sudo=sudo
+apt_install() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"; }
+if [ ! -x /usr/bin/chromium ] || ! command -v prometheus >/dev/null; then
+  # (Offline with Chromium already there: go on, Prometheus' test will say why it skips.)
+  $sudo apt-get update -q || [ -x /usr/bin/chromium ]
 fi
+[ -x /usr/bin/chromium ] || apt_install chromium
+command -v prometheus >/dev/null || apt_install prometheus ||
+  echo "!! Prometheus could not be installed: the fleet metrics' test will skip"
 # shellcheck disable=SC1091
 . .venv/bin/activate
 python -m bash_kernel.install --sys-prefix >/dev/null  # a real non-Python kernel

@@ -323,13 +323,12 @@ class KernelState:
 
 
 def _count(value) -> Optional[int]:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
-        return value
-    return None
+    # type() rather than isinstance(): a bool is no count, and json.loads makes plain ints.
+    return value if type(value) is int and 0 <= value <= MAX_COUNT else None
 
 
 def _seconds(value) -> Optional[float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+    if type(value) in (int, float) and math.isfinite(value):
         return float(value)
     return None
 

@@ -88,7 +88,7 @@ def _stop(process: subprocess.Popen, timeout: float = 15) -> None:
 class JupyterServer:
     """`jupyter server` with a token, its own runtime and config directories."""
 
-    def __init__(self, workdir: Path, args: List[str] = ()):
+    def __init__(self, workdir: Path, args: List[str] = (), env: Optional[dict] = None):
         self.workdir = Path(workdir)
         self.runtime_dir = self.workdir / "runtime"
         self.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -98,7 +98,7 @@ class JupyterServer:
         self.token = uuid.uuid4().hex
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.workdir / "server.log"
-        env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(self.runtime_dir),
+        env = dict(os.environ if env is None else env, JUPYTER_RUNTIME_DIR=str(self.runtime_dir),
                    JUPYTER_CONFIG_DIR=str(self.workdir / "config"))
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
@@ -143,11 +143,20 @@ class RestKernel:
         wait_until(self.connection_file.exists, 30, "the kernel's connection file")
         self.connect()
 
-    def connect(self) -> None:
-        self.client = BlockingKernelClient(connection_file=str(self.connection_file))
-        self.client.load_connection_file()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
+    def connect(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.client = BlockingKernelClient(connection_file=str(self.connection_file))
+            self.client.load_connection_file()
+            self.client.start_channels()
+            try:
+                self.client.wait_for_ready(timeout=max(1, deadline - time.monotonic()))
+                break
+            except RuntimeError:  # no heartbeat yet from a kernel still starting: again
+                self.client.stop_channels()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
         self.pid = self.evaluate("__import__('os').getpid()")
 
     def run(self, code: str, timeout: float = 60) -> dict:

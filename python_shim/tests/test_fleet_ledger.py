@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -300,7 +301,7 @@ class KernelManagerStandIn:
         return list(self.kernels)
 
     def get_kernel(self, kernel_id):
-        return type("KM", (), {"connection_file": self.kernels[kernel_id]})
+        return SimpleNamespace(connection_file=self.kernels[kernel_id])
 
 
 def scrape(registry):

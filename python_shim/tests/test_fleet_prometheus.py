@@ -1,12 +1,16 @@
 """Fleet metrics for real: a Jupyter server with oomguard's server extension (enabled by
-the installed config, as on any install), real kernels started through its REST API, and
-Debian's Prometheus scraping its /metrics on loopback. Every figure is asserted through
-Prometheus's HTTP query API (docs/fleet.md says what each series means)."""
+the installed config, as on any install), real kernels started through its REST API, a
+real OOM kill, and Debian's Prometheus scraping its /metrics on loopback. Every figure is
+asserted through Prometheus's HTTP query API (docs/fleet.md says what each series means).
+
+The one stand-in: this machine has no GPU, so the server's PATH holds a fake
+`nvidia-smi` (test_gpu.py's) that reports two, for the GPU series."""
 import os
 import signal
 import time
 
 import pytest
+from test_gpu import TWO_GPUS, FakeSmi
 
 from fleet_harness import (CgroupUnavailable, JupyterServer, Prometheus, http, jupyter_job,
                            memory_cgroup, prometheus_binary, wait_until)
@@ -26,8 +30,13 @@ ENABLE = "import oomguard; oomguard.enable(summary='off', interval=0.25{})"
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("fleet")
+    bin_dir = workdir / "bin"
+    bin_dir.mkdir()
+    FakeSmi(bin_dir).write(gpus=TWO_GPUS)  # GPU 0: 1024 MiB used, GPU 1: none
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("CUDA_VISIBLE_DEVICES", None)
     server = JupyterServer(workdir / "jupyter",
-                           [f"--OomguardMetrics.oom_kills_retention={RETENTION_S}"])
+                           [f"--OomguardMetrics.oom_kills_retention={RETENTION_S}"], env)
     prometheus = None
     try:
         prometheus = Prometheus(workdir / "prometheus", [
@@ -91,10 +100,12 @@ def test_a_kernel_holding_512_mib_and_its_shutdown(fleet):
         assert (labels["source"], limit) == (snapshot["limit_source"], snapshot["limit"])
         assert prometheus.value(q("oomguard_cells_total", kernel, status="ok")) == 1
         assert prometheus.value(q("oomguard_oom_kills_total", kernel)) == 0
-        assert prometheus.query(q("oomguard_gpu_used_bytes", kernel)) == []  # no GPU here
+        gpus = {labels["gpu"]: value
+                for labels, value in prometheus.query(q("oomguard_gpu_used_bytes", kernel))}
+        assert gpus == {"0": 1024 * MiB, "1": 0}
         assert series(prometheus, plain.id) == []
-        # rss, limit, cell peak; cells by 4 statuses, interrupts, risky cells, OOM kills
-        assert len(series(prometheus, kernel.id)) == 10
+        # rss, limit, cell peak, 2 GPUs; cells by 4 statuses, interrupts, risky cells, OOM kills
+        assert len(series(prometheus, kernel.id)) == 12
         print(f"\nPrometheus: rss {held / MiB:.1f} MiB (VmRSS {actual / MiB:.1f} MiB, "
               f"{held / MiB - before / MiB:.1f} MiB above {before / MiB:.1f} MiB); cell peak "
               f"{peak / MiB:.1f} MiB; limit {limit / MiB:.0f} MiB ({labels['source']})")

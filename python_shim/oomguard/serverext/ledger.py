@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
 
 from ..statefile import CELL_STATUSES, KernelState
-from .reading import StateReader, alive, list_state_files, read_oom_kills_file
+from .reading import Liveness, StateReader, list_state_files, read_oom_kills_file
 
 COUNTERS = CELL_STATUSES + ("watchdog_interrupts", "risky_cells")
 STALE_MIN_S = 30.0  # a live process's gauges go when its file is older than this...
@@ -75,18 +75,17 @@ class KernelBook:
             return None
         return live
 
-    def update(self, files: List[Tuple[int, str]], reader: StateReader) -> int:
+    def update(self, files: List[str], reader: StateReader, liveness: Liveness) -> int:
         """Take this scrape's files: the live process's, and those of ended processes
         (judged, added to the counts, removed). Returns how many files are left."""
         live, ended, left = None, [], 0
-        for _pid, name in files:
-            path = os.path.join(self.directory, name)
+        for path in files:
             state = reader.read(path)
             if state is None:
                 left += 1  # not (yet) a valid state file: left alone
             elif (state.pid, state.start_ticks) in self.judged:
                 _remove(path, reader)  # its counts are in already
-            elif alive(state):
+            elif liveness.alive(state):
                 left += 1
                 if live is None or (state.t or 0) > (live.t or 0):
                     live = state
@@ -125,6 +124,7 @@ class Ledger:
         self.oom_kills_retention = oom_kills_retention
         self.books: Dict[str, KernelBook] = {}
         self.reader = StateReader()
+        self.liveness = Liveness()
 
     def refresh(self, kernels: List[Kernel], now: float) -> None:
         listed = {kernel.kernel_id: kernel for kernel in kernels}
@@ -139,18 +139,22 @@ class Ledger:
                     continue  # no oomguard in this kernel (yet): no series
                 book = self.books[kernel.kernel_id] = KernelBook(
                     kernel.kernel_id, kernel.directory, kernel.stem)
-            book.update(files, self.reader)
+            book.update(files, self.reader, self.liveness)
         for book in gone:
             if book.gone_at is None:
                 book.gone_at = now
-            left = book.update(listing.get((book.directory, book.stem), []), self.reader)
+            left = book.update(listing.get((book.directory, book.stem), []), self.reader,
+                               self.liveness)
             book.live = None  # a process still shutting down shows nothing more
             if now - book.gone_at > self.oom_kills_retention or \
                     (book.oom_kills == 0 and not left):
                 del self.books[book.kernel_id]
-        self.reader.keep_only(os.path.join(directory, name)
-                              for (directory, _stem), files in listing.items()
-                              for _pid, name in files)
+        self.reader.keep_only(path for files in listing.values() for path in files)
+        self.liveness.keep_only((book.live.pid, book.live.start_ticks)
+                                for book in self.books.values() if book.live is not None)
+
+    def close(self) -> None:
+        self.liveness.close()
 
     def listed(self) -> List[KernelBook]:
         return [book for book in self.books.values() if book.gone_at is None]

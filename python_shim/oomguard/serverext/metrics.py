@@ -7,11 +7,12 @@ and the cell status (fixed sets, checked by statefile.parse_state) and the GPU i
 Nothing a user typed ever becomes a label."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
-from typing import Iterable, List
+from typing import Iterable, List, Optional, Tuple
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from traitlets import Float
@@ -55,11 +56,19 @@ def listed_kernels(kernel_manager) -> List[Kernel]:
             connection_file = kernel_manager.get_kernel(kernel_id).connection_file
         except KeyError:
             continue  # removed while we looked
-        stem = connection_stem(connection_file)
-        if stem is not None:
-            directory = os.path.dirname(os.path.abspath(connection_file))
-            kernels.append(Kernel(kernel_id, directory, stem))
+        place = _place(connection_file)
+        if place is not None:
+            kernels.append(Kernel(kernel_id, *place))
     return kernels
+
+
+@functools.lru_cache(maxsize=4096)
+def _place(connection_file: str) -> Optional[Tuple[str, str]]:
+    """(directory, stem) of a connection file, or None (asked again at every scrape)."""
+    stem = connection_stem(connection_file)
+    if stem is None:
+        return None
+    return os.path.dirname(os.path.abspath(connection_file)), stem
 
 
 class OomguardMetrics(LoggingConfigurable):
@@ -88,6 +97,8 @@ class OomguardMetrics(LoggingConfigurable):
         registry, self._registry = self._registry, None
         if registry is not None:
             registry.unregister(self)
+        with self._lock:
+            self.ledger.close()
 
     def describe(self) -> Iterable[Metric]:
         return _families()  # names and types only: the registry need not collect

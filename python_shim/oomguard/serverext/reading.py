@@ -7,6 +7,7 @@ again only when it changed (same inode, size and modification time: the last par
 from __future__ import annotations
 
 import os
+import select
 import stat
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -16,8 +17,8 @@ from ..statefile import MAX_BYTES, NAME_RE, KernelState, parse_state, process_id
 CGROUP_ROOT = "/sys/fs/cgroup/"
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
-# (directory, connection file stem) -> [(pid, file name)]
-Listing = Dict[Tuple[str, str], List[Tuple[int, str]]]
+# (directory, connection file stem) -> [paths of its state files]
+Listing = Dict[Tuple[str, str], List[str]]
 
 
 def list_state_files(directories: Iterable[str]) -> Listing:
@@ -29,8 +30,7 @@ def list_state_files(directories: Iterable[str]) -> Listing:
                 for entry in entries:
                     match = NAME_RE.match(entry.name)
                     if match:
-                        found.setdefault((directory, match["stem"]), []).append(
-                            (int(match["pid"]), entry.name))
+                        found.setdefault((directory, match["stem"]), []).append(entry.path)
         except OSError:
             continue  # gone, or not ours to list: no files
     return found
@@ -45,29 +45,22 @@ class StateReader:
 
     def read(self, path: str) -> Optional[KernelState]:
         try:
-            info = os.lstat(path)
-        except OSError:
-            self._cache.pop(path, None)
-            return None
-        key = (info.st_ino, info.st_size, info.st_mtime_ns)
-        cached = self._cache.get(path)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        state = self._parse(path)
-        self._cache[path] = (key, state)
-        return state
-
-    def _parse(self, path: str) -> Optional[KernelState]:
-        try:
             fd = os.open(path, _OPEN_FLAGS)
-        except OSError:  # ELOOP: a link, never followed
+        except OSError:  # gone, or a link (ELOOP: never followed)
+            self._cache.pop(path, None)
             return None
         try:
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_uid != self._uid \
-                    or info.st_size > MAX_BYTES:
-                return None
-            return parse_state(os.read(fd, MAX_BYTES + 1))
+            key = (info.st_ino, info.st_size, info.st_mtime_ns)
+            cached = self._cache.get(path)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            state = None
+            if stat.S_ISREG(info.st_mode) and info.st_uid == self._uid \
+                    and info.st_size <= MAX_BYTES:
+                state = parse_state(os.read(fd, MAX_BYTES + 1))
+            self._cache[path] = (key, state)
+            return state
         except OSError:
             return None
         finally:
@@ -83,10 +76,53 @@ class StateReader:
             del self._cache[path]
 
 
-def alive(state: KernelState) -> bool:
-    """Whether the process that wrote `state` still runs: its pid shows in /proc with the
-    start time the file gives (a reused pid starts later), and is not a zombie (an
-    OOM-killed kernel stays one until its manager reaps it)."""
+class Liveness:
+    """Whether the processes that wrote state files still run.
+
+    The first time a process is seen, its pid must show in /proc with the start time
+    its file gives (a reused pid starts later) and not as a zombie (an OOM-killed kernel
+    stays one until its manager reaps it). Where Linux offers pidfds (5.3+), the server
+    then holds one for the process: later scrapes ask it (one poll, no /proc read), and
+    it cannot be fooled by a reused pid."""
+
+    def __init__(self):
+        self._pidfds: Dict[Tuple[int, Optional[int]], int] = {}
+
+    def alive(self, state: KernelState) -> bool:
+        key = (state.pid, state.start_ticks)
+        pidfd = self._pidfds.get(key)
+        if pidfd is not None:
+            if not select.select([pidfd], [], [], 0)[0]:
+                return True  # readable once the process has exited
+            self._close(key)
+            return False
+        if not _runs(state):
+            return False
+        pidfd = _pidfd_open(state.pid)
+        if pidfd is not None:
+            if _runs(state):  # still the same process now that we hold it
+                self._pidfds[key] = pidfd
+            else:
+                os.close(pidfd)
+                return False
+        return True
+
+    def keep_only(self, keys: Iterable[Tuple[int, Optional[int]]]) -> None:
+        keep = set(keys)
+        for key in [key for key in self._pidfds if key not in keep]:
+            self._close(key)
+
+    def close(self) -> None:
+        for key in list(self._pidfds):
+            self._close(key)
+
+    def _close(self, key) -> None:
+        pidfd = self._pidfds.pop(key, None)
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _runs(state: KernelState) -> bool:
     identity = process_identity(state.pid)
     if identity is None:
         return False
@@ -94,6 +130,16 @@ def alive(state: KernelState) -> bool:
     if letter in ("Z", "X", "x"):
         return False
     return state.start_ticks is None or start_ticks == state.start_ticks
+
+
+def _pidfd_open(pid: int) -> Optional[int]:
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        return opener(pid)
+    except OSError:  # gone, or a kernel without pidfds
+        return None
 
 
 def read_oom_kills_file(path: Optional[str]) -> Optional[int]:
