@@ -5,12 +5,14 @@ asserted through Prometheus's HTTP query API (docs/fleet.md says what each serie
 
 The one stand-in: this machine has no GPU, so the server's PATH holds a fake
 `nvidia-smi` (test_gpu.py's) that reports two, for the GPU series."""
+import json
 import os
 import signal
 import time
 
 import pytest
 from test_gpu import TWO_GPUS, FakeSmi
+from test_grafana_dashboard import DASHBOARD
 
 from fleet_harness import (CgroupUnavailable, JupyterServer, Prometheus, http, jupyter_job,
                            memory_cgroup, prometheus_binary, wait_until)
@@ -207,3 +209,31 @@ def test_an_oom_kill_counts_once_a_restart_keeps_the_counts_a_shutdown_drops_the
 
 def _pids(cgroup):
     return [int(pid) for pid in (cgroup / "cgroup.procs").read_text().split()]
+
+
+# What Grafana puts in place of the dashboard's variables before it asks Prometheus.
+GRAFANA_VARIABLES = {"$instance": ".*", "$__rate_interval": "1m", "$__range": "10m"}
+
+
+def test_every_dashboard_query_runs_on_prometheus(fleet):
+    server, prometheus = fleet
+    kernel = server.start_kernel()
+    try:
+        kernel.run(ENABLE.format(""))
+        prometheus.wait_for(q("oomguard_kernel_rss_bytes", kernel), lambda v: v is not None,
+                            what="the kernel's RSS")
+        for panel in json.loads(DASHBOARD.read_text())["panels"]:
+            for target in panel["targets"]:
+                expr = target["expr"]
+                for variable, value in GRAFANA_VARIABLES.items():
+                    expr = expr.replace(variable, value)
+                found = prometheus.query(expr)  # asserts Prometheus took it
+                if panel["title"] == "Kernels nearest their limit":
+                    mine = [value for labels, value in found if labels["kernel_id"] == kernel.id]
+                    rss = prometheus.value(q("oomguard_kernel_rss_bytes", kernel))
+                    [(_, limit)] = prometheus.query(q("oomguard_kernel_limit_bytes", kernel))
+                    assert mine and abs(mine[0] - rss / limit) < 0.01 * rss / limit
+                if panel["title"] == "Kernels with oomguard":
+                    assert found and found[0][1] >= 1
+    finally:
+        kernel.shutdown()
