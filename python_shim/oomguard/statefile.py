@@ -13,8 +13,9 @@ Written by the sampler thread only (never on a cell's path), at most once a seco
 unless a cell finished: a temp file in the same directory, then a rename (no fsync:
 what a killed process wrote belongs to the operating system). The file is the owner's
 only, created without following links, in a directory that must be ours and writable by
-no one else. Any failure turns the state file off for good, with one warning on the
-``oomguard`` logger; nothing else in oomguard depends on it.
+no one else (a connection file in /tmp, as jupyter_client alone makes one, gets no state
+file: no server reads there). Any failure turns the state file off for good, with one
+message on the ``oomguard`` logger; nothing else in oomguard depends on it.
 
 `parse_state` is the one reader of the format: the server validates every field with
 it, so a bad field costs that figure only."""
@@ -224,8 +225,10 @@ class StateFile:
         try:
             info = os.fstat(fd)
             if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+                # Not a Jupyter runtime directory (those are the user's alone): no server
+                # looks here, so this is news, not a warning.
                 self._turn_off_locked(f"oomguard writes no state file: {directory} is "
-                                      "not only this user's to write")
+                                      "not only this user's to write", logging.INFO)
                 return False
         except BaseException:
             os.close(fd)
@@ -254,12 +257,12 @@ class StateFile:
             os.close(fd)
         os.replace(temp, self._name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
 
-    def _turn_off_locked(self, note: str) -> None:
+    def _turn_off_locked(self, note: str, level: int = logging.WARNING) -> None:
         self._close_locked()
         if not self._off:
             self._off = True
             self.note = note + "; this kernel's figures are not published to the server."
-            log.warning("%s", self.note)
+            log.log(level, "%s", self.note)
 
     def _close_locked(self) -> None:
         fd, self._dir_fd = self._dir_fd, None

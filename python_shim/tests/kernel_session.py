@@ -17,7 +17,9 @@ TIMEOUT = 30
 
 
 class KernelSession:
-    def __init__(self, tmp_dir):
+    def __init__(self, tmp_dir, connection_file=None):
+        """`connection_file`: where the kernel's connection file goes (default: a temp
+        file of jupyter_client's choosing)."""
         # Our own kernelspec so the kernel runs on sys.executable, whatever is on PATH.
         spec_dir = os.path.join(str(tmp_dir), "kernels", "oomguard-pytest")
         os.makedirs(spec_dir, exist_ok=True)
@@ -26,7 +28,9 @@ class KernelSession:
                                 "{connection_file}"],
                        "display_name": "oomguard pytest", "language": "python"}, f)
         ksm = KernelSpecManager(kernel_dirs=[os.path.dirname(spec_dir)])
-        self.km = KernelManager(kernel_name="oomguard-pytest", kernel_spec_manager=ksm)
+        self.km = KernelManager(kernel_name="oomguard-pytest", kernel_spec_manager=ksm,
+                                **({"connection_file": str(connection_file)}
+                                   if connection_file else {}))
         self.km.start_kernel()
         self.kc = self.km.client()
         self.kc.start_channels()
