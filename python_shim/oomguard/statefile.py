@@ -156,6 +156,7 @@ class StateFile:
         self._written_changes = -1
         self._latest: Optional[dict] = None
         self._exit_hooked = False
+        self._pid = os.getpid()
         identity = process_identity()
         self._start_ticks = identity[1] if identity is not None else None
         self.path: Optional[str] = None
@@ -175,7 +176,7 @@ class StateFile:
     def _at_exit(self) -> None:
         """The interpreter is exiting normally (a shutdown or a restart): the last state
         says so, and the server never takes this death for an OOM kill."""
-        if self._dir_fd is not None and self._latest is not None:
+        if self.path is not None and self._latest is not None:
             self._write(self._latest, sampling=False, changes=self.tally.changes, exited=True)
 
     def stop(self) -> None:
@@ -188,6 +189,8 @@ class StateFile:
             self._written_changes = -1  # enabled again: the first reading is written at once
 
     def _write(self, reading: dict, sampling: bool, changes: int, exited: bool = False) -> None:
+        if self._pid != os.getpid():
+            return  # a forked child (its atexit): the file is its parent's
         with self._lock:
             try:
                 if self._dir_fd is None and not self._open_locked():
@@ -224,15 +227,16 @@ class StateFile:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
         try:
             info = os.fstat(fd)
-            if info.st_uid != os.geteuid() or info.st_mode & 0o022:
-                # Not a Jupyter runtime directory (those are the user's alone): no server
-                # looks here, so this is news, not a warning.
-                self._turn_off_locked(f"oomguard writes no state file: {directory} is "
-                                      "not only this user's to write", logging.INFO)
-                return False
-        except BaseException:
+        except OSError:
             os.close(fd)
             raise
+        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            os.close(fd)
+            # Not a Jupyter runtime directory (those are the user's alone): no server
+            # looks here, so this is news, not a warning.
+            self._turn_off_locked(f"oomguard writes no state file: {directory} is not only "
+                                  "this user's to write", logging.INFO)
+            return False
         self._dir_fd, self._name = fd, state_file_name(stem, os.getpid())
         self.path = os.path.join(directory, self._name)
         if not self._exit_hooked:

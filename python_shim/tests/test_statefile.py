@@ -115,6 +115,30 @@ if sys.argv[2] == "kill":
 """
 
 
+FORK_SCRIPT = """
+import os, sys
+from oomguard.statefile import StateFile, Tally
+state = StateFile(Tally(), lambda: 1.0, locate=lambda: sys.argv[1])
+state.write_reading({"rss": 1})
+print(state.path, flush=True)
+child = os.fork()
+if child == 0:
+    sys.exit(0)  # runs the atexit handlers it inherited
+os.waitpid(child, 0)
+os._exit(0)  # the parent leaves without them
+"""
+
+
+def test_a_forked_child_leaves_its_parents_file_alone(runtime_dir):
+    done = subprocess.run([sys.executable, "-c", FORK_SCRIPT, str(runtime_dir / f"{STEM}.json")],
+                          capture_output=True, text=True, timeout=60)
+    path = done.stdout.strip()
+    state = parse_state(open(path, "rb").read())
+    pid = int(NAME_RE.match(os.path.basename(path))["pid"])
+    assert (state.exited, state.sampling, state.pid) == (False, True, pid)
+    assert len(list(runtime_dir.glob("oomguard-state-*"))) == 1
+
+
 @pytest.mark.parametrize("how", ["exit", "kill"])
 def test_a_normal_exit_says_so_a_kill_cannot(runtime_dir, how):
     done = subprocess.run([sys.executable, "-c", EXIT_SCRIPT, str(runtime_dir / f"{STEM}.json"),

@@ -7,8 +7,6 @@ The server reads the state file each kernel's shim writes (statefile.py): a scra
 never talks to a kernel. This module only wires the collector (metrics.py) in."""
 from __future__ import annotations
 
-_SETTING = "oomguard_metrics"
-
 
 def _jupyter_server_extension_points():
     return [{"module": "oomguard.serverext"}]
@@ -21,11 +19,4 @@ def _load_jupyter_server_extension(serverapp) -> None:
 
     metrics = OomguardMetrics(serverapp.kernel_manager, parent=serverapp)
     metrics.register(prometheus_client.REGISTRY)  # what the server's /metrics handler serves
-    serverapp.web_app.settings[_SETTING] = metrics
     serverapp.log.info("oomguard: publishing kernel memory figures on /metrics")
-
-
-def _unload_jupyter_server_extension(serverapp) -> None:
-    metrics = serverapp.web_app.settings.pop(_SETTING, None)
-    if metrics is not None:
-        metrics.unregister()
