@@ -116,6 +116,30 @@ def _write_state(path: Path, pid: int, start_ticks: int, scrape: int) -> None:
     os.replace(temp, path)
 
 
+def state_file_writes(workdir: Path, writes: int = 500) -> list:
+    """CPU seconds of each write of a kernel's state file (statefile.py), a cell having
+    finished before each so that none is skipped."""
+    from oomguard.records import CellRecord
+    from oomguard.statefile import StateFile, Tally
+    directory = workdir / "kernel-side"
+    directory.mkdir(mode=0o700)
+    tally = Tally()
+    state = StateFile(tally, lambda: 1.0, lambda: "/sys/fs/cgroup/memory.events",
+                      locate=lambda: str(directory / "kernel-0000.json"))
+    record = CellRecord(execution_count=1, cell_id=None, start=0.0, duration=0.1,
+                        ram_before=1, ram_after=2, ram_peak=3)
+    reading = {"rss": 700 << 20, "limit": 4 << 30, "limit_source": "cgroup v2",
+               "oom_kills": 0, "gpus": [{"index": 0, "used": 3 << 30}]}
+    took = []
+    for _ in range(writes):
+        tally.cell_recorded(record)
+        began = time.thread_time()
+        state.write_reading(reading)
+        took.append(time.thread_time() - began)
+    assert state.path is not None and state.note is None, state.note
+    return took
+
+
 def real_round_trips(workdir: Path, counts=(1, 10)) -> dict:
     """{(kernels, with oomguard): (round trip seconds, server CPU seconds per scrape)}:
     the same kernels first without oomguard (the server's own metrics), then with it."""
@@ -170,6 +194,7 @@ def section() -> str:
     with tempfile.TemporaryDirectory(prefix="oomguard-fleet-") as workdir:
         simulated = {n: simulated_scrapes(n, Path(workdir)) for n in (1, 10, 100)}
         real = real_round_trips(Path(workdir))
+        write = statistics.median(state_file_writes(Path(workdir)))
     worst = statistics.median(simulated[100])
     lines = [
         HEADING,
@@ -194,11 +219,16 @@ def section() -> str:
             cpu_text = f"{ms(cpu)} / {ms(bare_cpu)}"
         else:
             trip_text = cpu_text = "not run (simulated only)"
-        target = (f"≤ {TARGET_MS:.0f} ms: {'met' if worst * 1000 <= TARGET_MS else '**missed**'}"
-                  if n == 100 else "")
+        target = (f"median ≤ {TARGET_MS:.0f} ms: "
+                  f"{'met' if worst * 1000 <= TARGET_MS else '**missed**'}"
+                  f"{'' if p90 * 1000 <= TARGET_MS else ' (not at p90)'}" if n == 100 else "")
         lines.append(f"| {n} | {ms(median)} / {ms(p90)} | {median / n * 1e6:.0f} µs "
                      f"| {trip_text} | {cpu_text} | {target} |")
     lines += [
+        "",
+        f"Kernel side: one write of the state file costs {write * 1e6:.0f} µs of the sampler "
+        f"thread's CPU (median of 500; at most one write a second, so {write:.3%} of one "
+        "core), on top of the sampler's own reading.",
         "",
         "- *Collector*: `generate_latest` of a registry holding only oomguard's collector, "
         "timed with the scraping thread's CPU clock; the kernels are simulated: each is a "
