@@ -16,7 +16,6 @@ Two measures, side by side:
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -32,11 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python_shim" / "tests"))
 sys.path.insert(0, str(ROOT / "python_shim"))
 
-from fleet_harness import JupyterServer, http  # noqa: E402
+from fleet_harness import JupyterServer, KernelList, http, write_state  # noqa: E402
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
 from oomguard.serverext.metrics import OomguardMetrics  # noqa: E402
-from oomguard.statefile import process_identity, state_file_name  # noqa: E402
+from oomguard.statefile import process_identity  # noqa: E402
 
 OUT = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Fleet metrics: scrape cost"
@@ -45,40 +44,30 @@ SCRAPES = 60
 ROUND_TRIPS = 40
 
 
-class KernelList:
-    """The two calls the collector makes on jupyter_server's MappingKernelManager."""
-
-    def __init__(self, connection_files: dict):
-        self._kernels = {kernel_id: type("Kernel", (), {"connection_file": path})
-                         for kernel_id, path in connection_files.items()}
-
-    def list_kernel_ids(self):
-        return list(self._kernels)
-
-    def get_kernel(self, kernel_id):
-        return self._kernels[kernel_id]
-
-
 def simulated_scrapes(kernels: int, workdir: Path) -> list:
     """CPU seconds of each scrape (collect + encode) over `kernels` simulated kernels."""
     directory = workdir / f"runtime-{kernels}"
     directory.mkdir(mode=0o700)
     processes = [subprocess.Popen(["sleep", "600"]) for _ in range(kernels)]
     try:
-        files = {}
-        for number, process in enumerate(processes):
-            kernel_id = f"{number:08x}-0000-4000-8000-000000000000"
-            files[kernel_id] = (process, directory / state_file_name(f"kernel-{kernel_id}",
-                                                                   process.pid))
-        started = {p.pid: _start_ticks(p.pid) for p, _ in files.values()}
+        processes_by_kernel = {f"{number:08x}-0000-4000-8000-000000000000": process
+                               for number, process in enumerate(processes)}
+        started = {p.pid: _start_ticks(p.pid) for p in processes}
         metrics = OomguardMetrics(KernelList({
-            kernel_id: str(directory / f"kernel-{kernel_id}.json") for kernel_id in files}))
+            kernel_id: str(directory / f"kernel-{kernel_id}.json")
+            for kernel_id in processes_by_kernel}))
         registry = CollectorRegistry()
         metrics.register(registry)
         took = []
         for scrape in range(SCRAPES + 5):
-            for process, path in files.values():
-                _write_state(path, process.pid, started[process.pid], scrape)
+            for kernel_id, process in processes_by_kernel.items():
+                write_state(directory, f"kernel-{kernel_id}", process.pid,
+                            start_ticks=started[process.pid], rss=(700 << 20) + scrape * 4096,
+                            limit=4 << 30, limit_source="cgroup v2",
+                            gpus=[{"index": 0, "used": 3 << 30}], cell_peak=900 << 20,
+                            watchdog_interrupts=1, risky_cells=2,
+                            cells={"ok": 40 + scrape, "error": 3, "blocked": 1,
+                                   "interrupted": 1})
             began = time.thread_time()
             text = generate_latest(registry)
             if scrape >= 5:  # the first scrapes open the pidfds
@@ -99,21 +88,6 @@ def _start_ticks(pid: int) -> int:
             return identity[1]
         time.sleep(0.01)
     raise RuntimeError(f"process {pid} not seen in /proc")
-
-
-def _write_state(path: Path, pid: int, start_ticks: int, scrape: int) -> None:
-    """A state file as a kernel's sampler writes it (statefile.py), one GPU included."""
-    state = {"format": "oomguard-state", "version": 1, "pid": pid, "start_ticks": start_ticks,
-             "t": time.time(), "interval": 1.0, "sampling": True, "exited": False,
-             "rss": (700 << 20) + scrape * 4096, "limit": 4 << 30, "limit_source": "cgroup v2",
-             "gpus": [{"index": 0, "used": 3 << 30}], "oom_kills": 0,
-             "oom_kills_file": "/sys/fs/cgroup/memory.events", "cell_peak": 900 << 20,
-             "cells": {"ok": 40 + scrape, "error": 3, "blocked": 1, "interrupted": 1},
-             "watchdog_interrupts": 1, "risky_cells": 2}
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps(state, separators=(",", ":")))
-    os.chmod(temp, 0o600)
-    os.replace(temp, path)
 
 
 def state_file_writes(workdir: Path, writes: int = 500) -> list:

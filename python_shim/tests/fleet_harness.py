@@ -22,9 +22,12 @@ import urllib.request
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable, Iterator, List, Optional
 
 from jupyter_client import BlockingKernelClient
+
+from oomguard.statefile import STATE_FORMAT, STATE_VERSION, state_file_name
 
 # Ports other engineers' servers use on this machine: never ours.
 RESERVED_PORTS = range(8888, 8896)
@@ -250,6 +253,41 @@ def jupyter_job(name: str, server: JupyterServer, token: Optional[str]) -> dict:
         # Sent as "Authorization: Bearer <token>", which Jupyter takes like "token <token>".
         job["authorization"] = {"credentials": token}
     return job
+
+
+class KernelList:
+    """What the collector asks of jupyter_server's MappingKernelManager, for kernels that
+    are simulated by state files: {kernel id: connection file}."""
+
+    def __init__(self, connection_files: dict):
+        self.kernels = {kernel_id: SimpleNamespace(connection_file=path)
+                        for kernel_id, path in connection_files.items()}
+
+    def list_kernel_ids(self):
+        return list(self.kernels)
+
+    def get_kernel(self, kernel_id):
+        return self.kernels[kernel_id]
+
+
+def write_state(directory: Path, stem: str, pid: int, **fields) -> Path:
+    """A state file for process `pid` of the kernel whose connection file is `stem`.json,
+    as a kernel's sampler writes it (statefile.py): `fields` (start_ticks among them)
+    replace the defaults."""
+    state = {"format": STATE_FORMAT, "version": STATE_VERSION, "pid": pid,
+             "start_ticks": None, "t": time.time(), "interval": 1.0, "sampling": True,
+             "exited": False, "rss": 100, "limit": 1000, "limit_source": "cgroup v1",
+             "gpus": [], "oom_kills": 0,
+             "oom_kills_file": "/sys/fs/cgroup/memory/k/memory.oom_control", "cell_peak": 50,
+             "cells": {"ok": 0, "error": 0, "blocked": 0, "interrupted": 0},
+             "watchdog_interrupts": 0, "risky_cells": 0}
+    state.update(fields)
+    path = Path(directory) / state_file_name(stem, pid)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps(state, separators=(",", ":")))
+    os.chmod(temp, 0o600)
+    os.replace(temp, path)
+    return path
 
 
 class CgroupUnavailable(Exception):

@@ -1,26 +1,25 @@
 """The server side of the fleet metrics (serverext/): the ledger's rules across a kernel's
 processes (restarts, deaths, OOM kills, shutdowns) and the collector's exposition, with
 state files for real processes (children of this test that live, exit or stay zombies)."""
-import json
 import os
 import subprocess
 import sys
 import time
-from types import SimpleNamespace
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from fleet_harness import KernelList, write_state as harness_write_state
 from oomguard.serverext import ledger as ledger_module
 from oomguard.serverext.ledger import Kernel, Ledger
 from oomguard.serverext.metrics import FAMILIES, OomguardMetrics
 from oomguard.serverext.reading import read_oom_kills_file
-from oomguard.statefile import process_identity, state_file_name
+from oomguard.statefile import process_identity
 
 KERNEL_ID = "3f0c5a52-9d1e-4c07-8a43-1b2d3e4f5a6b"
 STEM = f"kernel-{KERNEL_ID}"
-OOM_FILE = "/sys/fs/cgroup/memory/k/memory.oom_control"
+OOM_FILE = "/sys/fs/cgroup/memory/k/memory.oom_control"  # write_state's default
 
 
 class Process:
@@ -77,17 +76,8 @@ def oom_counts(monkeypatch):
 
 
 def write_state(directory, process, stem=STEM, **fields):
-    state = {"format": "oomguard-state", "version": 1, "pid": process.pid,
-             "start_ticks": process.start_ticks, "t": time.time(), "interval": 1.0,
-             "sampling": True, "rss": 100, "limit": 1000, "limit_source": "cgroup v1",
-             "gpus": [], "oom_kills": 0, "oom_kills_file": OOM_FILE, "cell_peak": 50,
-             "cells": {"ok": 0, "error": 0, "blocked": 0, "interrupted": 0},
-             "watchdog_interrupts": 0, "risky_cells": 0}
-    state.update(fields)
-    path = directory / state_file_name(stem, process.pid)
-    path.write_text(json.dumps(state))
-    os.chmod(path, 0o600)
-    return path
+    fields.setdefault("start_ticks", process.start_ticks)
+    return harness_write_state(directory, stem, process.pid, **fields)
 
 
 def kernel(directory, kernel_id=KERNEL_ID, stem=STEM):
@@ -291,19 +281,6 @@ def test_oom_counts_are_read_only_from_cgroup_files():
     assert isinstance(read_oom_kills_file(path), int)
 
 
-class KernelManagerStandIn:
-    """What the collector asks of jupyter_server's MappingKernelManager."""
-
-    def __init__(self, kernels):
-        self.kernels = kernels  # {kernel_id: connection file}
-
-    def list_kernel_ids(self):
-        return list(self.kernels)
-
-    def get_kernel(self, kernel_id):
-        return SimpleNamespace(connection_file=self.kernels[kernel_id])
-
-
 def scrape(registry):
     return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
             for family in text_string_to_metric_families(generate_latest(registry).decode())
@@ -316,7 +293,7 @@ def test_the_collector_exposes_every_family_with_bounded_labels(runtime_dir, pro
                 cell_peak=789, gpus=[{"index": 0, "used": 11}, {"index": 1, "used": 22}],
                 cells={"ok": 1, "error": 2, "blocked": 3, "interrupted": 4},
                 watchdog_interrupts=5, risky_cells=6)
-    manager = KernelManagerStandIn({KERNEL_ID: str(runtime_dir / f"{STEM}.json"),
+    manager = KernelList({KERNEL_ID: str(runtime_dir / f"{STEM}.json"),
                                     "no-oomguard": str(runtime_dir / "kernel-other.json")})
     registry = CollectorRegistry()
     metrics = OomguardMetrics(manager)
