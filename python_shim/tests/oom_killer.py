@@ -89,15 +89,17 @@ def read_rss(pid: int, field: bytes = b"VmRSS:") -> Optional[int]:
     return None
 
 
-class OomKiller:
-    """Kills `pid` with SIGKILL once its VmRSS passes `limit` bytes."""
+class Watcher:
+    """A thread that calls `tick()` every `poll` seconds inside a `with` block, until the
+    block ends or `tick()` returns False."""
 
-    def __init__(self, pid: int, limit: int, poll: float = POLL):
-        self.pid, self.limit, self.poll = pid, limit, poll
-        self.killed = False
-        self.peak = 0
+    def __init__(self, poll: float = POLL, name: str = "watcher"):
+        self.poll = poll
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True, name="oom-killer")
+        self._thread = threading.Thread(target=self._watch, daemon=True, name=name)
+
+    def tick(self) -> bool:
+        raise NotImplementedError
 
     def __enter__(self):
         self._thread.start()
@@ -108,19 +110,32 @@ class OomKiller:
         self._thread.join(2)
 
     def _watch(self):
-        while not self._stop.is_set():
-            rss = read_rss(self.pid)
-            if rss is None:
-                return  # gone
-            self.peak = max(self.peak, rss)
-            if rss > self.limit:
-                try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-                self.killed = True
-                return
+        while not self._stop.is_set() and self.tick():
             self._stop.wait(self.poll)
+
+
+class OomKiller(Watcher):
+    """Kills `pid` with SIGKILL once its VmRSS passes `limit` bytes."""
+
+    def __init__(self, pid: int, limit: int, poll: float = POLL):
+        super().__init__(poll, name="oom-killer")
+        self.pid, self.limit = pid, limit
+        self.killed = False
+        self.peak = 0
+
+    def tick(self) -> bool:
+        rss = read_rss(self.pid)
+        if rss is None:
+            return False  # gone
+        self.peak = max(self.peak, rss)
+        if rss > self.limit:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.killed = True
+            return False
+        return True
 
 
 @dataclass

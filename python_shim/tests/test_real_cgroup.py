@@ -1,6 +1,7 @@
 """The real memory-cgroup harness itself (real_cgroup.py, enter_cgroup.py): the limit is
 the kernel's, the OOM killer's count is read, nothing is left behind — also when the
 process that made a group exits or is terminated without removing it."""
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,21 +53,32 @@ def test_a_group_is_a_uniquely_named_child_of_our_own_memory_cgroup():
     assert not os.path.exists(first.path) and not os.path.exists(second.path)
 
 
+@contextlib.contextmanager
+def _child_in(group, allocate):
+    """A Python child moved into `group` before it allocates: it waits for a line on
+    stdin, allocates `allocate` bytes, waits for another line, exits. Yields `go()`."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.readline(); "
+         f"x = b'1' * {allocate}; sys.stdin.readline()"], stdin=subprocess.PIPE)
+
+    def go():
+        child.stdin.write(b"go\n")
+        child.stdin.flush()
+    try:
+        group.add(child.pid)
+        assert group.pids() == [child.pid]
+        yield child, go
+    finally:
+        child.kill()
+        child.wait()
+
+
 @needs_cgroup
 def test_a_process_past_the_limit_is_killed_by_the_oom_killer_and_counted():
     with MemoryCgroup(64 * MiB, purpose="killed") as group:
-        child = subprocess.Popen(
-            [sys.executable, "-c", "import sys; sys.stdin.readline(); x = b'1' * (256 << 20)"],
-            stdin=subprocess.PIPE)
-        try:
-            group.add(child.pid)
-            assert group.pids() == [child.pid]
-            child.stdin.write(b"go\n")
-            child.stdin.flush()
+        with _child_in(group, 256 * MiB) as (child, go):
+            go()
             assert child.wait(30) == -signal.SIGKILL
-        finally:
-            child.kill()
-            child.wait()
         assert group.oom_kills() == 1
         assert group.max_usage() <= 64 * MiB
         assert group.oom_control()["under_oom"] == 0
@@ -76,26 +88,16 @@ def test_a_process_past_the_limit_is_killed_by_the_oom_killer_and_counted():
 def test_a_process_under_the_limit_runs_and_is_charged_there():
     with MemoryCgroup(512 * MiB) as group:
         group.reset_max_usage()
-        child = subprocess.Popen(
-            [sys.executable, "-c",
-             "import sys; sys.stdin.readline(); x = b'1' * (128 << 20); sys.stdin.readline()"],
-            stdin=subprocess.PIPE)
-        try:
-            group.add(child.pid)
-            child.stdin.write(b"go\n")
-            child.stdin.flush()
+        with _child_in(group, 128 * MiB) as (child, go):
+            go()
             deadline = time.monotonic() + 20
             while group.usage() < 128 * MiB and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert 128 * MiB <= group.max_usage() < 256 * MiB
             assert group.stat()["total_rss"] >= 128 * MiB
             assert group.working_set() <= group.usage()
-            child.stdin.write(b"done\n")
-            child.stdin.flush()
+            go()
             assert child.wait(20) == 0
-        finally:
-            child.kill()
-            child.wait()
         assert group.oom_kills() == 0
 
 
