@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python_shim" / "tests"))
 
 from kernel_session import kernel_in_memory_cgroup  # noqa: E402
-from oom_killer import (CLEANUP, SCENARIOS, SENTINEL_VALUE, SETUP, Watcher,  # noqa: E402
-                        execute_until_done_or_dead)
+from oom_killer import (CLEANUP, DATALOADER_GROWS, SCENARIOS, SENTINEL_VALUE,  # noqa: E402
+                        SETUP, Watcher, execute_until_done_or_dead)
 from real_cgroup import GiB, MiB, unavailable  # noqa: E402
 
 OUT = ROOT / "docs" / "benchmarks.md"
@@ -48,25 +48,11 @@ ADJACENCY = ("n = 1 << 18\n"
              "for start in range(0, n, {rows}):\n"
              "    rows.append(torch.zeros({rows}, n))\n"
              "adj = torch.cat(rows)\n")
-# Two workers, each keeping `mib` MiB per item it loads: the growth is in child processes,
-# which count against the cgroup (and the watchdog reads the cgroup's usage).
-DATALOADER = (
-    "class Hoarder(torch.utils.data.Dataset):\n"
-    "    def __init__(self):\n"
-    "        self.kept = []\n"
-    "    def __len__(self):\n"
-    "        return 1 << 30\n"
-    "    def __getitem__(self, i):\n"
-    "        self.kept.append(torch.ones({mib} << 18))\n"
-    "        return i\n"
-    "loader = torch.utils.data.DataLoader(Hoarder(), num_workers=2, batch_size=None)\n"
-    "for item in loader:\n"
-    "    pass\n")
 SCENARIOS_REAL = {
     "accumulate graphs": SCENARIOS["accumulate graphs"],
     "losses with autograd graphs": SCENARIOS["losses with autograd graphs"],
     **{f"dense adjacency, {mib} MiB chunks": ADJACENCY.format(rows=mib) for mib in CHUNKS_MIB},
-    **{f"DataLoader workers grow {mib} MiB an item": DATALOADER.format(mib=mib)
+    **{f"DataLoader workers grow {mib} MiB an item": DATALOADER_GROWS.format(mib=mib)
        for mib in ITEMS_MIB},
     "single giant allocation": SCENARIOS["single giant allocation"],  # 3.0 GiB, one call
 }
@@ -367,8 +353,13 @@ def main() -> None:
         return
     doc = OUT.read_text()
     at, end = doc.find(START), doc.find(END)
-    doc = (doc[:at] + block + doc[end + len(END):] if at >= 0 and end > at
-           else doc.rstrip("\n") + "\n\n" + block + "\n")
+    chart = doc.find("<!-- chart-benchmark:start -->")  # after the simulated survival table
+    if at >= 0 and end > at:
+        doc = doc[:at] + block + doc[end + len(END):]
+    elif chart >= 0:
+        doc = doc[:chart] + block + "\n\n" + doc[chart:]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
     OUT.write_text(doc)
     print(f"wrote {OUT}")
 

@@ -59,6 +59,20 @@ SCENARIOS = {
     "single giant allocation": "n = 28378\nbig = torch.ones(n, n)\n",
 }
 LOOP_SCENARIOS = [name for name in SCENARIOS if name != "single giant allocation"]
+# Under a real memory limit (real_cgroup.py), where child processes count: two DataLoader
+# workers, each keeping `mib` MiB per item it loads.
+DATALOADER_GROWS = (
+    "class Hoarder(torch.utils.data.Dataset):\n"
+    "    def __init__(self):\n"
+    "        self.kept = []\n"
+    "    def __len__(self):\n"
+    "        return 1 << 30\n"
+    "    def __getitem__(self, i):\n"
+    "        self.kept.append(torch.ones({mib} << 18))\n"
+    "        return i\n"
+    "loader = torch.utils.data.DataLoader(Hoarder(), num_workers=2, batch_size=None)\n"
+    "for item in loader:\n"
+    "    pass\n")
 CLEANUP = ("for _name in ('graphs', 'model', 'losses', 'x', 'loss', 'rows', 'adj', 'big'):\n"
            "    globals().pop(_name, None)\n"
            "gc.collect()\n"
