@@ -84,30 +84,31 @@ KERNEL_HOLDS_THE_GROUPS = (
     "DEFECT: the stop message says 'The kernel holds 2.0 GiB now' when the reading is the "
     "container's (the workers' memory); the kernel itself holds ~0.2 GiB. Say which, and "
     "give both")
-TORCH = "import torch\n" + SENTINEL
+
+
+def _dataloader_stopped(kernel_in_cgroup, mib):
+    """A guarded kernel in a 2 GiB group whose DataLoader workers grow by `mib` MiB an
+    item, after the watchdog stopped the loop: (session, group, the cell's stderr)."""
+    session, group = kernel_in_cgroup(2 * GiB)
+    session.execute("import torch\n" + SENTINEL)
+    session.execute(GUARDED.format(""))
+    reply, said = execute_until_done_or_dead(session, DATALOADER_GROWS.format(mib=mib),
+                                             timeout=60)
+    assert reply is not None and "oomguard: stopped at" in said
+    return session, group, said
 
 
 @pytest.mark.xfail(strict=True, reason=WORKERS_RUN_ON)
 def test_the_watchdog_keeps_growing_dataloader_workers_under_the_real_limit(
         kernel_in_cgroup):
-    session, group = kernel_in_cgroup(2 * GiB)
-    session.execute(TORCH)
-    session.execute(GUARDED.format(""))
-    reply, said = execute_until_done_or_dead(session, DATALOADER_GROWS.format(mib=64),
-                                             timeout=60)
-    assert reply is not None and "oomguard: stopped at" in said
+    _session, group, _said = _dataloader_stopped(kernel_in_cgroup, mib=64)
     time.sleep(2)  # what the workers were asked for before the interrupt
     assert group.oom_kills() == 0
 
 
 @pytest.mark.xfail(strict=True, reason=KERNEL_HOLDS_THE_GROUPS)
 def test_the_stop_message_does_not_call_the_workers_memory_the_kernels(kernel_in_cgroup):
-    session, group = kernel_in_cgroup(2 * GiB)
-    session.execute(TORCH)
-    session.execute(GUARDED.format(""))
-    reply, said = execute_until_done_or_dead(session, DATALOADER_GROWS.format(mib=16),
-                                             timeout=60)
-    assert reply is not None and "oomguard: stopped at" in said
+    session, _group, said = _dataloader_stopped(kernel_in_cgroup, mib=16)
     kernel_rss = session.evaluate(
         "[int(l.split()[1]) * 1024 for l in open('/proc/self/status') "
         "if l.startswith('VmRSS:')][0]")
