@@ -134,6 +134,13 @@ def survival_section() -> str:
     return survival.write(outcomes, 3, time.time() - started)
 
 
+def real_survival_section() -> str:
+    """Survival under a real memory limit (benchmarks/survival_real.py), with its markers;
+    says why where no real memory cgroup can be made."""
+    import survival_real
+    return survival_real.section(3)
+
+
 def chart_section() -> str:
     """The timeline chart's figures (benchmarks/chart/bench.mjs, headless Chromium)."""
     import subprocess
@@ -202,6 +209,7 @@ def main() -> None:
     sampler_share = sampler_cost(seconds=20)
     predict_median, predict_max, corpus_size = predictor_on_corpus()
     survival = survival_section()
+    real_survival = real_survival_section()
     chart = chart_section()
     fleet_metrics = fleet_section()
 
@@ -273,6 +281,7 @@ def main() -> None:
         "",
     ]
     lines.append(survival)
+    lines.append(real_survival)
     lines.append(chart)
     lines.append(fleet_metrics)
     OUT.write_text("\n".join(lines))

@@ -17,6 +17,9 @@ const path = require('path');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 const CI = !!process.env.CI;
+// One id per run, inherited by the workers (they load this file again): the memory
+// cgroups a run makes carry it, and its global teardown removes what is left of them.
+process.env.OOMGUARD_UI_TESTS_RUN = process.env.OOMGUARD_UI_TESTS_RUN || String(process.pid);
 const PORT = process.env.OOMGUARD_UI_TESTS_PORT || '8888';
 const BASE_URL = process.env.TARGET_URL || `http://localhost:${PORT}`;
 
@@ -45,6 +48,7 @@ const hasPlaywrightFfmpeg = (() => {
 module.exports = {
   ...baseConfig,
   testDir: './tests',
+  globalTeardown: './tests/helpers/cgroupTeardown.ts',
   // Whole test (fixtures included: page load, kernel start) budget.
   timeout: 180 * 1000,
   expect: {

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import queue
@@ -17,15 +18,16 @@ TIMEOUT = 30
 
 
 class KernelSession:
-    def __init__(self, tmp_dir, connection_file=None):
+    def __init__(self, tmp_dir, connection_file=None, argv=None):
         """`connection_file`: where the kernel's connection file goes (default: a temp
-        file of jupyter_client's choosing)."""
+        file of jupyter_client's choosing). `argv` replaces the kernel's command (e.g.
+        real_cgroup.kernel_argv: a kernel in a cgroup)."""
         # Our own kernelspec so the kernel runs on sys.executable, whatever is on PATH.
         spec_dir = os.path.join(str(tmp_dir), "kernels", "oomguard-pytest")
         os.makedirs(spec_dir, exist_ok=True)
         with open(os.path.join(spec_dir, "kernel.json"), "w") as f:
-            json.dump({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f",
-                                "{connection_file}"],
+            json.dump({"argv": argv or [sys.executable, "-m", "ipykernel_launcher", "-f",
+                                        "{connection_file}"],
                        "display_name": "oomguard pytest", "language": "python"}, f)
         ksm = KernelSpecManager(kernel_dirs=[os.path.dirname(spec_dir)])
         self.km = KernelManager(kernel_name="oomguard-pytest", kernel_spec_manager=ksm,
@@ -146,3 +148,22 @@ class KernelSession:
                 left = deadline - time.monotonic()
                 assert left > 0, f"timed out waiting for {count} {kind or msg_type} (got {len(found)})"
                 self._cond.wait(left)
+
+
+@contextlib.contextmanager
+def kernel_in_memory_cgroup(tmp_dir, limit, purpose="kernel"):
+    """A KernelSession whose kernel runs under a real memory limit: a fresh
+    real_cgroup.MemoryCgroup of `limit` bytes. Yields (session, group); however the block
+    ends, the kernel is shut down and the group (with anything left in it) removed."""
+    from real_cgroup import MemoryCgroup, kernel_argv
+    group = MemoryCgroup(limit, purpose)
+    session = None
+    try:
+        session = KernelSession(tmp_dir, argv=kernel_argv(group))
+        yield session, group
+    finally:
+        try:
+            if session is not None:
+                session.shutdown()
+        finally:
+            group.remove()

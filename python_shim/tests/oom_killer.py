@@ -59,6 +59,20 @@ SCENARIOS = {
     "single giant allocation": "n = 28378\nbig = torch.ones(n, n)\n",
 }
 LOOP_SCENARIOS = [name for name in SCENARIOS if name != "single giant allocation"]
+# Under a real memory limit (real_cgroup.py), where child processes count: two DataLoader
+# workers, each keeping `mib` MiB per item it loads.
+DATALOADER_GROWS = (
+    "class Hoarder(torch.utils.data.Dataset):\n"
+    "    def __init__(self):\n"
+    "        self.kept = []\n"
+    "    def __len__(self):\n"
+    "        return 1 << 30\n"
+    "    def __getitem__(self, i):\n"
+    "        self.kept.append(torch.ones({mib} << 18))\n"
+    "        return i\n"
+    "loader = torch.utils.data.DataLoader(Hoarder(), num_workers=2, batch_size=None)\n"
+    "for item in loader:\n"
+    "    pass\n")
 CLEANUP = ("for _name in ('graphs', 'model', 'losses', 'x', 'loss', 'rows', 'adj', 'big'):\n"
            "    globals().pop(_name, None)\n"
            "gc.collect()\n"
@@ -89,15 +103,17 @@ def read_rss(pid: int, field: bytes = b"VmRSS:") -> Optional[int]:
     return None
 
 
-class OomKiller:
-    """Kills `pid` with SIGKILL once its VmRSS passes `limit` bytes."""
+class Watcher:
+    """A thread that calls `tick()` every `poll` seconds inside a `with` block, until the
+    block ends or `tick()` returns False."""
 
-    def __init__(self, pid: int, limit: int, poll: float = POLL):
-        self.pid, self.limit, self.poll = pid, limit, poll
-        self.killed = False
-        self.peak = 0
+    def __init__(self, poll: float = POLL, name: str = "watcher"):
+        self.poll = poll
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True, name="oom-killer")
+        self._thread = threading.Thread(target=self._watch, daemon=True, name=name)
+
+    def tick(self) -> bool:
+        raise NotImplementedError
 
     def __enter__(self):
         self._thread.start()
@@ -108,19 +124,32 @@ class OomKiller:
         self._thread.join(2)
 
     def _watch(self):
-        while not self._stop.is_set():
-            rss = read_rss(self.pid)
-            if rss is None:
-                return  # gone
-            self.peak = max(self.peak, rss)
-            if rss > self.limit:
-                try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-                self.killed = True
-                return
+        while not self._stop.is_set() and self.tick():
             self._stop.wait(self.poll)
+
+
+class OomKiller(Watcher):
+    """Kills `pid` with SIGKILL once its VmRSS passes `limit` bytes."""
+
+    def __init__(self, pid: int, limit: int, poll: float = POLL):
+        super().__init__(poll, name="oom-killer")
+        self.pid, self.limit = pid, limit
+        self.killed = False
+        self.peak = 0
+
+    def tick(self) -> bool:
+        rss = read_rss(self.pid)
+        if rss is None:
+            return False  # gone
+        self.peak = max(self.peak, rss)
+        if rss > self.limit:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.killed = True
+            return False
+        return True
 
 
 @dataclass

@@ -15,6 +15,26 @@ export async function processRssBytes(pid: number): Promise<number | null> {
   return proc ? proc.memRss * 1024 : null;
 }
 
+/** The host's memory as the operating system tells it (MemTotal, MemAvailable). */
+export async function hostMemory(): Promise<{ total: number; available: number }> {
+  const { total, available } = await si.mem();
+  return { total, available };
+}
+
+const MiB = 2 ** 20;
+
+/**
+ * Whether a figure the panel shows agrees with an independent reading of the same thing:
+ * within the range of `readings` (taken just before and after the panel's), widened by
+ * 5% or 8 MiB, whichever is more, and by what the panel's rounding hides.
+ */
+export function agrees(shown: number, readings: number[], rounding = 0): boolean {
+  const low = Math.min(...readings);
+  const high = Math.max(...readings);
+  const slack = Math.max(0.05 * high, 8 * MiB) + rounding;
+  return shown >= low - slack && shown <= high + slack;
+}
+
 /**
  * PID of the kernel of the active notebook, obtained by running
  * `os.getpid()` in a new cell appended at the end of the notebook.

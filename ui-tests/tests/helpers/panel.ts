@@ -5,6 +5,24 @@ import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { expect } from '@jupyterlab/galata';
 
 export const MiB = 2 ** 20;
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/**
+ * A size as the panel writes it ("1.9 GiB", "256 MiB") in bytes, with what its rounding
+ * may hide (half its last digit).
+ */
+export function parseShownBytes(text: string | null): { value: number; rounding: number } {
+  const match = /(\d+)(?:\.(\d+))? (B|KiB|MiB|GiB|TiB)\b/.exec(text ?? '');
+  if (!match) {
+    throw new Error(`not a size: ${JSON.stringify(text)}`);
+  }
+  const unit = 1024 ** UNITS.indexOf(match[3]);
+  const digits = match[2]?.length ?? 0;
+  return {
+    value: Number(`${match[1]}.${match[2] ?? '0'}`) * unit,
+    rounding: (0.5 * unit) / 10 ** digits
+  };
+}
 
 export async function openMemoryPanel(page: IJupyterLabPageFixture) {
   await page.evaluate(() =>
