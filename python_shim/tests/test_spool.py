@@ -181,25 +181,31 @@ def fake_spool(directory, pid, stamp, age_s, parts=1):
     return base
 
 
+def other_pid(pid: int) -> int:
+    """A pid for a fake spool that is not this process's (pids are small on a fresh
+    machine: the test process itself can be 333)."""
+    return pid + (1 << 21) if pid == os.getpid() else pid
+
+
 def test_finding_and_pruning_spools(tmp_path):
-    old = fake_spool(tmp_path, 111, "20240101T000000Z", age_s=3600, parts=3)
-    newer = fake_spool(tmp_path, 222, "20240101T010000Z", age_s=600)
+    old = fake_spool(tmp_path, other_pid(111), "20240101T000000Z", age_s=3600, parts=3)
+    newer = fake_spool(tmp_path, other_pid(222), "20240101T010000Z", age_s=600)
     mine = fake_spool(tmp_path, os.getpid(), "20240101T020000Z", age_s=60)
     (tmp_path / "unrelated.txt").write_text("not a spool")
     assert [s["path"] for s in list_spools(tmp_path)] == [mine, newer, old]
     assert list_spools(tmp_path)[2]["bytes"] == 3 * old.stat().st_size
     assert latest_spool(tmp_path) == newer  # a new kernel looks for the one that died
     assert latest_spool(tmp_path, exclude_current=False) == mine
-    assert latest_spool(tmp_path, pid=111) == old
-    assert latest_spool(tmp_path, pid=333) is None
+    assert latest_spool(tmp_path, pid=other_pid(111)) == old
+    assert latest_spool(tmp_path, pid=other_pid(333)) is None
     assert latest_spool(tmp_path / "missing") is None
     assert [Path(p).name for p in read_spool(old.with_name(old.name + ".2"))[2]["parts"]] == [
         old.name + ".2", old.name + ".1", old.name]
 
     for n in range(25):
-        fake_spool(tmp_path, 1000 + n, "20240102T000000Z", age_s=1000 + n)
-    ancient = fake_spool(tmp_path, 5, "20230101T000000Z", age_s=30 * 24 * 3600)
-    recent = fake_spool(tmp_path, 6, "20240103T000000Z", age_s=10)
+        fake_spool(tmp_path, other_pid(1000 + n), "20240102T000000Z", age_s=1000 + n)
+    ancient = fake_spool(tmp_path, other_pid(5), "20230101T000000Z", age_s=30 * 24 * 3600)
+    recent = fake_spool(tmp_path, other_pid(6), "20240103T000000Z", age_s=10)
     deleted = prune_spools(tmp_path, protect=old, keep_sessions=20)
     left = {s["path"] for s in list_spools(tmp_path)}
     assert old in left and recent in left and ancient not in left
