@@ -17,7 +17,8 @@ TIMEOUT = 30
 
 
 class KernelSession:
-    def __init__(self, tmp_dir):
+    def __init__(self, tmp_dir, cwd=None):
+        """`cwd`: the kernel's working directory (JupyterLab's is the notebook's folder)."""
         # Our own kernelspec so the kernel runs on sys.executable, whatever is on PATH.
         spec_dir = os.path.join(str(tmp_dir), "kernels", "oomguard-pytest")
         os.makedirs(spec_dir, exist_ok=True)
@@ -27,7 +28,7 @@ class KernelSession:
                        "display_name": "oomguard pytest", "language": "python"}, f)
         ksm = KernelSpecManager(kernel_dirs=[os.path.dirname(spec_dir)])
         self.km = KernelManager(kernel_name="oomguard-pytest", kernel_spec_manager=ksm)
-        self.km.start_kernel()
+        self.km.start_kernel(**({"cwd": str(cwd)} if cwd is not None else {}))
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)

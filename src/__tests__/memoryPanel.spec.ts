@@ -65,8 +65,25 @@ describe('MemoryPanel', () => {
     expect(status.dataset.state).toBe('missing');
     const button = panel.node.querySelector('.jp-oomguard-reconnect') as HTMLButtonElement;
     expect(button.hidden).toBe(false);
+    expect(button.textContent).toBe('Reconnect');
     button.click();
     expect(attach).toHaveBeenCalled();
+    panel.dispose();
+  });
+
+  it('offers to attach by hand when auto-attach is off', () => {
+    const model = new MemoryModel();
+    const { memory, attach } = notebookMemory(model);
+    const panel = showPanel();
+    panel.memory = memory;
+    model.setStatus('detached', 'oomguard does not attach to kernels by itself.');
+    const button = panel.node.querySelector('.jp-oomguard-reconnect') as HTMLButtonElement;
+    expect(button.hidden).toBe(false);
+    expect(button.textContent).toBe('Attach');
+    button.click();
+    expect(attach).toHaveBeenCalled();
+    model.setStatus('connected');
+    expect(button.hidden).toBe(true);
     panel.dispose();
   });
 

@@ -34,6 +34,8 @@ export type ConnectionState =
   | 'no-kernel'
   | 'connecting'
   | 'connected'
+  /** Auto-attach is off (a setting) and the user has not attached this notebook yet. */
+  | 'detached'
   | 'waiting'
   | 'not-python'
   | 'missing'
