@@ -206,10 +206,11 @@ class Guard:
     def has_predictor(self) -> bool:
         return self._precheck.predictor() is not None
 
-    def predict_source(self, source: str, *, wait: float,
-                       from_editor: bool = False) -> Optional[tuple]:
-        """The pre-run check's prediction for `source` (PreCheck.predict_source)."""
-        return self._precheck.predict_source(source, wait=wait, from_editor=from_editor)
+    def predict_for_editor(self, source: str, *, wait: float,
+                           cell_started: Callable[[], bool]) -> Optional[tuple]:
+        """An edit-time prediction of `source`, judged as the pre-run check would
+        (PreCheck.predict_for_editor): None when it gave way."""
+        return self._precheck.predict_for_editor(source, wait=wait, cell_started=cell_started)
 
     # -- before the cell ----------------------------------------------------------------
     def _pre_run_cell(self, info=None) -> None:

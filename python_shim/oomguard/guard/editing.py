@@ -8,7 +8,9 @@ the predictor's safe reads (no repr, no imports the user did not make).
 
 Comm messages reach the kernel on the shell thread when it is idle, or on a subshell
 thread at any time. So an edit-time prediction:
-- shares one lock with the pre-run check (PreCheck.lock): one prediction at a time;
+- gives way to the pre-run check, which never waits for it (precheck.py): edit-time
+  predictions take turns among themselves only (PreCheck.edit_turn), and one that sees a
+  cell start stops between its passes;
 - never touches gc (gc.disable() is process-wide: a cell starting on the main thread
   meanwhile would run with the collector off, or on where the user turned it off);
 - is not made while a cell runs, and is thrown away if a cell started while it was
@@ -29,7 +31,7 @@ from ..records import _plain
 
 log = logging.getLogger("oomguard")
 
-LOCK_WAIT_S = 1.0  # for another prediction (or the pre-run check) to finish
+LOCK_WAIT_S = 1.0  # for another edit-time prediction to finish
 BUSY_NOTE = "another prediction is still being made"
 CELL_STARTED_NOTE = "a cell started while predicting; predicted once it ends"
 
@@ -75,11 +77,12 @@ class EditPredictions:
         longest = _predictor_max_source()
         if longest is not None and len(source) > longest:
             return [], {}, f"the cell is too long to predict (over {longest} characters)"
-        predicted = guard.predict_source(source, wait=LOCK_WAIT_S, from_editor=True)
+        started = lambda: guard.cells_started != cells_started  # noqa: E731
+        predicted = guard.predict_for_editor(source, wait=LOCK_WAIT_S, cell_started=started)
+        if started():
+            return [], {}, CELL_STARTED_NOTE
         if predicted is None:
             return [], {}, BUSY_NOTE
-        if guard.cells_started != cells_started:
-            return [], {}, CELL_STARTED_NOTE
         findings, free = predicted
         # IPython drops a cell's leading blank lines before anything else: count them
         # back, so that lines are the cell's as the user sees it in the editor.
