@@ -75,6 +75,36 @@ def test_line_numbers_follow_the_cell_with_magics(kernel, comm):
     assert [f["line"] for f in answer["findings"] if f["risky"]] == [3]
 
 
+def test_an_edited_cell_runs_no_user_code_even_with_autocall(kernel, comm):
+    # IPython's prefilter (shell.transform_cell, single-line cells) looks names up:
+    # attribute chains run properties and __getattr__. A cell being edited has not been
+    # run: none of that may happen. The watched objects count every touch.
+    kernel.execute(
+        "_touches = []\n"
+        "class _Watched:\n"
+        "    @property\n"
+        "    def prop(self):\n"
+        "        _touches.append('property'); return self\n"
+        "    def __getattr__(self, name):\n"
+        "        _touches.append('getattr ' + name); return self\n"
+        "    def __call__(self, *args):\n"
+        "        _touches.append('call'); return self\n"
+        "watched = _Watched()\n"
+        "get_ipython().run_line_magic('autocall', '2')\n", silent=True)
+    try:
+        for number, source in enumerate(["watched.prop", "watched.anything",
+                                         "watched.prop.deeper 3", "watched"], 40):
+            answer = ask(kernel, comm, source, number)
+            assert answer["note"] is None and answer["findings"] == [], (source, answer)
+        assert kernel.evaluate("_touches") == []
+        # The magics and help syntax still read as the pre-run check sees them.
+        answer = ask(kernel, comm, "%time y = 1\nwatched?\n" + RISKY, 45)
+        assert [f["line"] for f in answer["findings"] if f["risky"]] == [3]
+        assert kernel.evaluate("_touches") == []
+    finally:
+        kernel.execute("get_ipython().run_line_magic('autocall', '0')", silent=True)
+
+
 def test_benign_source_has_no_risky_findings(kernel, comm):
     answer = ask(kernel, comm, "small = np.zeros((10, 10))\ntotal = small.sum()", 4)
     assert answer["findings"] == [] and answer["note"] is None

@@ -222,7 +222,10 @@ class Guard:
             raw = getattr(info, "raw_cell", None)
             allowed = self._allow_next or allows(raw)
             self._allow_next = False
-            self._precheck.pending = (raw, allowed) if self.mode != "off" else None
+            # What IPython compiles (IPython 8.x+ says; else PreCheck transforms the text).
+            transformed = getattr(info, "transformed_cell", None)
+            self._precheck.pending = (raw, transformed, allowed) if self.mode != "off" \
+                else None
             if self.watchdog_fraction is not None or self.hard_cap:
                 self._arm()
         except Exception:

@@ -3,8 +3,11 @@
 The front end sends the cell being edited while the kernel is idle; the kernel answers
 with the predictor's findings so risky lines can be marked before the cell runs. The
 predictor is the one the pre-run check uses (Guard.predictor or oomguard.predict), with
-the same inputs: IPython's transform of the cell and the user's namespace, read through
-the predictor's safe reads (no repr, no imports the user did not make).
+the same inputs: the cell as IPython compiles it and the user's namespace, read through
+the predictor's safe reads (no repr, no imports the user did not make). The cell is
+transformed by IPython's static transformers only (precheck.static_transform), never
+`shell.transform_cell`, whose prefilter reads user objects (and with %autocall rewrites
+calls) for a cell the user has not run.
 
 Comm messages reach the kernel on the shell thread when it is idle, or on a subshell
 thread at any time. So an edit-time prediction:
@@ -28,6 +31,7 @@ from typing import Optional
 
 from .. import protocol
 from ..records import _plain
+from .precheck import static_transform
 
 log = logging.getLogger("oomguard")
 
@@ -71,7 +75,7 @@ class EditPredictions:
             return [], {}, "a cell is running; predicted once it ends"
         if not guard.has_predictor():
             return [], {}, "the predictor is not available in this build"
-        source = _transformed(shell, raw)
+        source = static_transform(raw)
         if source is None:
             return [], {}, "the cell could not be read as Python"
         longest = _predictor_max_source()
@@ -111,13 +115,3 @@ def _leading_blank_lines(source: str) -> int:
             break
         count += 1
     return count
-
-
-def _transformed(shell, raw: str) -> Optional[str]:
-    """What IPython would compile (magics as Python, line numbers kept), as the pre-run
-    check sees it; None where IPython's transformers refuse the cell."""
-    try:
-        source = shell.transform_cell(raw)
-    except Exception:
-        return None
-    return source if isinstance(source, str) else None

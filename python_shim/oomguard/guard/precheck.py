@@ -40,6 +40,31 @@ def allows(raw_cell) -> bool:
     return False
 
 
+_static_transformer = None
+
+
+def static_transform(raw: str) -> Optional[str]:
+    """The cell as IPython compiles it, as far as its text alone says: IPython's own
+    static transformers (magics and shell escapes as Python calls, help syntax, prompts,
+    `%%oomguard allow` stripped; line numbers kept). Not `shell.transform_cell`: its
+    prefilter (single-line cells) looks names up in the user's namespace, running
+    properties and `__getattr__`, and with %autocall rewrites calls; nor transformers
+    the user registered. Running no user code, for cells that have not been run. None
+    where the text cannot be transformed."""
+    global _static_transformer
+    try:
+        if _static_transformer is None:
+            # IPython's own module: loaded already in any shell that has us as a hook.
+            from IPython.core.inputtransformer2 import TransformerManager
+            manager = TransformerManager()
+            manager.cleanup_transforms.append(strip_allow_line)
+            _static_transformer = manager
+        source = _static_transformer.transform_cell(raw)
+    except Exception:
+        return None
+    return source if isinstance(source, str) else None
+
+
 def strip_allow_line(lines: List[str]) -> List[str]:
     """Input transformer (cleanup stage): `%%oomguard allow` becomes a blank line, so the
     rest of the cell runs as an ordinary cell (last expression shown, magics work) with
@@ -75,11 +100,11 @@ class PreCheck(ast.NodeTransformer):
         guard = self.guard
         if pending is None:
             return
-        raw, allowed = pending
+        raw, transformed, allowed = pending
         if allowed or guard.mode == "off":
             return
         try:
-            findings, free = self._predict(raw)
+            findings, free = self._predict(raw, transformed)
             risky = [f for f in findings if text.field(f, "risky") is True]
             if findings:
                 guard.runtime.recorder.attach_findings(findings)
@@ -107,11 +132,11 @@ class PreCheck(ast.NodeTransformer):
                 return None  # no predictor in this build: the guard only watches
         return self._module_predict
 
-    def _predict(self, raw) -> tuple:
-        shell = self.guard.shell
-        if shell is None or not isinstance(raw, str):
+    def _predict(self, raw, transformed) -> tuple:
+        source = transformed if isinstance(transformed, str) else \
+            static_transform(raw) if isinstance(raw, str) else None
+        if source is None:
             return [], {}
-        source = shell.transform_cell(raw)  # what IPython compiled: magics as Python
         return self._judge(source, {}, lambda: True)
 
     def predict_for_editor(self, source: str, *, wait: float,
