@@ -107,6 +107,8 @@ def installed_module(search=None):
     """The installed oomguard package, imported from where its distribution put it (see
     the module's docstring). Raises ModuleNotFoundError when it is not installed, and
     ImportError when another module of that name is already imported."""
+    if NAME in sys.modules and sys.modules[NAME] is None:  # as `import` does
+        raise ModuleNotFoundError(f"import of {NAME} halted; None in sys.modules", name=NAME)
     directories = package_directories(search)
     loaded = sys.modules.get(NAME)
     if loaded is not None:

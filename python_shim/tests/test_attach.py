@@ -162,3 +162,11 @@ def test_the_module_is_imported_from_its_installed_file(tmp_path, monkeypatch):
             __import__("sys").modules.pop(name, None)
         __import__("sys").modules["oomguard"] = oomguard
     assert importlib.util.find_spec("oomguard") is not None
+
+
+def test_a_module_blocked_in_sys_modules_stays_blocked(monkeypatch):
+    # `sys.modules[name] = None` is how Python says "no such module here" (and how the
+    # ui-tests' kernel without oomguard is made): attaching honours it as import does.
+    monkeypatch.setitem(__import__("sys").modules, "oomguard", None)
+    with pytest.raises(ModuleNotFoundError, match="oomguard"):
+        attach.installed_module()
