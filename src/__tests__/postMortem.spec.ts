@@ -168,10 +168,14 @@ describe('post-mortem: back-filling from the dead kernel\'s spool', () => {
   it('validates the answer and caps its size', () => {
     expect(parseKernelMessage(spool()).ok).toBe(true);
     const tooMany = Array.from({ length: MAX_SPOOL_SAMPLES + 1 }, () => spool().samples[0]);
-    expect(parseKernelMessage(spool({ samples: tooMany })).ok).toBe(false);
-    expect(parseKernelMessage(spool({ samples: [{ t: 'yesterday' }] })).ok).toBe(false);
-    expect(parseKernelMessage(spool({ pid: '../100' })).ok).toBe(false);
-    expect(parseKernelMessage(hello({ oom_kills: -1 })).ok).toBe(false);
+    const cut = parseKernelMessage(spool({ samples: tooMany }));
+    expect(cut.ok && (cut.message as any).samples.length).toBe(MAX_SPOOL_SAMPLES);
+    const good = spool().samples[0];
+    const one = parseKernelMessage(spool({ samples: [{ t: 'yesterday' }, good] }));
+    expect(one.ok && (one.message as any).samples).toEqual([good]);
+    expect(parseKernelMessage(spool({ pid: '../100' })).ok).toBe(false); // answers nothing
+    const noCount = parseKernelMessage(hello({ oom_kills: -1 }));
+    expect(noCount.ok && (noCount.message as any).oom_kills).toBeNull(); // not measured
     expect(parseKernelMessage(hello({ oom_kills: 2, oom_kills_file: EVENTS })).ok).toBe(true);
   });
 });

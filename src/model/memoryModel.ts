@@ -287,6 +287,11 @@ export class MemoryModel {
     return this._rejected;
   }
 
+  /** Messages kept in part (a field left out or cut) since the model was made. */
+  get repairedCount(): number {
+    return this._repaired;
+  }
+
   get isDisposed(): boolean {
     return this._isDisposed;
   }
@@ -332,8 +337,9 @@ export class MemoryModel {
   }
 
   /**
-   * Take a message from the kernel. Malformed messages are dropped with a console
-   * warning; a message of another protocol version marks the link incompatible.
+   * Take a message from the kernel: what is valid of it, field by field (what was left
+   * out or cut is said in a console warning). A message that cannot be used at all is
+   * dropped with a warning; one of another protocol version marks the link incompatible.
    */
   handleMessage(data: unknown): void {
     if (this._isDisposed) {
@@ -354,6 +360,13 @@ export class MemoryModel {
       return;
     }
     const message = parsed.message;
+    if (parsed.problems.length) {
+      this._repaired++;
+      console.warn(
+        `oomguard: kept what was valid of a ${message.type} message from the kernel: ` +
+          parsed.problems.join('; ')
+      );
+    }
     switch (message.type) {
       case 'hello':
         if (this._hello && this._hello.pid !== message.pid) {
@@ -554,6 +567,7 @@ export class MemoryModel {
   private _shimError: string | null = null;
   private _lastReceivedAt: number | null = null;
   private _rejected = 0;
+  private _repaired = 0;
   private _cells: ICellRecord[] = [];
   private _timeline = new TimelineSeries();
   private _runningCell: IRunningCell | null = null;

@@ -58,7 +58,7 @@ class EditPredictions:
             findings, free, note = [], {}, "the prediction failed (see the kernel's log)"
         limit = free.get("limit")
         return protocol.prediction(
-            request_id, cell_id, findings[:protocol.MAX_FINDINGS],
+            request_id, cell_id, findings,
             {k: v for k, v in free.items() if k != "limit"},
             limit if isinstance(limit, int) else None,
             time.perf_counter() - started, note)

@@ -187,12 +187,10 @@ class PreCheck(ast.NodeTransformer):
         if not runtime.bridge.open_comms:
             return
         cell = runtime.recorder.running_cell() or {}
-        runtime.bridge.send_all({
-            "v": protocol.PROTOCOL_VERSION, "type": "warning",
-            "findings": [_plain(f) for f in risky[:protocol.MAX_FINDINGS]],
-            "execution_count": cell.get("execution_count"), "cell_id": cell.get("cell_id"),
-            "mode": self.guard.mode, "free": {k: v for k, v in free.items() if k != "limit"},
-            "limit": free.get("limit")})
+        runtime.bridge.send_all(protocol.warning(
+            [_plain(f) for f in risky], cell.get("execution_count"), cell.get("cell_id"),
+            self.guard.mode, {k: v for k, v in free.items() if k != "limit"},
+            free.get("limit")))
 
     @staticmethod
     def _rejection(message: str):
