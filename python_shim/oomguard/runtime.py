@@ -29,7 +29,7 @@ from .readings import Readings
 from .records import CellRecord, CellRecorder
 from .sampler import Sampler
 from .sizes import scan_namespace
-from .spool import Spool, default_directory
+from .spool import Spool, SpoolWriter, default_directory
 from .timeline import Timeline
 
 log = logging.getLogger("oomguard")
@@ -80,7 +80,7 @@ class Runtime:
         # kernel killed by the OOM killer leaves its timeline behind.
         self.timeline = Timeline()
         self.spool_setting = None  # None: the default directory; False: no spool
-        self.spool: Optional[Spool] = None
+        self.spool: Optional[SpoolWriter] = None  # written on a thread of its own
         self.sampler.add_sink(self.timeline.add_sample)
         # After a restart the front end asks for what the dead kernel spooled (backfill.py).
         self.spool_answers = SpoolAnswers(
@@ -186,8 +186,8 @@ class Runtime:
 
     def _open_spool(self) -> None:
         if self.spool is None and self.spool_setting is not False:
-            self.spool = Spool(directory=self.spool_setting,
-                               session={"interval": self.interval})
+            self.spool = SpoolWriter(Spool(directory=self.spool_setting,
+                                           session={"interval": self.interval}))
 
     def _close_spool(self) -> None:
         spool, self.spool = self.spool, None
