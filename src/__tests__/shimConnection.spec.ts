@@ -323,7 +323,7 @@ describe('ShimConnection', () => {
     kernel.statusChanged.emit('autorestarting');
     expect(model.status.state).toBe('disconnected');
     expect(model.status.message).toContain(
-      'The kernel died while cell [7] ran at 12.5 GiB of a 12.7 GiB limit: out of memory likely.'
+      'The kernel died while cell [7] ran, with the session at 12.5 GiB of its 12.7 GiB limit (this kernel: 12.4 GiB): out of memory likely.'
     );
     expect(model.postMortems).toHaveLength(1);
     expect(model.postMortems[0]).toEqual(

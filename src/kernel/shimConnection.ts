@@ -2,7 +2,7 @@ import { ISessionContext } from '@jupyterlab/apputils';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
-import { deathMessage } from '../format';
+import { deathMessage } from '../views/postMortemText';
 import { MemoryModel } from '../model/memoryModel';
 import {
   clientMessage,
