@@ -69,6 +69,13 @@ export interface IHelloMessage {
    */
   oom_kills?: number | null;
   oom_kills_file?: string | null;
+  /**
+   * True where one OOM kill ends every process of the container together (cgroup v2
+   * memory.oom.group = 1, as Kubernetes 1.28+ sets it), read from `oom_group_file`;
+   * false where not; null where it cannot be known. Absent from older shims.
+   */
+  oom_group?: boolean | null;
+  oom_group_file?: string | null;
 }
 
 export interface ISampleMessage {
@@ -550,7 +557,9 @@ const MESSAGE_SHAPES: Record<KernelMessage['type'], Shape> = {
     python: orElse(text, ''),
     peak_method: orElse(text, 'sampled'),
     oom_kills: optional(nullable(integer)),
-    oom_kills_file: optional(nullable(text))
+    oom_kills_file: optional(nullable(text)),
+    oom_group: optional(nullable(bool)),
+    oom_group_file: optional(nullable(text))
   },
   sample: sampleShape,
   spool: {

@@ -94,12 +94,16 @@ def cell_record(record: dict) -> dict:
 
 
 def hello(*, shim_version: str, pid: int, interval: float, python: str, peak_method: str,
-          oom_kills: Optional[int] = None, oom_kills_file: Optional[str] = None) -> dict:
+          oom_kills: Optional[int] = None, oom_kills_file: Optional[str] = None,
+          oom_group: Optional[bool] = None, oom_group_file: Optional[str] = None) -> dict:
     """`oom_kills`: the OOM killer's count for this kernel's cgroup (None: no counter),
-    read from `oom_kills_file`; a front end compares it across a restart."""
+    read from `oom_kills_file`; a front end compares it across a restart. `oom_group`:
+    True where one OOM kill ends the whole container (cgroup v2 memory.oom.group = 1,
+    read from `oom_group_file`), False where not, None where it cannot be known."""
     return _envelope("hello", shim_version=shim_version, pid=pid, interval=interval,
                      python=python, peak_method=peak_method, oom_kills=oom_kills,
-                     oom_kills_file=oom_kills_file)
+                     oom_kills_file=oom_kills_file, oom_group=oom_group,
+                     oom_group_file=oom_group_file)
 
 
 def sample(reading: dict) -> dict:

@@ -97,6 +97,7 @@ class Runtime:
         self.editing = EditPredictions(self)  # `predict` requests while a cell is edited
         self.enabled = False
         self._dashboard = None
+        self._told_oom_group = False  # the text mode says it once per process
 
     # -- readings -----------------------------------------------------------------------
     def take_reading(self) -> dict:
@@ -122,10 +123,12 @@ class Runtime:
 
     def hello(self) -> dict:
         oom_kills, oom_kills_file = self.readings.limits.cgroup.oom_kills()
+        oom_group, oom_group_file = self.readings.limits.cgroup.oom_group()
         return protocol.hello(shim_version=self.shim_version, pid=os.getpid(),
                               interval=self.interval, python=platform.python_version(),
                               peak_method=self.peak_method, oom_kills=oom_kills,
-                              oom_kills_file=oom_kills_file)
+                              oom_kills_file=oom_kills_file, oom_group=oom_group,
+                              oom_group_file=oom_group_file)
 
     def cells(self) -> List[CellRecord]:
         return self.recorder.records()
@@ -275,6 +278,18 @@ class Runtime:
                 # After the recorder: the guard's hooks rely on its running cell.
                 self.guard.register(shell)
             self.enabled = True
+            self._tell_oom_group()
+
+    def _tell_oom_group(self) -> None:
+        """Where one OOM kill ends the whole container, say so once in the text mode (a
+        front end says it from `hello`)."""
+        if self._told_oom_group or self.summary_mode() == "off":
+            return
+        grouped, where = self.readings.limits.cgroup.oom_group()
+        if grouped:
+            from .render import oom_group_text
+            print(oom_group_text(where))
+            self._told_oom_group = True
 
     def disable(self) -> None:
         with self._lock:

@@ -219,3 +219,24 @@ describe('MemoryPanel warnings list', () => {
     panel.dispose();
   });
 });
+
+describe('MemoryPanel in a Kubernetes container', () => {
+  it('says what one container-wide OOM kill means, only where the kernel says so', () => {
+    const model = new MemoryModel();
+    const panel = showPanel();
+    panel.memory = notebookMemory(model).memory;
+    const note = () => panel.node.querySelector('.jp-oomguard-oom-group') as HTMLElement;
+    model.handleMessage(hello({ oom_group: false, oom_group_file: '/sys/fs/cgroup/memory.oom.group' }));
+    expect(note().hidden).toBe(true);
+    model.handleMessage(hello({ pid: 7, oom_group: true, oom_group_file: '/sys/fs/cgroup/memory.oom.group' }));
+    expect(note().hidden).toBe(false);
+    expect(note().textContent).toContain('memory.oom.group = 1');
+    expect(note().textContent).toContain('every other kernel and the Jupyter server');
+    expect(note().textContent).toContain('all that stands between you and losing every session');
+    expect(note().textContent).toContain('persistent storage');
+    expect(note().title).toBe('/sys/fs/cgroup/memory.oom.group');
+    model.handleMessage(hello({ pid: 8 })); // an older shim: nothing said
+    expect(note().hidden).toBe(true);
+    panel.dispose();
+  });
+});
