@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from typing import Any, Optional
 
 PROTOCOL_VERSION = 1
@@ -208,8 +210,34 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+class DropWarnings:
+    """Says why an incoming message was dropped, but a flood of bad messages is not a
+    flood of warnings (each one is a write to the kernel's stderr, which ipykernel sends
+    on iopub): at most one per `window` seconds, saying how many went unsaid."""
+
+    def __init__(self, window: float = 10.0):
+        self.window = window
+        self._lock = threading.Lock()
+        self._quiet_until = 0.0
+        self._unsaid = 0
+
+    def __call__(self, reason: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now < self._quiet_until:
+                self._unsaid += 1
+                return
+            unsaid, self._unsaid = self._unsaid, 0
+            self._quiet_until = now + self.window
+        more = f" (and {unsaid} more since the last such warning)" if unsaid else ""
+        log.warning("oomguard: dropped an incoming comm message: %s%s", reason, more)
+
+
+drop_warnings = DropWarnings()
+
+
 def _drop(reason: str) -> None:
-    log.warning("oomguard: dropped an incoming comm message: %s", reason)
+    drop_warnings(reason)
     return None
 
 

@@ -31,7 +31,7 @@ class Hostile(dict):
         raise RuntimeError("no")
 
 
-def test_malformed_incoming_messages_are_dropped_with_a_warning(caplog):
+def test_malformed_incoming_messages_are_dropped_with_a_warning(caplog, monkeypatch):
     bad = [None, "x", [1], {}, {"type": "refresh"}, {"v": "1", "type": "refresh"},
            {"v": True, "type": "refresh"}, {"v": 2, "type": "refresh"},
            {"v": 1, "type": "nope"}, {"v": 1, "type": 3}, {"v": 1, "type": "open", "client": 5},
@@ -40,9 +40,23 @@ def test_malformed_incoming_messages_are_dropped_with_a_warning(caplog):
            {"v": 1, "type": "settings", "interval": True}, Hostile(v=1)]
     with caplog.at_level(logging.WARNING, logger="oomguard"):
         for message in bad:
+            monkeypatch.setattr(protocol, "drop_warnings", protocol.DropWarnings(window=0))
             assert protocol.parse_incoming(message) is None
     assert len(caplog.records) == len(bad)
     assert any("v2" in r.getMessage() for r in caplog.records)
+
+
+def test_a_flood_of_bad_messages_is_not_a_flood_of_warnings(caplog, monkeypatch):
+    warnings = protocol.DropWarnings(window=60)
+    monkeypatch.setattr(protocol, "drop_warnings", warnings)
+    with caplog.at_level(logging.WARNING, logger="oomguard"):
+        for _ in range(500):
+            assert protocol.parse_incoming({"v": 1, "type": "nope"}) is None
+        assert len(caplog.records) == 1 and "unknown message type 'nope'" in caplog.text
+        warnings.window, warnings._quiet_until = 0, 0.0  # the window is over
+        protocol.parse_incoming(None)
+    assert len(caplog.records) == 2
+    assert "(and 499 more since the last such warning)" in caplog.records[1].getMessage()
 
 
 def test_spool_requests_carry_only_a_pid_and_a_time():
