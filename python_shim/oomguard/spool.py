@@ -86,6 +86,14 @@ def _shim_version() -> str:
         return "0.0.0+unknown"
 
 
+def _close_quietly(fd: Optional[int]) -> None:
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass  # closed already, or the disk is gone: nothing to keep
+
+
 def unsafe_directory(fd: int, directory) -> Optional[str]:
     """Why the open directory `fd` is not a place for this user's spool, or None."""
     st = os.fstat(fd)
@@ -301,20 +309,12 @@ class Spool:
         return True
 
     def _close_fd_locked(self) -> None:
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = None
+        fd, self._fd = self._fd, None
+        _close_quietly(fd)
 
     def _close_dir_locked(self) -> None:
-        if self._dir_fd is not None:
-            try:
-                os.close(self._dir_fd)
-            except OSError:
-                pass
-            self._dir_fd = None
+        fd, self._dir_fd = self._dir_fd, None
+        _close_quietly(fd)
 
     def _disable_locked(self, note: str) -> None:
         self._close_fd_locked()
