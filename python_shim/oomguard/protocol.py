@@ -88,8 +88,10 @@ def capped_findings(found) -> list:
 def cell_record(record: dict) -> dict:
     """A CellRecord dict as sent: notes, findings and GPUs within their caps."""
     record = _clipped(record, ("cell_id", "peak_method", "stopped_by"))
-    record["notes"] = capped_notes(record.get("notes"))
-    record["findings"] = capped_findings(record.get("findings"))
+    if "notes" in record:
+        record["notes"] = capped_notes(record["notes"])
+    if "findings" in record:
+        record["findings"] = capped_findings(record["findings"])
     if isinstance(record.get("gpu"), list):
         record["gpu"] = record["gpu"][:MAX_GPUS]
     return record
