@@ -134,5 +134,17 @@ def installed_module(search=None):
     return module
 
 
+def attach():
+    """What a front end runs: enable the installed shim, and tell it a front end is about
+    to open its comm (a cell the user runs meanwhile is shown there, not summed up as
+    text in the cell)."""
+    module = installed_module()
+    module.enable()
+    runtime = getattr(module, "_runtime", None)
+    expect = getattr(runtime, "expect_front_end", None)
+    if expect is not None:  # an older shim has none
+        expect()
+
+
 if __name__ == RUN_AS:
-    installed_module().enable()
+    attach()

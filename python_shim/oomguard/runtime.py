@@ -36,6 +36,9 @@ log = logging.getLogger("oomguard")
 
 DEFAULT_INTERVAL = 1.0
 SUMMARY_MODES = ("off", "summary", "verbose")
+# Seconds a front end that loaded the shim has to open its comm before cells are summed
+# up as text again (attach.py): the user's first cell may run before the comm opens.
+FRONT_END_GRACE_S = 30.0
 
 
 def _complain(message: str) -> None:
@@ -98,6 +101,7 @@ class Runtime:
         self.enabled = False
         self._dashboard = None
         self._told_oom_group = False  # the text mode says it once per process
+        self._front_end_expected_until = 0.0  # time.monotonic(); see expect_front_end
 
     # -- readings -----------------------------------------------------------------------
     def take_reading(self) -> dict:
@@ -198,12 +202,20 @@ class Runtime:
             spool.close()
 
     # -- cells --------------------------------------------------------------------------
+    def expect_front_end(self) -> None:
+        """A front end loaded the shim and is about to open its comm (attach.py): it
+        shows the cells itself, so none is summed up as text meanwhile (for at most
+        FRONT_END_GRACE_S, in case it never does)."""
+        self._front_end_expected_until = time.monotonic() + FRONT_END_GRACE_S
+
     def summary_mode(self) -> str:
         """The user's choice, else a summary unless a front end (the JupyterLab extension)
-        shows the cells itself."""
+        shows the cells itself, or is about to."""
         if self.summary_setting is not None:
             return self.summary_setting
-        return "off" if self.bridge.open_comms else "summary"
+        if self.bridge.open_comms or time.monotonic() < self._front_end_expected_until:
+            return "off"
+        return "summary"
 
     def _cell_started(self, running_cell: dict) -> None:
         if self.bridge.open_comms:

@@ -170,3 +170,28 @@ def test_a_module_blocked_in_sys_modules_stays_blocked(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "oomguard", None)
     with pytest.raises(ModuleNotFoundError, match="oomguard"):
         attach.installed_module()
+
+
+@pytest.mark.kernel
+@pytest.mark.timeout(120)
+def test_a_cell_run_before_the_front_ends_comm_opens_is_not_summed_up_in_it(tmp_path):
+    # The front end opens its comm only after the attach's reply: a cell the user runs
+    # at once comes in between, and its text summary would land in the notebook.
+    if installed() is None:
+        pytest.skip("oomguard is not installed in this environment (pip install .)")
+    session = KernelSession(tmp_path / "spec")
+    try:
+        session.execute(LOAD, silent=True)
+        _, messages = session.run("1 + 1")
+        printed = "".join(m["content"].get("text", "") for m in messages
+                          if m["msg_type"] == "stream")
+        assert "[oomguard]" not in printed
+        # A front end that never opened its comm: after the grace, summaries are back.
+        session.execute("oomguard = __import__('sys').modules['oomguard']\n"
+                        "oomguard._runtime._front_end_expected_until = 0.0", silent=True)
+        _, messages = session.run("2 + 2")
+        printed = "".join(m["content"].get("text", "") for m in messages
+                          if m["msg_type"] == "stream")
+        assert "[oomguard] cell" in printed
+    finally:
+        session.shutdown()

@@ -118,7 +118,7 @@ describe('ShimConnection', () => {
     expect(LOAD_CODE).toBe(
       `exec(${JSON.stringify(ATTACH_SOURCE)}, {'__name__': '__oomguard_attach__'})`
     );
-    expect(ATTACH_SOURCE).toContain('installed_module().enable()');
+    expect(ATTACH_SOURCE).toContain('module.enable()');
     expect(LOAD_CODE).not.toContain("__import__('oomguard')");
     const comm = kernel.comms[0];
     expect(comm.opened).toEqual([{ v: 1, type: 'open', client: 'jupyterlab' }]);
