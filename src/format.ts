@@ -3,8 +3,6 @@
  * users compare against — cgroup `memory.max`, Colab's 12.7 GiB — are binary.
  */
 
-import type { TranslationBundle } from '@jupyterlab/translation';
-import type { IPostMortem } from './model/memoryModel';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
@@ -76,31 +74,4 @@ export function severityOf(
     return 'critical';
   }
   return percent >= warnAt ? 'warn' : 'ok';
-}
-
-/**
- * "The kernel died while cell [4] ran at 12.4 GiB of a 12.7 GiB limit: out of memory
- * likely." Whole sentences per case, so translations need not stitch pieces.
- */
-export function deathMessage(
-  postMortem: IPostMortem | null,
-  trans: TranslationBundle
-): string {
-  if (!postMortem) {
-    return trans.__('The kernel died.');
-  }
-  const cell = `[${postMortem.execution_count ?? ' '}]`;
-  if (postMortem.used === null || postMortem.limit === null) {
-    return trans.__('The kernel died while cell %1 ran.', cell);
-  }
-  const used = formatBytes(postMortem.used);
-  const limit = formatBytes(postMortem.limit);
-  return postMortem.outOfMemoryLikely
-    ? trans.__(
-        'The kernel died while cell %1 ran at %2 of a %3 limit: out of memory likely.',
-        cell,
-        used,
-        limit
-      )
-    : trans.__('The kernel died while cell %1 ran at %2 of a %3 limit.', cell, used, limit);
 }

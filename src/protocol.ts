@@ -2,8 +2,10 @@
  * The oomguard comm protocol, front-end side (docs/protocol.md).
  *
  * This is the one place that knows the shape of the messages. Everything that comes
- * from the kernel passes through `parseKernelMessage` before any other code sees it:
- * a message that does not validate is dropped with a console warning, never thrown.
+ * from the kernel passes through `parseKernelMessage` before any other code sees it,
+ * which keeps what is valid field by field (a bad field is left out or taken as not
+ * measured, a list cut to its cap) and says what it left out; a message is dropped,
+ * with a console warning, never thrown, only when it cannot be used at all.
  */
 
 /** The protocol version this extension speaks. */
@@ -12,7 +14,11 @@ export const PROTOCOL_VERSION = 1;
 /** The comm target the shim registers in the kernel. */
 export const COMM_TARGET = 'oomguard';
 
-/** Limits on kernel-supplied data, so a hostile or broken payload cannot flood the page. */
+/**
+ * Limits on kernel-supplied data, so a hostile or broken payload cannot flood the page.
+ * The shim's message builders keep within the same numbers (python_shim/oomguard/
+ * protocol.py; python_shim/tests/test_protocol.py checks they agree).
+ */
 const MAX_STRING = 1000;
 const MAX_NOTES = 20;
 const MAX_GPUS = 64;
@@ -63,6 +69,13 @@ export interface IHelloMessage {
    */
   oom_kills?: number | null;
   oom_kills_file?: string | null;
+  /**
+   * True where one OOM kill ends every process of the container together (cgroup v2
+   * memory.oom.group = 1, as Kubernetes 1.28+ sets it), read from `oom_group_file`;
+   * false where not; null where it cannot be known. Absent from older shims.
+   */
+  oom_group?: boolean | null;
+  oom_group_file?: string | null;
 }
 
 export interface ISampleMessage {
@@ -259,225 +272,356 @@ export type ClientMessage =
   | { v: number; type: 'predict'; id: number; source: string; cell_id: string | null }
   | { v: number; type: 'spool'; pid: number; since: number | null };
 
-/** Why a message was refused. */
+/**
+ * What became of a message: kept (with what was left out or cut, for a console
+ * warning), or refused, with the reason.
+ */
 export type ParseResult =
-  | { ok: true; message: KernelMessage }
+  | { ok: true; message: KernelMessage; problems: string[] }
   | { ok: false; reason: string; versionMismatch?: number };
 
 // ---------------------------------------------------------------------------
-// Checks: small composable predicates, so each message's shape reads as a table.
+// Readers: small composable functions, so each message's shape reads as a table.
+//
+// A reader returns the value to keep, repaired where it can be (a text cut to
+// MAX_STRING, a list cut to its cap and rid of items that do not read), or BAD. Each
+// repair is said in `problems`. How a BAD field is taken depends on its wrapper:
+// `nullable` makes it null ("not measured"), `optional` leaves it out, `orElse` puts
+// a stated default; a bare reader marks a field the message cannot do without (its
+// identity: a sample's time, a hello's pid, a prediction's id…), and only then is the
+// object (or the message) refused. So one bad field never costs a whole message.
 
-type Check = (value: unknown) => boolean;
-type Shape = Record<string, Check>;
+const BAD = Symbol('bad');
+type Reader = (value: unknown, at: string, problems: string[]) => unknown;
+type Shape = Record<string, Reader>;
 
 function isDict(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const isNumber: Check = v => typeof v === 'number' && Number.isFinite(v);
-const isCount: Check = v => isNumber(v) && (v as number) >= 0;
-const isInteger: Check = v => isCount(v) && Number.isInteger(v);
-const isText: Check = v => typeof v === 'string' && v.length <= MAX_STRING;
-const isBool: Check = v => typeof v === 'boolean';
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const valid =
+  (test: (value: unknown) => boolean): Reader =>
+  v =>
+    test(v) ? v : BAD;
 
-const nullable =
-  (check: Check): Check =>
-  v =>
-    v === null || check(v);
-/** For fields added after v1 first shipped: absent is fine. */
-const optional =
-  (check: Check): Check =>
-  v =>
-    v === undefined || check(v);
-const oneOf =
-  (...values: string[]): Check =>
-  v =>
-    typeof v === 'string' && values.includes(v);
-const listOf =
-  (check: Check, max: number): Check =>
-  v =>
-    Array.isArray(v) && v.length <= max && v.every(check);
-const shaped =
-  (shape: Shape): Check =>
-  v =>
-    isDict(v) && firstBadField(v, shape) === null;
+const number = valid(isNumber);
+const count = valid(v => isNumber(v) && v >= 0);
+const integer = valid(v => isNumber(v) && v >= 0 && Number.isInteger(v));
+const bool = valid(v => typeof v === 'boolean');
+const oneOf = (...values: string[]): Reader =>
+  valid(v => typeof v === 'string' && values.includes(v));
 
-function firstBadField(value: Record<string, unknown>, shape: Shape): string | null {
-  for (const [field, check] of Object.entries(shape)) {
-    if (!check(value[field])) {
-      return field;
-    }
+/** A string; longer than MAX_STRING, cut there. */
+const text: Reader = (v, at, problems) => {
+  if (typeof v !== 'string') {
+    return BAD;
   }
-  return null;
-}
+  if (v.length <= MAX_STRING) {
+    return v;
+  }
+  problems.push(`${at}: text cut to ${MAX_STRING} characters`);
+  return v.slice(0, MAX_STRING);
+};
 
-const notes = listOf(isText, MAX_NOTES);
+/** null stays null; a bad value becomes null ("not measured"). */
+const nullable =
+  (read: Reader): Reader =>
+  (v, at, problems) => {
+    if (v === null) {
+      return null;
+    }
+    const kept = read(v, at, problems);
+    if (kept === BAD) {
+      problems.push(`${at}: unreadable, taken as not measured`);
+      return null;
+    }
+    return kept;
+  };
+
+/** For fields added after v1 first shipped: absent is fine, a bad value is left out. */
+const optional =
+  (read: Reader): Reader =>
+  (v, at, problems) => {
+    if (v === undefined) {
+      return undefined;
+    }
+    const kept = read(v, at, problems);
+    if (kept === BAD) {
+      problems.push(`${at}: unreadable, left out`);
+      return undefined;
+    }
+    return kept;
+  };
+
+/** A missing or bad value becomes `fallback`. */
+const orElse =
+  (read: Reader, fallback: unknown): Reader =>
+  (v, at, problems) => {
+    const kept = read(v, at, problems);
+    if (kept === BAD) {
+      problems.push(`${at}: missing or unreadable, taken as ${JSON.stringify(fallback)}`);
+      return fallback;
+    }
+    return kept;
+  };
+
+/** A list of independent items: the first `max` are read, those that do not read are left out. */
+const listOf =
+  (read: Reader, max: number): Reader =>
+  (v, at, problems) => {
+    if (!Array.isArray(v)) {
+      return BAD;
+    }
+    if (v.length > max) {
+      problems.push(`${at}: ${v.length - max} items past the first ${max} left out`);
+    }
+    const kept: unknown[] = [];
+    let bad = 0;
+    v.slice(0, max).forEach((item, index) => {
+      const one = read(item, `${at}[${index}]`, problems);
+      if (one === BAD) {
+        bad++;
+      } else {
+        kept.push(one);
+      }
+    });
+    if (bad) {
+      problems.push(`${at}: ${bad} unreadable items left out`);
+    }
+    return kept;
+  };
+
+/** A list that means nothing in part (a shape): every item must read, at most `max`. */
+const wholeListOf =
+  (read: Reader, max: number): Reader =>
+  (v, at, problems) => {
+    if (!Array.isArray(v) || v.length > max) {
+      return BAD;
+    }
+    const kept = v.map((item, index) => read(item, `${at}[${index}]`, problems));
+    return kept.includes(BAD) ? BAD : kept;
+  };
+
+/** An object of known fields (others are kept as they come: fields may be added to v1). */
+const shaped =
+  (shape: Shape): Reader =>
+  (v, at, problems) => {
+    if (!isDict(v)) {
+      return BAD;
+    }
+    const kept: Record<string, unknown> = { ...v };
+    for (const [field, read] of Object.entries(shape)) {
+      const value = read(v[field], `${at}.${field}`, problems);
+      if (value === BAD) {
+        problems.push(`${at}.${field}: missing or unreadable`);
+        return BAD;
+      }
+      if (value === undefined) {
+        delete kept[field];
+      } else {
+        kept[field] = value;
+      }
+    }
+    return kept;
+  };
+
+/** {"key": value, …}: at most `max` entries, those that do not read left out. */
+const dictOf =
+  (read: Reader, max: number): Reader =>
+  (v, at, problems) => {
+    if (!isDict(v)) {
+      return BAD;
+    }
+    const entries = Object.entries(v);
+    if (entries.length > max) {
+      problems.push(`${at}: ${entries.length - max} entries past the first ${max} left out`);
+    }
+    const kept: Record<string, unknown> = {};
+    let bad = 0;
+    for (const [key, value] of entries.slice(0, max)) {
+      const one = key.length <= MAX_STRING ? read(value, `${at}.${key}`, problems) : BAD;
+      if (one === BAD) {
+        bad++;
+      } else {
+        kept[key] = one;
+      }
+    }
+    if (bad) {
+      problems.push(`${at}: ${bad} unreadable entries left out`);
+    }
+    return kept;
+  };
+
+const notes = orElse(listOf(text, MAX_NOTES), []);
 
 const gpuReading = shaped({
-  index: isInteger,
-  uuid: nullable(isText),
-  name: isText,
-  used: nullable(isCount),
-  total: nullable(isCount),
-  process_used: nullable(isCount),
-  torch_allocated: nullable(isCount),
-  torch_reserved: nullable(isCount),
-  source: isText
+  index: integer,
+  uuid: nullable(text),
+  name: orElse(text, ''),
+  used: nullable(count),
+  total: nullable(count),
+  process_used: nullable(count),
+  torch_allocated: nullable(count),
+  torch_reserved: nullable(count),
+  source: orElse(text, '')
 });
 
 const runningCell: Shape = {
-  execution_count: nullable(isInteger),
-  cell_id: nullable(isText),
-  start: isCount
+  execution_count: nullable(integer),
+  cell_id: nullable(text),
+  start: count
 };
 
 const cellRecord = shaped({
   ...runningCell,
-  duration: isCount,
-  ram_before: nullable(isCount),
-  ram_after: nullable(isCount),
-  ram_peak: nullable(isCount),
-  ram_delta: nullable(isNumber),
-  ram_peak_delta: nullable(isNumber),
-  peak_method: isText,
-  container_peak: nullable(isCount),
-  gpu: listOf(
-    shaped({
-      index: isInteger,
-      before: nullable(isCount),
-      after: nullable(isCount),
-      peak: nullable(isCount)
-    }),
-    MAX_GPUS
+  duration: count,
+  ram_before: nullable(count),
+  ram_after: nullable(count),
+  ram_peak: nullable(count),
+  ram_delta: nullable(number),
+  ram_peak_delta: nullable(number),
+  peak_method: orElse(text, 'sampled'),
+  container_peak: nullable(count),
+  gpu: orElse(
+    listOf(
+      shaped({
+        index: integer,
+        before: nullable(count),
+        after: nullable(count),
+        peak: nullable(count)
+      }),
+      MAX_GPUS
+    ),
+    []
   ),
   status: oneOf('ok', 'error', 'blocked', 'interrupted'),
-  stopped_by: optional(nullable(isText)),
-  findings: listOf(isDict, MAX_FINDINGS),
+  stopped_by: optional(nullable(text)),
+  findings: orElse(listOf(valid(isDict), MAX_FINDINGS), []),
   notes
 });
 
 const finding = shaped({
-  kind: isText,
-  line: isInteger,
-  bytes: optional(nullable(isCount)),
-  peak_bytes: isCount,
-  device: isText,
-  risky: isBool,
-  message: isText,
-  suggestion: isText
+  kind: orElse(text, ''),
+  line: integer,
+  bytes: optional(nullable(count)),
+  peak_bytes: count,
+  device: text,
+  risky: bool,
+  message: text,
+  suggestion: orElse(text, '')
 });
 
 /** {"cpu": bytes, "cuda:0": bytes or null, …} */
-const freeByDevice: Check = v =>
-  isDict(v) &&
-  Object.keys(v).length <= MAX_DEVICES &&
-  Object.entries(v).every(([key, bytes]) => isText(key) && nullable(isCount)(bytes));
+const freeByDevice = dictOf(nullable(count), MAX_DEVICES);
 
 const variableInfo = shaped({
-  name: isText,
-  type: isText,
-  bytes: nullable(isCount),
-  device: nullable(isText),
-  shape: nullable(listOf(isInteger, MAX_DIMS)),
-  dtype: nullable(isText),
-  shared_with: listOf(isText, MAX_SHARED),
-  truncated: isBool,
-  grad_bytes: optional(nullable(isCount)),
+  name: text,
+  type: orElse(text, ''),
+  bytes: nullable(count),
+  device: nullable(text),
+  shape: nullable(wholeListOf(integer, MAX_DIMS)),
+  dtype: nullable(text),
+  shared_with: orElse(listOf(text, MAX_SHARED), []),
+  truncated: orElse(bool, true),
+  grad_bytes: optional(nullable(count)),
   notes: optional(notes)
 });
 
-/** {"name": bytes or null, …}, at most MAX_SIZES names. */
-const sizesByName: Check = v =>
-  isDict(v) &&
-  Object.keys(v).length <= MAX_SIZES &&
-  Object.entries(v).every(([name, bytes]) => isText(name) && nullable(isCount)(bytes));
-
 /** A `sample` message's fields; also each sample of a `spool` answer. */
 const sampleShape: Shape = {
-  t: isCount,
-  rss: nullable(isCount),
-  children_rss: nullable(isCount),
-  limit: nullable(isCount),
-  limit_source: isText,
-  used: nullable(isCount),
-  free: nullable(isCount),
-  host_total: nullable(isCount),
-  host_available: nullable(isCount),
+  t: count,
+  rss: nullable(count),
+  children_rss: nullable(count),
+  limit: nullable(count),
+  limit_source: orElse(text, 'unknown'),
+  used: nullable(count),
+  free: nullable(count),
+  host_total: nullable(count),
+  host_available: nullable(count),
   notes,
   gpus: optional(nullable(listOf(gpuReading, MAX_GPUS))),
   running_cell: optional(nullable(shaped(runningCell))),
-  oom_kills: optional(nullable(isInteger))
+  oom_kills: optional(nullable(integer))
 };
 
-/** The fields each kernel → front end message must have (extra fields are allowed). */
+/**
+ * Each kernel → front end message's fields (extra fields are kept: the protocol may add
+ * fields without a version bump). Bare readers are what a message cannot do without.
+ */
 const MESSAGE_SHAPES: Record<KernelMessage['type'], Shape> = {
   hello: {
-    shim_version: isText,
-    pid: isInteger,
-    interval: v => isCount(v) && (v as number) > 0,
-    python: isText,
-    peak_method: isText,
-    oom_kills: optional(nullable(isInteger)),
-    oom_kills_file: optional(nullable(isText))
+    shim_version: orElse(text, 'unknown'),
+    pid: integer,
+    interval: valid(v => isNumber(v) && v > 0),
+    python: orElse(text, ''),
+    peak_method: orElse(text, 'sampled'),
+    oom_kills: optional(nullable(integer)),
+    oom_kills_file: optional(nullable(text)),
+    oom_group: optional(nullable(bool)),
+    oom_group_file: optional(nullable(text))
   },
   sample: sampleShape,
   spool: {
-    pid: isInteger,
-    since: nullable(isCount),
-    samples: listOf(shaped(sampleShape), MAX_SPOOL_SAMPLES),
-    cells: listOf(cellRecord, MAX_SPOOL_CELLS),
-    truncated: isBool,
-    note: nullable(isText)
+    pid: integer,
+    since: nullable(count),
+    samples: orElse(listOf(shaped(sampleShape), MAX_SPOOL_SAMPLES), []),
+    cells: orElse(listOf(cellRecord, MAX_SPOOL_CELLS), []),
+    truncated: orElse(bool, true),
+    note: nullable(text)
   },
-  error: { message: isText },
+  error: { message: text },
   cell_start: runningCell,
   cell: { record: cellRecord },
   variables: {
-    variables: listOf(variableInfo, MAX_VARIABLES),
-    truncated: isBool,
-    took: isCount
+    variables: orElse(listOf(variableInfo, MAX_VARIABLES), []),
+    truncated: orElse(bool, true),
+    took: orElse(count, 0)
   },
   sizes: {
-    execution_count: nullable(isInteger),
-    sizes: sizesByName,
-    truncated: isBool
+    execution_count: nullable(integer),
+    sizes: orElse(dictOf(nullable(count), MAX_SIZES), {}),
+    truncated: orElse(bool, true)
   },
   warning: {
-    findings: listOf(finding, MAX_FINDINGS),
-    execution_count: nullable(isInteger),
-    cell_id: nullable(isText),
+    findings: orElse(listOf(finding, MAX_FINDINGS), []),
+    execution_count: nullable(integer),
+    cell_id: nullable(text),
     mode: oneOf('warn', 'block'),
     free: nullable(freeByDevice),
-    limit: nullable(isCount)
+    limit: nullable(count)
   },
   prediction: {
-    id: isInteger,
-    cell_id: nullable(isText),
-    findings: listOf(finding, MAX_FINDINGS),
-    free: freeByDevice,
-    limit: nullable(isCount),
-    took: isCount,
-    note: optional(nullable(isText))
+    id: integer,
+    cell_id: nullable(text),
+    findings: orElse(listOf(finding, MAX_FINDINGS), []),
+    free: orElse(freeByDevice, {}),
+    limit: nullable(count),
+    took: orElse(count, 0),
+    note: optional(nullable(text))
   },
   hints: {
-    hints: listOf(
-      shaped({
-        kind: isText,
-        name: isText,
-        message: isText,
-        suggestion: isText,
-        bytes: optional(nullable(isCount))
-      }),
-      MAX_HINTS
+    hints: orElse(
+      listOf(
+        shaped({
+          kind: orElse(text, ''),
+          name: orElse(text, ''),
+          message: text,
+          suggestion: orElse(text, ''),
+          bytes: optional(nullable(count))
+        }),
+        MAX_HINTS
+      ),
+      []
     )
   }
 };
 
 /**
- * Validate a message received from the kernel.
- *
- * Extra fields are allowed (the protocol may add fields without a version bump);
- * missing or mistyped known fields are not.
+ * Read a message received from the kernel, field by field: what is valid is kept,
+ * what is not is left out, cut or taken as "not measured", and said in `problems`.
+ * Refused only when it is not a message of this protocol, or lacks what it cannot do
+ * without (its time, pid, id… see MESSAGE_SHAPES).
  */
 export function parseKernelMessage(data: unknown): ParseResult {
   if (!isDict(data)) {
@@ -495,11 +639,14 @@ export function parseKernelMessage(data: unknown): ParseResult {
   if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(MESSAGE_SHAPES, type)) {
     return { ok: false, reason: `unknown message type ${JSON.stringify(type)}` };
   }
-  const bad = firstBadField(data, MESSAGE_SHAPES[type as KernelMessage['type']]);
-  if (bad !== null) {
-    return { ok: false, reason: `${type}: bad or missing field "${bad}"` };
+  const problems: string[] = [];
+  const message = shaped(MESSAGE_SHAPES[type as KernelMessage['type']])(data, type, problems);
+  if (message === BAD) {
+    // The deepest field it could not do without says why.
+    const why = problems.find(problem => problem.endsWith(': missing or unreadable'));
+    return { ok: false, reason: why ?? `${type}: unreadable` };
   }
-  return { ok: true, message: data as unknown as KernelMessage };
+  return { ok: true, message: message as KernelMessage, problems };
 }
 
 /** Build a front end → kernel message. */

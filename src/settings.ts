@@ -4,6 +4,8 @@ import { DEFAULT_THRESHOLDS, IThresholds } from './model/memoryModel';
 
 /** The user's settings (schema/plugin.json), checked and clamped. */
 export interface IOomguardSettings {
+  /** Load the shim into each notebook's kernel without being asked. */
+  autoAttach: boolean;
   /** Seconds between samples. */
   sampleInterval: number;
   thresholds: IThresholds;
@@ -14,6 +16,7 @@ export interface IOomguardSettings {
 }
 
 export const DEFAULT_SETTINGS: IOomguardSettings = {
+  autoAttach: true,
   sampleInterval: 1,
   thresholds: DEFAULT_THRESHOLDS,
   predictWhileEditing: true,
@@ -40,6 +43,7 @@ export function readSettings(raw: (key: string) => unknown): IOomguardSettings {
   const criticalPercent = number('criticalPercent', defaults.thresholds.criticalPercent, 1, 100);
   const warnPercent = number('warnPercent', defaults.thresholds.warnPercent, 1, 100);
   return {
+    autoAttach: flag('autoAttach', defaults.autoAttach),
     sampleInterval: number('sampleInterval', defaults.sampleInterval, 0.1, 60),
     // A red threshold below the amber one would make amber unreachable.
     thresholds: { warnPercent: Math.min(warnPercent, criticalPercent), criticalPercent },
@@ -62,7 +66,17 @@ export class OomguardSettings {
     return this._changed;
   }
 
-  async load(registry: ISettingRegistry, pluginId: string): Promise<void> {
+  /** Settles when the user's settings are read (or could not be): until then, the defaults. */
+  get loaded(): Promise<void> {
+    return this._loading ?? Promise.resolve();
+  }
+
+  load(registry: ISettingRegistry, pluginId: string): Promise<void> {
+    this._loading = this._load(registry, pluginId);
+    return this._loading;
+  }
+
+  private async _load(registry: ISettingRegistry, pluginId: string): Promise<void> {
     try {
       const settings = await registry.load(pluginId);
       const apply = () => this._set(readSettings(key => settings.get(key).composite));
@@ -79,5 +93,6 @@ export class OomguardSettings {
   }
 
   private _values = DEFAULT_SETTINGS;
+  private _loading: Promise<void> | null = null;
   private _changed = new Signal<this, IOomguardSettings>(this);
 }

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 from . import protocol
-from .spool import list_spools, spool_parts
+from .spool import list_spools, open_for_reading, spool_parts
 
 log = logging.getLogger("oomguard")
 
@@ -59,9 +59,11 @@ def _read_after(parts: List[Path], since: Optional[float], max_samples: int,
         try:
             if since is not None and os.stat(part).st_mtime < since:
                 continue  # last written before `since`: nothing in it is newer
-            f = open(part, "rb")
+            f = open_for_reading(part)
         except FileNotFoundError:
             continue  # rotated away while we looked
+        except OSError:
+            continue  # a link planted at a spool's name (ELOOP), or unreadable
         with f:
             for raw in f:
                 record = _parse(raw)

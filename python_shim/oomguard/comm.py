@@ -167,6 +167,6 @@ class CommBridge:
                     self._answer_spool(request["pid"], request["since"],
                                        functools.partial(self._send, comm))
             else:
-                log.warning("oomguard: dropped a second 'open' on an open comm")
+                protocol.drop_warnings("a second 'open' on an open comm")
         except Exception:
             log.warning("oomguard: handling a comm message failed", exc_info=True)

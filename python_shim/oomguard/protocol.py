@@ -1,10 +1,17 @@
 """The oomguard comm protocol, version 1 (docs/protocol.md): message builders for what the
 kernel sends and a validator for what it receives. The validator never raises: anything
-malformed, unknown or of another version is logged on the ``oomguard`` logger and dropped."""
+malformed, unknown or of another version is logged on the ``oomguard`` logger and dropped.
+
+The builders keep every message within the limits the front end accepts (src/protocol.ts
+has the same numbers): a text is cut at MAX_TEXT characters, a list at its cap (notes
+say how many more there were), so that a busy machine (16 GPUs, each with its notes)
+never sends what the other side must cut."""
 from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from typing import Any, Optional
 
 PROTOCOL_VERSION = 1
@@ -21,6 +28,14 @@ MAX_PID = 2 ** 31 - 1  # no pid is larger (Linux's pid_max is at most 2^22)
 MAX_PREDICT_SOURCE = 100_000  # characters of a cell sent for prediction while it is edited
 MAX_CELL_ID = 200
 MAX_REQUEST_ID = 2 ** 53 - 1  # what a JavaScript number holds exactly
+# What the front end accepts in what the kernel sends (src/protocol.ts: the same values).
+MAX_TEXT = 1000  # characters of any one text: a note, a message, a name
+MAX_NOTES = 20  # notes in a sample, a cell record or a variable
+MAX_GPUS = 64  # GPUs in a sample (and per cell record)
+MAX_HINTS = 100  # leak hints in a `hints` message
+MAX_VARIABLES = 5000  # variables in a `variables` answer
+MAX_DIMS = 32  # dimensions of a variable's shape
+MAX_SHARED = 100  # names in a variable's shared_with
 
 log = logging.getLogger("oomguard")
 
@@ -33,21 +48,76 @@ def _envelope(kind: str, **fields: Any) -> dict:
     return {"v": PROTOCOL_VERSION, "type": kind, **fields}
 
 
+def clip(text: str) -> str:
+    """A text cut to MAX_TEXT characters (the last one an ellipsis when cut)."""
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "\u2026"
+
+
+def capped_notes(notes) -> list:
+    """Notes as sent: texts only, each said once, cut to MAX_TEXT characters; past
+    MAX_NOTES the last one says how many more there were."""
+    said = list(dict.fromkeys(clip(note) for note in notes or () if isinstance(note, str)))
+    if len(said) > MAX_NOTES:
+        more = len(said) - (MAX_NOTES - 1)
+        said = said[:MAX_NOTES - 1] + [f"\u2026 and {more} more notes."]
+    return said
+
+
+def _clipped(entry: dict, fields) -> dict:
+    """A copy of `entry` whose text `fields` are cut to MAX_TEXT."""
+    entry = dict(entry)
+    for name in fields:
+        if isinstance(entry.get(name), str):
+            entry[name] = clip(entry[name])
+    return entry
+
+
+def _gpu(gpu) -> dict:
+    return _clipped(gpu, ("uuid", "name", "source")) if isinstance(gpu, dict) else gpu
+
+
+def finding(found: dict) -> dict:
+    """A Finding dict as sent: its texts cut to MAX_TEXT."""
+    return _clipped(found, ("kind", "device", "message", "suggestion"))
+
+
+def capped_findings(found) -> list:
+    return [finding(f) if isinstance(f, dict) else f for f in list(found or ())[:MAX_FINDINGS]]
+
+
+def cell_record(record: dict) -> dict:
+    """A CellRecord dict as sent: notes, findings and GPUs within their caps."""
+    record = _clipped(record, ("cell_id", "peak_method", "stopped_by"))
+    if "notes" in record:
+        record["notes"] = capped_notes(record["notes"])
+    if "findings" in record:
+        record["findings"] = capped_findings(record["findings"])
+    if isinstance(record.get("gpu"), list):
+        record["gpu"] = record["gpu"][:MAX_GPUS]
+    return record
+
+
 def hello(*, shim_version: str, pid: int, interval: float, python: str, peak_method: str,
-          oom_kills: Optional[int] = None, oom_kills_file: Optional[str] = None) -> dict:
+          oom_kills: Optional[int] = None, oom_kills_file: Optional[str] = None,
+          oom_group: Optional[bool] = None, oom_group_file: Optional[str] = None) -> dict:
     """`oom_kills`: the OOM killer's count for this kernel's cgroup (None: no counter),
-    read from `oom_kills_file`; a front end compares it across a restart."""
+    read from `oom_kills_file`; a front end compares it across a restart. `oom_group`:
+    True where one OOM kill ends the whole container (cgroup v2 memory.oom.group = 1,
+    read from `oom_group_file`), False where not, None where it cannot be known."""
     return _envelope("hello", shim_version=shim_version, pid=pid, interval=interval,
                      python=python, peak_method=peak_method, oom_kills=oom_kills,
-                     oom_kills_file=oom_kills_file)
+                     oom_kills_file=oom_kills_file, oom_group=oom_group,
+                     oom_group_file=oom_group_file)
 
 
 def sample(reading: dict) -> dict:
     """A `sample` message from a reading; fields the reading lacks are null ("not measured")."""
     body = {name: reading.get(name) for name in SAMPLE_FIELDS}
-    body["notes"] = list(reading.get("notes") or [])
+    body["notes"] = capped_notes(reading.get("notes"))
     if body["limit_source"] is None:
         body["limit_source"] = "unknown"
+    if isinstance(body["gpus"], list):
+        body["gpus"] = [_gpu(gpu) for gpu in body["gpus"][:MAX_GPUS]]
     return _envelope("sample", **body)
 
 
@@ -57,7 +127,7 @@ def cell_start(running_cell: dict) -> dict:
 
 
 def cell(record: dict) -> dict:
-    return _envelope("cell", record=record)
+    return _envelope("cell", record=cell_record(record))
 
 
 MAX_SIZES = 500  # the largest variables sent after each cell; the rest are small
@@ -77,12 +147,33 @@ def sizes(execution_count: Optional[int], found: dict, truncated: bool) -> dict:
 
 
 def hints(found: list) -> dict:
-    """Leak hints: {kind, name, message, suggestion, bytes} each (leaks.py)."""
-    return _envelope("hints", hints=list(found))
+    """Leak hints: {kind, name, message, suggestion, bytes} each (leaks.py), the first
+    MAX_HINTS, texts cut to MAX_TEXT."""
+    return _envelope("hints", hints=[
+        _clipped(hint, ("kind", "name", "message", "suggestion")) if isinstance(hint, dict)
+        else hint for hint in list(found)[:MAX_HINTS]])
+
+
+def _variable(info) -> dict:
+    if not isinstance(info, dict):
+        return info
+    info = _clipped(info, ("name", "type", "device", "dtype"))
+    if "notes" in info:
+        info["notes"] = capped_notes(info["notes"])
+    if isinstance(info.get("shape"), list) and len(info["shape"]) > MAX_DIMS:
+        info["shape"] = None  # not a shape the front end can show: not measured
+    if isinstance(info.get("shared_with"), list):
+        info["shared_with"] = [clip(name) for name in info["shared_with"][:MAX_SHARED]
+                               if isinstance(name, str)]
+    return info
 
 
 def variables(found: list, truncated: bool, took: float) -> dict:
-    return _envelope("variables", variables=list(found), truncated=bool(truncated),
+    """The answer to a `variables` request: at most MAX_VARIABLES (the largest come
+    first from the scan), each within its caps."""
+    found = list(found)
+    return _envelope("variables", variables=[_variable(v) for v in found[:MAX_VARIABLES]],
+                     truncated=bool(truncated) or len(found) > MAX_VARIABLES,
                      took=float(took))
 
 
@@ -90,20 +181,30 @@ def prediction(request_id: int, cell_id: Optional[str], findings: list, free: di
                limit: Optional[int], took: float, note: Optional[str] = None) -> dict:
     """The answer to a `predict` request; `note` says why there are no findings where
     the cell could not be judged (too long, a cell is running, the check is off...)."""
-    return _envelope("prediction", id=request_id, cell_id=cell_id, findings=list(findings),
-                     free=dict(free), limit=limit, took=float(took), note=note)
+    return _envelope("prediction", id=request_id, cell_id=cell_id,
+                     findings=capped_findings(findings), free=dict(free), limit=limit,
+                     took=float(took), note=note if note is None else clip(note))
+
+
+def warning(risky: list, execution_count: Optional[int], cell_id: Optional[str], mode: str,
+            free: dict, limit: Optional[int]) -> dict:
+    """Before a cell runs: what the pre-run check predicts will not fit (docs/guard.md)."""
+    return _envelope("warning", findings=capped_findings(risky),
+                     execution_count=execution_count, cell_id=cell_id, mode=mode,
+                     free=dict(free), limit=limit)
 
 
 def spool(pid: int, since: Optional[float], samples: list, cells: list, truncated: bool,
           note: Optional[str] = None) -> dict:
     """The answer to a `spool` request: what kernel `pid` wrote to its spool after `since`
     (samples without their envelope); `note` says plainly why there is nothing."""
-    return _envelope("spool", pid=pid, since=since, samples=list(samples), cells=list(cells),
-                     truncated=bool(truncated), note=note)
+    return _envelope("spool", pid=pid, since=since, samples=list(samples),
+                     cells=[cell_record(c) if isinstance(c, dict) else c for c in cells],
+                     truncated=bool(truncated), note=note if note is None else clip(note))
 
 
 def error(message: str) -> dict:
-    return _envelope("error", message=str(message))
+    return _envelope("error", message=clip(str(message)))
 
 
 def _is_number(value: Any) -> bool:
@@ -111,8 +212,34 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+class DropWarnings:
+    """Says why an incoming message was dropped, but a flood of bad messages is not a
+    flood of warnings (each one is a write to the kernel's stderr, which ipykernel sends
+    on iopub): at most one per `window` seconds, saying how many went unsaid."""
+
+    def __init__(self, window: float = 10.0):
+        self.window = window
+        self._lock = threading.Lock()
+        self._quiet_until = 0.0
+        self._unsaid = 0
+
+    def __call__(self, reason: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now < self._quiet_until:
+                self._unsaid += 1
+                return
+            unsaid, self._unsaid = self._unsaid, 0
+            self._quiet_until = now + self.window
+        more = f" (and {unsaid} more since the last such warning)" if unsaid else ""
+        log.warning("oomguard: dropped an incoming comm message: %s%s", reason, more)
+
+
+drop_warnings = DropWarnings()
+
+
 def _drop(reason: str) -> None:
-    log.warning("oomguard: dropped an incoming comm message: %s", reason)
+    drop_warnings(reason)
     return None
 
 

@@ -3,7 +3,9 @@
 The hooks stay cheap (a clear_refs write and a few small /proc reads: well under a
 millisecond) and never scan variables. Silent executes fire no hooks, so a front end
 loading the shim never shows up as a cell. Nothing here raises into the user's cell:
-IPython would print a traceback for a failing hook, so every hook catches everything."""
+IPython would print a traceback for a failing hook, so every hook catches everything —
+at the end of a cell a KeyboardInterrupt too (a stop-button press that comes after the
+cell's code is over must not cost its record or the listeners after it)."""
 from __future__ import annotations
 
 import logging
@@ -281,6 +283,8 @@ class CellRecorder:
                 self._records.append(record)
             self.overheads.append(self._pre_overhead + time.perf_counter() - began)
             self._notify(self.on_record, record)
+        except KeyboardInterrupt:
+            log.warning("oomguard: an interrupt after the cell ended cut its record short")
         except Exception:
             log.warning("oomguard: post_run_cell failed", exc_info=True)
 
@@ -314,5 +318,5 @@ class CellRecorder:
         for listener in list(listeners):
             try:
                 listener(payload)
-            except Exception:
+            except (Exception, KeyboardInterrupt):
                 log.warning("oomguard: a cell listener failed", exc_info=True)

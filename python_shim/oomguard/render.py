@@ -143,11 +143,28 @@ def gpu_lines(gpus: Optional[list], g: Glyphs) -> List[str]:
     return lines
 
 
-def snapshot_text(snap: dict, peak_method: str, summary_mode: str) -> str:
+def oom_group_text(where: Optional[str]) -> str:
+    """What cgroup v2's memory.oom.group = 1 means for the user (the panel says the same)."""
+    found = f" ({where})" if where else ""
+    return (f"{PREFIX} one OOM kill ends this whole container: memory.oom.group = 1{found}, "
+            "as Kubernetes 1.28+ sets it. A kernel that runs the container out of memory "
+            "takes every other kernel and the Jupyter server with it. oomguard's watchdog "
+            "is then all that stands between you and losing every session: keep it on, "
+            "and keep the spool on persistent storage (oomguard.enable(spool=...) or "
+            "OOMGUARD_SPOOL_DIR), not in the container's own files.")
+
+
+def snapshot_text(snap: dict, peak_method: str, summary_mode: str,
+                  oom_group: tuple = (None, None)) -> str:
+    """%oomguard: the readings; `oom_group` is CgroupProbe.oom_group()'s answer."""
     g = Glyphs(sys.stdout)
     header = (f"{PREFIX} peaks per cell: {PEAK_WORDS.get(peak_method, peak_method)}"
               f"{g.sep}summary after each cell: {summary_mode}")
-    return "\n".join([header] + reading_lines(snap, g))
+    lines = [header] + reading_lines(snap, g)
+    grouped, where = oom_group
+    if grouped:
+        lines.append(oom_group_text(where))
+    return "\n".join(lines)
 
 
 def reading_lines(snap: dict, g: Glyphs, running_before: Optional[int] = None) -> List[str]:
@@ -243,7 +260,8 @@ def make_magic(runtime):
         try:
             if not words:
                 print(snapshot_text(runtime.snapshot(), runtime.peak_method,
-                                    runtime.summary_mode()))
+                                    runtime.summary_mode(),
+                                    runtime.readings.limits.cgroup.oom_group()))
                 return
             count = int(words[1]) if len(words) > 1 and words[1].isdigit() else 20
             if words[0] == "cells":

@@ -30,7 +30,7 @@ from .readings import Readings
 from .records import CellRecord, CellRecorder
 from .sampler import Sampler
 from .sizes import scan_namespace
-from .spool import Spool, default_directory
+from .spool import Spool, SpoolWriter, default_directory
 from .statefile import StateFile, Tally
 from .timeline import Timeline
 
@@ -38,6 +38,9 @@ log = logging.getLogger("oomguard")
 
 DEFAULT_INTERVAL = 1.0
 SUMMARY_MODES = ("off", "summary", "verbose")
+# Seconds a front end that loaded the shim has to open its comm before cells are summed
+# up as text again (attach.py): the user's first cell may run before the comm opens.
+FRONT_END_GRACE_S = 30.0
 
 
 def _complain(message: str) -> None:
@@ -82,7 +85,7 @@ class Runtime:
         # kernel killed by the OOM killer leaves its timeline behind.
         self.timeline = Timeline()
         self.spool_setting = None  # None: the default directory; False: no spool
-        self.spool: Optional[Spool] = None
+        self.spool: Optional[SpoolWriter] = None  # written on a thread of its own
         self.sampler.add_sink(self.timeline.add_sample)
         # After a restart the front end asks for what the dead kernel spooled (backfill.py).
         self.spool_answers = SpoolAnswers(
@@ -105,6 +108,8 @@ class Runtime:
         self.editing = EditPredictions(self)  # `predict` requests while a cell is edited
         self.enabled = False
         self._dashboard = None
+        self._told_oom_group = False  # the text mode says it once per process
+        self._front_end_expected_until = 0.0  # time.monotonic(); see expect_front_end
 
     # -- readings -----------------------------------------------------------------------
     def take_reading(self) -> dict:
@@ -130,10 +135,12 @@ class Runtime:
 
     def hello(self) -> dict:
         oom_kills, oom_kills_file = self.readings.limits.cgroup.oom_kills()
+        oom_group, oom_group_file = self.readings.limits.cgroup.oom_group()
         return protocol.hello(shim_version=self.shim_version, pid=os.getpid(),
                               interval=self.interval, python=platform.python_version(),
                               peak_method=self.peak_method, oom_kills=oom_kills,
-                              oom_kills_file=oom_kills_file)
+                              oom_kills_file=oom_kills_file, oom_group=oom_group,
+                              oom_group_file=oom_group_file)
 
     def cells(self) -> List[CellRecord]:
         return self.recorder.records()
@@ -198,8 +205,8 @@ class Runtime:
 
     def _open_spool(self) -> None:
         if self.spool is None and self.spool_setting is not False:
-            self.spool = Spool(directory=self.spool_setting,
-                               session={"interval": self.interval})
+            self.spool = SpoolWriter(Spool(directory=self.spool_setting,
+                                           session={"interval": self.interval}))
 
     def _close_spool(self) -> None:
         spool, self.spool = self.spool, None
@@ -207,12 +214,20 @@ class Runtime:
             spool.close()
 
     # -- cells --------------------------------------------------------------------------
+    def expect_front_end(self) -> None:
+        """A front end loaded the shim and is about to open its comm (attach.py): it
+        shows the cells itself, so none is summed up as text meanwhile (for at most
+        FRONT_END_GRACE_S, in case it never does)."""
+        self._front_end_expected_until = time.monotonic() + FRONT_END_GRACE_S
+
     def summary_mode(self) -> str:
         """The user's choice, else a summary unless a front end (the JupyterLab extension)
-        shows the cells itself."""
+        shows the cells itself, or is about to."""
         if self.summary_setting is not None:
             return self.summary_setting
-        return "off" if self.bridge.open_comms else "summary"
+        if self.bridge.open_comms or time.monotonic() < self._front_end_expected_until:
+            return "off"
+        return "summary"
 
     def _cell_started(self, running_cell: dict) -> None:
         if self.bridge.open_comms:
@@ -287,6 +302,18 @@ class Runtime:
                 # After the recorder: the guard's hooks rely on its running cell.
                 self.guard.register(shell)
             self.enabled = True
+            self._tell_oom_group()
+
+    def _tell_oom_group(self) -> None:
+        """Where one OOM kill ends the whole container, say so once in the text mode (a
+        front end says it from `hello`)."""
+        if self._told_oom_group or self.summary_mode() == "off":
+            return
+        grouped, where = self.readings.limits.cgroup.oom_group()
+        if grouped:
+            from .render import oom_group_text
+            print(oom_group_text(where))
+            self._told_oom_group = True
 
     def disable(self) -> None:
         with self._lock:

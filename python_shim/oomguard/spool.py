@@ -9,9 +9,19 @@ oomguard version, hostname) first, then "sample" and "cell" lines. One file per 
 ``~/.cache/oomguard/spool``). A file that would grow past `max_bytes` is renamed to
 ``.1`` (the older ``.1`` to ``.2``, ...) and a new one begun, so at most `keep` files of at
 most `max_bytes` each exist per kernel. Spools of old kernels are pruned when a new one
-opens (more than 20 kernels ago, or untouched for 14 days).
+opens and at each rotation (more than 20 kernels ago, untouched for 14 days, or the
+oldest while the directory holds more than `max_total_bytes`).
 
-The writer never raises into its caller: when the directory cannot be created or
+The directory may be shared (``$OOMGUARD_SPOOL_DIR=/tmp/...``) or a network home, so:
+- a directory that already exists is used only if it is this user's and not writable
+  by everyone; files are made only there, through the directory's descriptor, with
+  ``O_EXCL | O_NOFOLLOW`` (a name someone else made, or a symbolic link planted at
+  it, is never opened);
+- `SpoolWriter` writes from a thread of its own: the sampler and the cell hooks only
+  hand a line over, so a stalled disk never stalls a cell (post_run_cell never waits on
+  disk); past a bound, lines are dropped and the note says so.
+
+The writer never raises into its caller: when the directory cannot be created, used or
 written, or the disk fills, the spool turns itself off for good, with a note (`note`)
 and one warning on the ``oomguard`` logger.
 
@@ -20,15 +30,18 @@ kill); `latest_spool()` finds the one a dead kernel left. `python -m oomguard ex
 turns a spool into the exports of exporters.py."""
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import platform
 import re
 import socket
+import stat
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -42,7 +55,11 @@ SPOOL_VERSION = 1
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 64 * MIB
 DEFAULT_KEEP = 3
+DEFAULT_MAX_TOTAL_BYTES = 512 * MIB  # the whole directory: every kernel's spools
 MIN_MAX_BYTES = 1024
+_NEW_FILE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+             | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+_DIR_FDS = os.open in os.supports_dir_fd and os.replace in os.supports_dir_fd
 PRUNE_KEEP_SESSIONS = 20
 PRUNE_MAX_AGE_S = 14 * 24 * 3600
 _RECENT_S = 120  # a spool written this recently may belong to a live kernel: never pruned
@@ -69,20 +86,43 @@ def _shim_version() -> str:
         return "0.0.0+unknown"
 
 
+def _close_quietly(fd: Optional[int]) -> None:
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass  # closed already, or the disk is gone: nothing to keep
+
+
+def unsafe_directory(fd: int, directory) -> Optional[str]:
+    """Why the open directory `fd` is not a place for this user's spool, or None."""
+    st = os.fstat(fd)
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{directory} is not a directory"
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        return f"{directory} belongs to another user (uid {st.st_uid})"
+    if st.st_mode & stat.S_IWOTH:
+        return f"anyone may write in {directory}"
+    return None
+
+
 class Spool:
     def __init__(self, directory: Optional[PathLike] = None, max_bytes: int = DEFAULT_MAX_BYTES,
                  keep: int = DEFAULT_KEEP, *, session: Optional[Mapping] = None,
-                 filename: Optional[str] = None):
+                 filename: Optional[str] = None,
+                 max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES):
         """Nothing touches the disk until `open()` or the first write. `session` adds
         fields to the header line (say, the sampling interval); `filename` replaces the
-        default per-kernel name."""
+        default per-kernel name. This kernel's parts fit in `max_total_bytes` too."""
         self._directory = directory
-        self.max_bytes = max(MIN_MAX_BYTES, int(max_bytes))
-        self.keep = max(1, int(keep))
+        self.max_total_bytes = max(MIN_MAX_BYTES, int(max_total_bytes))
+        self.max_bytes = min(max(MIN_MAX_BYTES, int(max_bytes)), self.max_total_bytes)
+        self.keep = max(1, min(int(keep), self.max_total_bytes // self.max_bytes))
         self._session_extra = dict(session) if isinstance(session, Mapping) else {}
         self._filename = filename
         self._lock = threading.Lock()
         self._fd: Optional[int] = None
+        self._dir_fd: Optional[int] = None  # the checked directory: files are made in it
         self._size = 0
         self._state = "new"  # new -> open -> closed | disabled (disabled is for good)
         self.start = time.time()
@@ -122,9 +162,10 @@ class Spool:
 
     def close(self) -> None:
         with self._lock:
-            if self._state == "open":
+            if self._state in ("new", "open"):
                 self._state = "closed"
             self._close_fd_locked()
+            self._close_dir_locked()
 
     # -- internals ----------------------------------------------------------------------
 
@@ -193,26 +234,47 @@ class Spool:
         self.path = directory / (self._filename or f"oomguard-{os.getpid()}-{stamp}.jsonl")
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+                                   | getattr(os, "O_CLOEXEC", 0))
+            problem = unsafe_directory(self._dir_fd, directory)
+            if problem is not None:
+                self._disable_locked(f"oomguard does not keep its spool there: {problem}")
+                return False
             self._open_file_locked()
         except OSError as exc:
-            self._disable_locked(f"oomguard cannot write its spool in {directory} "
-                                 f"({exc.strerror or type(exc).__name__})")
+            if exc.errno in (errno.EEXIST, errno.ELOOP):
+                why = f"{self.path.name} is there already, and is not this kernel's"
+            else:
+                why = exc.strerror or type(exc).__name__
+            self._disable_locked(f"oomguard cannot write its spool in {directory} ({why})")
             return False
         self._state = "open"
-        prune_spools(directory, protect=self.path)
+        self._prune_locked()
         return True
 
-    def _open_file_locked(self, truncate: bool = False) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-        if truncate:
-            flags |= os.O_TRUNC
+    def _prune_locked(self) -> None:
+        # Room for the part just begun to grow to max_bytes before the next prune.
+        prune_spools(self.path.parent, protect=self.path,
+                     max_total_bytes=self.max_total_bytes - self.max_bytes)
+
+    def _in_directory(self, name: str) -> dict:
+        """Where `name` is: through the checked directory's descriptor where the system
+        allows, so the directory cannot be swapped for another after the check."""
+        if _DIR_FDS and self._dir_fd is not None:
+            return {"path": name, "dir_fd": self._dir_fd}
+        return {"path": str(self.path.parent / name), "dir_fd": None}
+
+    def _open_file_locked(self) -> None:
+        # A new file only (O_EXCL), never through a symbolic link (O_NOFOLLOW): a name
+        # made by someone else, or a link planted at it, is refused.
         # Unbuffered on purpose: one os.write per line, so a line is in the kernel's page
         # cache as soon as it is written. No fsync: a process killed by SIGKILL (the OOM
         # killer) loses only its own memory; what it wrote is the operating system's
         # and reaches the disk anyway. Only a crash of the whole machine could lose the
         # last few seconds, and per-line fsyncs would cost far more than they save.
-        self._fd = os.open(self.path, flags, 0o600)
-        self._size = os.fstat(self._fd).st_size
+        where = self._in_directory(self.path.name)
+        self._fd = os.open(where["path"], _NEW_FILE, 0o600, dir_fd=where["dir_fd"])
+        self._size = 0
         self._write_locked(self._header())
 
     def _write_locked(self, data: bytes) -> None:
@@ -228,33 +290,152 @@ class Spool:
         try:
             if self.keep > 1:
                 for number in range(self.keep - 1, 0, -1):
-                    older = _part(self.path, number - 1)
-                    if older.exists():
-                        os.replace(older, _part(self.path, number))
-            self._open_file_locked(truncate=True)
-            return True
+                    older = self._in_directory(_part(self.path, number - 1).name)
+                    newer = self._in_directory(_part(self.path, number).name)
+                    try:
+                        os.replace(older["path"], newer["path"], src_dir_fd=older["dir_fd"],
+                                   dst_dir_fd=newer["dir_fd"])
+                    except FileNotFoundError:
+                        pass
+            else:
+                where = self._in_directory(self.path.name)
+                os.unlink(where["path"], dir_fd=where["dir_fd"])
+            self._open_file_locked()
         except OSError as exc:
             self._disable_locked(f"oomguard could not rotate its spool "
                                  f"({exc.strerror or type(exc).__name__})")
             return False
+        self._prune_locked()
+        return True
 
     def _close_fd_locked(self) -> None:
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = None
+        fd, self._fd = self._fd, None
+        _close_quietly(fd)
+
+    def _close_dir_locked(self) -> None:
+        fd, self._dir_fd = self._dir_fd, None
+        _close_quietly(fd)
 
     def _disable_locked(self, note: str) -> None:
         self._close_fd_locked()
+        self._close_dir_locked()
         if self._state != "disabled":
             self._state = "disabled"
             self.note = note + "; the timeline is kept in memory only."
             log.warning("%s", self.note)
 
 
+class SpoolWriter:
+    """A Spool written from a thread of its own (``oomguard-spool``).
+
+    The sampler and the cell hooks only hand a record over (a deque append under a
+    lock, microseconds), so a disk that stalls — a network home directory — never
+    stalls a cell; the thread encodes and writes. At most MAX_QUEUED records wait: past
+    that they are dropped, counted, and the note says so. The thread starts on the first
+    record and ends after `close()` has written what was queued."""
+
+    MAX_QUEUED = 10_000  # ~3 hours of 1 Hz samples
+    THREAD_NAME = "oomguard-spool"
+
+    def __init__(self, spool: Spool):
+        self.spool = spool
+        self._queue: deque = deque()
+        self._ready = threading.Condition()
+        self._writing = False
+        self._closing = False
+        self._thread: Optional[threading.Thread] = None
+        self.dropped = 0
+
+    @property
+    def path(self) -> Optional[Path]:
+        return self.spool.path
+
+    @property
+    def note(self) -> Optional[str]:
+        if self.spool.note:
+            return self.spool.note
+        if self.dropped:
+            return (f"The disk holding oomguard's spool is not keeping up: {self.dropped} "
+                    "readings were not written to it.")
+        return None
+
+    def session(self) -> dict:
+        return self.spool.session()
+
+    def write_sample(self, sample: Any) -> None:
+        self._put(self.spool.write_sample, sample)
+
+    def write_cell(self, cell: Any) -> None:
+        self._put(self.spool.write_cell, cell)
+
+    def _put(self, write, record) -> None:
+        with self._ready:
+            if self._closing or not self.spool.enabled:
+                return
+            if len(self._queue) >= self.MAX_QUEUED:
+                self.dropped += 1
+                return
+            self._queue.append((write, record))
+            if self._thread is None:
+                thread = threading.Thread(target=self._work, name=self.THREAD_NAME,
+                                          daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # no thread to be had: nothing is written
+                    self._queue.clear()
+                    self.dropped += 1
+                    return
+                self._thread = thread
+            self._ready.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._closing:
+                    self._ready.wait()
+                if not self._queue:  # closing, and everything written
+                    break
+                write, record = self._queue.popleft()
+                self._writing = True
+            try:
+                write(record)  # never raises: the spool turns itself off instead
+            finally:
+                with self._ready:
+                    self._writing = False
+                    self._ready.notify_all()
+        self.spool.close()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until what was handed over is written; False if that took too long."""
+        deadline = time.monotonic() + timeout
+        with self._ready:
+            while self._queue or self._writing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._ready.wait(left)
+        return True
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Write what is queued and close; wait at most `timeout` for a stalled disk (the
+        thread finishes on its own)."""
+        with self._ready:
+            self._closing = True
+            thread = self._thread
+            self._ready.notify_all()
+        if thread is None:
+            self.spool.close()
+        elif thread is not threading.current_thread():
+            thread.join(timeout)
+
+
 # -- finding and reading spools ----------------------------------------------------------
+
+def open_for_reading(path: PathLike):
+    """A spool file opened to read, never through a symbolic link planted at its name."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    return os.fdopen(fd, "rb")
+
 
 def _part(base: Path, number: int) -> Path:
     return base if number == 0 else base.with_name(f"{base.name}.{number}")
@@ -327,22 +508,29 @@ def latest_spool(directory: Optional[PathLike] = None, pid: Optional[int] = None
 
 def prune_spools(directory: PathLike, protect: Optional[Path] = None,
                  keep_sessions: int = PRUNE_KEEP_SESSIONS,
-                 max_age_s: float = PRUNE_MAX_AGE_S) -> List[Path]:
-    """Delete the spools of old kernels (beyond the newest `keep_sessions`, or untouched
-    for `max_age_s`). Spools written in the last two minutes are left alone. Best
-    effort: returns what it deleted, never raises."""
+                 max_age_s: float = PRUNE_MAX_AGE_S,
+                 max_total_bytes: Optional[int] = None) -> List[Path]:
+    """Delete the spools of old kernels: beyond the newest `keep_sessions`, untouched for
+    `max_age_s`, and then the oldest while the directory holds more than
+    `max_total_bytes`. Spools written in the last two minutes (live kernels') are left
+    alone. Best effort: returns what it deleted, never raises."""
     deleted: List[Path] = []
     try:
         now = time.time()
         protected = _base_of(Path(protect)).name if protect is not None else None
-        for rank, spool in enumerate(list_spools(directory)):
+        spools = list_spools(directory)  # newest first
+        total = sum(spool["bytes"] for spool in spools)
+        for rank, spool in reversed(list(enumerate(spools))):  # oldest first
             if spool["path"].name == protected or now - spool["modified"] < _RECENT_S:
                 continue
-            if rank >= keep_sessions or now - spool["modified"] > max_age_s:
+            if rank >= keep_sessions or now - spool["modified"] > max_age_s or \
+                    (max_total_bytes is not None and total > max_total_bytes):
                 for part in spool_parts(spool["path"]):
                     try:
+                        size = part.stat().st_size
                         part.unlink()
                         deleted.append(part)
+                        total -= size
                     except OSError:
                         pass
     except Exception:
@@ -370,7 +558,7 @@ def read_spool(path: Optional[PathLike] = None) -> Tuple[List[dict], List[dict],
     header: Optional[dict] = None
     skipped = 0
     for part in parts:
-        with open(part, "rb") as f:
+        with open_for_reading(part) as f:
             for raw in f:
                 try:
                     record = json.loads(raw)

@@ -37,10 +37,15 @@ def v1_dir(rel, limit, usage=None, inactive=0, hierarchical=None, oom_kill=0):
     return files
 
 
-def v2_dir(rel, memory_max=None, current=None, inactive=0, point="sys/fs/cgroup", oom_kill=0):
-    """A non-root cgroup (with memory.max or memory.current) also gets memory.events."""
+def v2_dir(rel, memory_max=None, current=None, inactive=0, point="sys/fs/cgroup", oom_kill=0,
+           oom_group=None):
+    """A non-root cgroup (with memory.max or memory.current) also gets memory.events;
+    oom_group: memory.oom.group's value (0 or 1; the kubelet writes 1 on containers'
+    cgroups since Kubernetes 1.28), None for no such file (Linux < 4.19, the root)."""
     base = point + rel
     files = {f"{base}/cgroup.controllers": "cpuset cpu io memory pids\n"}
+    if oom_group is not None:
+        files[f"{base}/memory.oom.group"] = f"{oom_group}\n"
     if memory_max is not None or current is not None:
         files[f"{base}/memory.events"] = (f"low 0\nhigh 0\nmax 3\noom 1\noom_kill {oom_kill}\n"
                                           "oom_group_kill 0\n")

@@ -18,10 +18,11 @@ TIMEOUT = 30
 
 
 class KernelSession:
-    def __init__(self, tmp_dir, connection_file=None, argv=None):
+    def __init__(self, tmp_dir, connection_file=None, argv=None, cwd=None):
         """`connection_file`: where the kernel's connection file goes (default: a temp
         file of jupyter_client's choosing). `argv` replaces the kernel's command (e.g.
-        real_cgroup.kernel_argv: a kernel in a cgroup)."""
+        real_cgroup.kernel_argv: a kernel in a cgroup). `cwd`: the kernel's working
+        directory (JupyterLab's is the notebook's folder)."""
         # Our own kernelspec so the kernel runs on sys.executable, whatever is on PATH.
         spec_dir = os.path.join(str(tmp_dir), "kernels", "oomguard-pytest")
         os.makedirs(spec_dir, exist_ok=True)
@@ -33,7 +34,7 @@ class KernelSession:
         self.km = KernelManager(kernel_name="oomguard-pytest", kernel_spec_manager=ksm,
                                 **({"connection_file": str(connection_file)}
                                    if connection_file else {}))
-        self.km.start_kernel()
+        self.km.start_kernel(**({"cwd": str(cwd)} if cwd is not None else {}))
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)

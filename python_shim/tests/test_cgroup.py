@@ -1,6 +1,8 @@
 """cgroup discovery and readings on fixture trees (fake /proc/self and /sys/fs/cgroup)."""
 import os
 
+import pytest
+
 from fs_trees import (CPU_MOUNT, GiB, MiB, V1_MOUNT, V1_UNLIMITED, V2_MOUNT, v1_dir, v2_dir,
                       write_tree)
 from oomguard.probes.cgroup import CgroupProbe, parse_mountinfo, parse_proc_cgroup
@@ -180,3 +182,82 @@ def test_this_machine_does_not_crash():
     assert isinstance(notes, list)
     if reading is not None:
         assert reading.limit is None or reading.limit > 0
+
+
+# --- Kubernetes: memory.oom.group (cgroup v2) ---------------------------------------------
+POD = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b.slice"
+CONTAINER = POD + "/cri-containerd-3c4d.scope"
+
+
+def test_a_kubernetes_container_with_its_own_cgroup_namespace_is_one_oom_group(tmp_path):
+    # Kubernetes 1.28+ on cgroup v2: the container's cgroup (mounted as the root of its
+    # namespace) has memory.oom.group = 1.
+    write_tree(tmp_path, {**proc_files("0::/\n", V2_MOUNT.format(root="/", point="/sys/fs/cgroup")),
+                          **v2_dir("", memory_max=4 * GiB, current=GiB, oom_group=1)})
+    probe = CgroupProbe(str(tmp_path))
+    assert probe.oom_group() == (True, os.path.join(str(tmp_path), "sys/fs/cgroup/memory.oom.group"))
+    assert probe.read()[0].limit == 4 * GiB  # the rest reads as before
+
+
+def test_the_outermost_grouped_cgroup_is_the_one_said(tmp_path):
+    # No cgroup namespace: the whole tree is visible. The pod's slice has it at 0, the
+    # container's scope at 1; a kernel moved into a child cgroup of the container is
+    # still killed with the container.
+    write_tree(tmp_path, {
+        **proc_files(f"0::{CONTAINER}/kernel-1\n", V2_MOUNT.format(root="/", point="/sys/fs/cgroup")),
+        **v2_dir(""),
+        **v2_dir(POD, memory_max=8 * GiB, current=GiB, oom_group=0),
+        **v2_dir(CONTAINER, memory_max=4 * GiB, current=GiB, oom_group=1),
+        **v2_dir(CONTAINER + "/kernel-1", memory_max="max", current=GiB, oom_group=0)})
+    grouped, where = CgroupProbe(str(tmp_path)).oom_group()
+    assert grouped is True
+    assert where == os.path.join(str(tmp_path), "sys/fs/cgroup" + CONTAINER, "memory.oom.group")
+
+
+def test_no_oom_group_is_false_and_unknown_is_none(tmp_path):
+    mount = V2_MOUNT.format(root="/", point="/sys/fs/cgroup")
+    off = tmp_path / "off"
+    write_tree(off, {**proc_files("0::/a\n", mount), **v2_dir(""),
+                     **v2_dir("/a", memory_max=GiB, current=MiB, oom_group=0)})
+    assert CgroupProbe(str(off)).oom_group() == \
+        (False, os.path.join(str(off), "sys/fs/cgroup/a/memory.oom.group"))
+    old = tmp_path / "old"  # a kernel before 4.19: no such file
+    write_tree(old, {**proc_files("0::/a\n", mount), **v2_dir(""),
+                     **v2_dir("/a", memory_max=GiB, current=MiB)})
+    assert CgroupProbe(str(old)).oom_group() == (None, None)
+    v1 = tmp_path / "v1"  # cgroup v1 has no group kill
+    write_tree(v1, {**proc_files("4:memory:/\n", V1_MOUNT.format(root="/")),
+                    **v1_dir("", 2 * GiB, usage=GiB)})
+    assert CgroupProbe(str(v1)).oom_group() == (None, None)
+    assert CgroupProbe(str(tmp_path / "nothing")).oom_group() == (None, None)
+
+
+@pytest.mark.kernel
+@pytest.mark.timeout(120)
+def test_a_kernel_in_an_oom_group_says_so_in_hello_and_in_the_text_mode(tmp_path):
+    # A real kernel whose cgroup probe reads a Kubernetes container's tree.
+    from kernel_session import KernelSession
+    tree = write_tree(tmp_path / "tree", {
+        **proc_files("0::/\n", V2_MOUNT.format(root="/", point="/sys/fs/cgroup")),
+        **v2_dir("", memory_max=4 * GiB, current=GiB, oom_group=1)})
+    session = KernelSession(tmp_path / "spec")
+    try:
+        session.execute(
+            "import oomguard\n"
+            "from oomguard.probes.cgroup import CgroupProbe\n"
+            f"oomguard._runtime.readings.limits.cgroup = CgroupProbe({tree!r})\n", silent=True)
+        _, messages = session.run("oomguard.enable()")  # the text mode: said once
+        said = "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+        assert said.count("memory.oom.group = 1") == 1
+        _, messages = session.run("oomguard.enable()")
+        assert "oom.group" not in "".join(
+            m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")
+        comm = session.open_comm({"v": 1, "type": "open", "client": "pytest"})
+        hello = session.wait_comm(comm, kind="hello")[0]
+        assert hello["oom_group"] is True
+        assert hello["oom_group_file"] == os.path.join(tree, "sys/fs/cgroup/memory.oom.group")
+        _, messages = session.run("%oomguard")
+        text = "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+        assert "one OOM kill ends this whole container" in text
+    finally:
+        session.shutdown()

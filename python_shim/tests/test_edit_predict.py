@@ -75,6 +75,36 @@ def test_line_numbers_follow_the_cell_with_magics(kernel, comm):
     assert [f["line"] for f in answer["findings"] if f["risky"]] == [3]
 
 
+def test_an_edited_cell_runs_no_user_code_even_with_autocall(kernel, comm):
+    # IPython's prefilter (shell.transform_cell, single-line cells) looks names up:
+    # attribute chains run properties and __getattr__. A cell being edited has not been
+    # run: none of that may happen. The watched objects count every touch.
+    kernel.execute(
+        "_touches = []\n"
+        "class _Watched:\n"
+        "    @property\n"
+        "    def prop(self):\n"
+        "        _touches.append('property'); return self\n"
+        "    def __getattr__(self, name):\n"
+        "        _touches.append('getattr ' + name); return self\n"
+        "    def __call__(self, *args):\n"
+        "        _touches.append('call'); return self\n"
+        "watched = _Watched()\n"
+        "get_ipython().run_line_magic('autocall', '2')\n", silent=True)
+    try:
+        for number, source in enumerate(["watched.prop", "watched.anything",
+                                         "watched.prop.deeper 3", "watched"], 40):
+            answer = ask(kernel, comm, source, number)
+            assert answer["note"] is None and answer["findings"] == [], (source, answer)
+        assert kernel.evaluate("_touches") == []
+        # The magics and help syntax still read as the pre-run check sees them.
+        answer = ask(kernel, comm, "%time y = 1\nwatched?\n" + RISKY, 45)
+        assert [f["line"] for f in answer["findings"] if f["risky"]] == [3]
+        assert kernel.evaluate("_touches") == []
+    finally:
+        kernel.execute("get_ipython().run_line_magic('autocall', '0')", silent=True)
+
+
 def test_benign_source_has_no_risky_findings(kernel, comm):
     answer = ask(kernel, comm, "small = np.zeros((10, 10))\ntotal = small.sum()", 4)
     assert answer["findings"] == [] and answer["note"] is None
@@ -227,29 +257,59 @@ def test_the_predictor_off_the_main_thread_never_switches_gc(monkeypatch):
         assert switches == [threading.main_thread()] and gc.isenabled()
 
 
-def test_a_cell_starting_during_an_edit_prediction_voids_it(kernel):
-    # The edit prediction (a thread, as a subshell's comm handler) holds the predictor
-    # when a cell starts: the cell's own check waits for the shared lock, gives up and
-    # says so in the cell's record, the cell runs, and the edit answer carries a note
-    # instead of findings about a namespace that changed under it.
+def test_a_cell_starting_during_an_edit_prediction_is_checked_first_and_voids_it(kernel):
+    # The edit prediction (a thread, as a subshell's comm handler) is inside the
+    # predictor when a risky cell starts in block mode: the cell's own check must not
+    # wait for it (it used to wait 2 s for a shared lock, then skip the check and let the
+    # cell run); the cell is blocked at once, and the edit answer, once it comes, carries
+    # a note instead of findings about a namespace that changed under it.
     kernel.execute(
-        "import threading as _t\n"
+        "import threading as _t, numpy as np\n"
         "_inside, _release, _late = _t.Event(), _t.Event(), []\n"
         "def _slow(source, namespace, **options):\n"
-        "    _inside.set(); _release.wait(20)\n"
+        "    if _t.current_thread() is not _t.main_thread():  # the edit prediction only\n"
+        "        _inside.set(); _release.wait(20)\n"
         "    return oomguard.predict(source, namespace, **options)\n"
         "oomguard._runtime.guard.predictor = _slow\n"
+        "oomguard.enable(mode='block')\n"
         "_th = _t.Thread(target=lambda: _late.append(oomguard._runtime.editing.answer("
         "{'id': 4, 'source': 'x = np.zeros((200000, 200000))', 'cell_id': 'c'})))\n"
         "_th.start(); _inside.wait(20)\n", silent=True)
     try:
-        reply, _ = kernel.run("_release.set()")
-        assert reply["status"] == "ok"
-        kernel.execute("_th.join(20)", silent=True)
+        reply, _ = kernel.run("x = np.zeros((200000, 200000))")
+        assert reply["status"] == "error" and reply["ename"] == "InputRejected"
+        record = kernel.evaluate("oomguard.cells()[-1].to_dict()")
+        assert record["status"] == "blocked", record
+        assert not any("skipped" in note for note in record["notes"])
+        assert record["duration"] < 1.0  # it did not wait for the edit prediction
+        assert kernel.evaluate("_th.is_alive()") is True  # which is still inside
+        kernel.execute("_release.set(); _th.join(20)", silent=True)
         assert kernel.evaluate("[(a['note'], a['findings']) for a in _late]") == \
             [(CELL_STARTED_NOTE, [])]
-        notes = kernel.evaluate("oomguard.cells()[-1].notes")
-        assert any("pre-run check was skipped" in note for note in notes), notes
+    finally:
+        kernel.execute("oomguard._runtime.guard.predictor = None; _release.set()\n"
+                       "oomguard.enable(mode='warn')", silent=True)
+
+
+def test_edit_predictions_take_turns_among_themselves(kernel):
+    # One edit-time prediction at a time: a second one waits for the turn, and says so
+    # when it does not get it in time (the front end asks again later).
+    kernel.execute(
+        "import threading as _t\n"
+        "from oomguard.guard import editing as _editing\n"
+        "_inside, _release, _answers = _t.Event(), _t.Event(), []\n"
+        "def _slow(source, namespace, **options):\n"
+        "    _inside.set(); _release.wait(20)\n"
+        "    return oomguard.predict(source, namespace, **options)\n"
+        "oomguard._runtime.guard.predictor = _slow\n"
+        "_ask = lambda i: _answers.append(oomguard._runtime.editing.answer("
+        "{'id': i, 'source': 'y = 1', 'cell_id': 'c'}))\n"
+        "_first = _t.Thread(target=_ask, args=(1,)); _first.start(); _inside.wait(20)\n"
+        "_ask(2)\n"
+        "_release.set(); _first.join(20)\n", silent=True)
+    try:
+        assert kernel.evaluate("sorted((a['id'], a['note']) for a in _answers)") == \
+            [(1, None), (2, BUSY_NOTE)]
     finally:
         kernel.execute("oomguard._runtime.guard.predictor = None; _release.set()",
                        silent=True)

@@ -112,6 +112,33 @@ def test_not_available_fields_are_none_with_notes(smi):
     assert "GPU 0 does not report its memory use (nvidia-smi)." in notes
 
 
+def sixteen_gpus():
+    """A 16-GPU node as nvidia-smi prints it: two models, every other GPU without memory
+    figures, and each running a process this kernel cannot see (a container)."""
+    gpus, apps = "", ""
+    for i in range(16):
+        uuid = f"GPU-{i:08x}-0000-0000-0000-000000000000"
+        model = "NVIDIA H100 80GB HBM3" if i < 8 else "NVIDIA A100-SXM4-40GB"
+        used = "[N/A]" if i % 2 else str(1024 + i)
+        gpus += f"{i}, {uuid}, {model}, {used}, 81559\n"
+        apps += f"{NO_SUCH_PID + i}, {uuid}, 100\n"
+    return gpus, apps
+
+
+def test_sixteen_gpus_fit_in_one_sample(smi):
+    # Their notes (one per GPU without figures, one per GPU whose processes cannot be
+    # seen, one about numbering) are more than a sample carries: the sample says each
+    # once and within the cap, with every GPU in it.
+    from oomguard import protocol
+    smi.write(*sixteen_gpus())
+    gpus, notes = read(GpuProbe())
+    assert len(gpus) == 16 and len(notes) > protocol.MAX_NOTES
+    sent = protocol.sample({"t": 1.0, "gpus": gpus, "notes": notes})
+    assert [g["index"] for g in sent["gpus"]] == list(range(16))
+    assert len(sent["notes"]) <= protocol.MAX_NOTES
+    assert set(sent["notes"]) == set(notes)  # the repeats said once; nothing else lost
+
+
 def test_a_gpu_name_with_commas_and_float_figures(smi):
     smi.write(f"0, {H100}, Weird, Model, 2, 1.5, 16\n", "")
     (gpu,), _ = read(GpuProbe())
@@ -377,6 +404,27 @@ def working_nvml(devices, mig=()):
 
     module.nvmlDeviceGetMigDeviceHandleByIndex = mig_handle
     return module
+
+
+def test_sixteen_gpus_through_nvml_fit_in_one_sample(smi, monkeypatch):
+    # NVML says up to three things per GPU (memory, processes, no figures): 48 notes on
+    # a 16-GPU node whose queries fail, where the front end takes 20. Before the
+    # builders capped them, every sample from such a node was refused by the page.
+    from oomguard import protocol
+    module = working_nvml([{"uuid": f"GPU-{i:08x}", "name": "NVIDIA H100", "used": 0,
+                            "total": 80 * MiB, "processes": []} for i in range(16)])
+
+    def not_supported(handle):
+        raise RuntimeError("Not Supported")
+
+    module.nvmlDeviceGetMemoryInfo = not_supported
+    module.nvmlDeviceGetComputeRunningProcesses = not_supported
+    monkeypatch.setitem(sys.modules, "pynvml", module)
+    gpus, notes = read(GpuProbe(), refresh=None)
+    assert len(gpus) == 16 and len(set(notes)) == 48
+    sent = protocol.sample({"t": 1.0, "gpus": gpus, "notes": notes})
+    assert len(sent["gpus"]) == 16 and len(sent["notes"]) == protocol.MAX_NOTES
+    assert sent["notes"][-1] == "\u2026 and 29 more notes."
 
 
 def test_nvml_path_reads_devices_and_this_process(smi, monkeypatch):

@@ -2,6 +2,7 @@
 `%%oomguard allow` and oomguard.allow_next(), the watchdog and the hard cap."""
 import pytest
 from kernel_session import KernelSession
+from oomguard.guard.watchdog import MIN_FURTHER_GROWTH
 
 pytestmark = [pytest.mark.kernel, pytest.mark.timeout(120)]
 
@@ -193,6 +194,90 @@ def test_the_watchdog_interrupts_a_growing_loop_and_the_kernel_survives(kernel):
         assert last_record(kernel)["stopped_by"] is None
     finally:
         kernel.execute("grown = None; oomguard.enable(limit=None, watchdog=0.95, mode='warn')")
+
+
+SAVE_AFTER_INTERRUPT = '''
+import time
+grown = []
+try:
+    while True:
+        grown.append(b"x" * (8 << 20))
+except KeyboardInterrupt:
+    started, steps = time.monotonic(), 0
+    while time.monotonic() - started < 2.5:  # saving a checkpoint, memory held, not grown
+        steps += 1
+    print("saved")
+'''
+
+
+def test_a_cell_that_catches_the_interrupt_can_save_while_it_holds_its_memory(kernel):
+    # Memory stays above the trigger while the cell saves: no second interrupt (there
+    # was one a second later), only on further growth.
+    rss = kernel.evaluate(RSS)
+    kernel.execute(f"oomguard.enable(mode='off', limit={rss + (400 << 20)}, watchdog=0.8)")
+    try:
+        reply, messages = kernel.run(SAVE_AFTER_INTERRUPT, timeout=60)
+        assert reply["status"] == "ok", reply
+        assert text_of(messages, "stdout").strip() == "saved"
+        record = last_record(kernel)
+        assert record["status"] == "interrupted" and record["stopped_by"] == "watchdog"
+    finally:
+        kernel.execute("grown = None; oomguard.enable(limit=None, watchdog=0.95, mode='warn')")
+
+
+def test_a_cell_that_catches_the_interrupt_and_grows_on_is_interrupted_again(kernel):
+    rss = kernel.evaluate(RSS)
+    kernel.execute(f"oomguard.enable(mode='off', limit={rss + (400 << 20)}, watchdog=0.8)")
+    code = ("grown, caught = [], []\n"
+            "for _ in range(2):\n"
+            "    try:\n"
+            "        while True:\n"
+            "            grown.append(b'x' * (8 << 20))\n"
+            "    except KeyboardInterrupt:\n"
+            "        caught.append(len(grown))\n"
+            "print(*caught)\n")
+    try:
+        reply, messages = kernel.run(code, timeout=60)
+        assert reply["status"] == "ok", reply
+        first, second = map(int, text_of(messages, "stdout").split())
+        # The second time only after it grew on by at least the further-growth step.
+        assert (second - first) * (8 << 20) >= MIN_FURTHER_GROWTH
+    finally:
+        kernel.execute("grown = None; oomguard.enable(limit=None, watchdog=0.95, mode='warn')")
+
+
+def test_the_watchdog_is_disarmed_before_oomguards_own_end_of_cell_work(kernel):
+    # A listener of the recorder runs inside oomguard's post_run_cell, as the comm, the
+    # spool and the printed summary do. Memory there goes past the trigger and stays:
+    # the watchdog must be off by then (no KeyboardInterrupt in our hook, no "Error in
+    # callback", every listener after it runs, the record is not marked).
+    rss = kernel.evaluate(RSS)
+    kernel.execute(
+        "import time as _time\n"
+        "_done, _after = [], []\n"
+        "def _slow_listener(record):\n"
+        "    global _hog\n"
+        f"    _hog = b'x' * {400 << 20}\n"
+        "    _time.sleep(0.5)\n"
+        "    _done.append(record.execution_count)\n"
+        "oomguard._runtime.recorder.on_record.insert(0, _slow_listener)\n"
+        "oomguard._runtime.recorder.on_record.append("
+        "lambda record: _after.append(record.execution_count))\n"
+        f"oomguard.enable(mode='off', limit={rss + (300 << 20)}, watchdog=0.9)", silent=True)
+    try:
+        reply, messages = kernel.run("x = 1")
+        assert reply["status"] == "ok"
+        printed = text_of(messages)
+        assert "Error in callback" not in printed and "oomguard: stopped" not in printed
+        count = reply["execution_count"]
+        assert kernel.evaluate("(_done, _after)") == ([count], [count])
+        record = last_record(kernel)
+        assert record["status"] == "ok" and record["stopped_by"] is None
+    finally:
+        kernel.execute(
+            "oomguard._runtime.recorder.on_record.remove(_slow_listener)\n"
+            "oomguard._runtime.recorder.on_record.pop()\n"
+            "_hog = None; oomguard.enable(limit=None, watchdog=0.95, mode='warn')", silent=True)
 
 
 def test_the_watchdog_off_leaves_the_loop_alone(kernel):

@@ -7,7 +7,7 @@ def test_builders_carry_version_and_all_fields():
     hello = protocol.hello(shim_version="1", pid=2, interval=0.5, python="3.11", peak_method="hwm")
     assert hello == {"v": 1, "type": "hello", "shim_version": "1", "pid": 2, "interval": 0.5,
                      "python": "3.11", "peak_method": "hwm", "oom_kills": None,
-                     "oom_kills_file": None}
+                     "oom_kills_file": None, "oom_group": None, "oom_group_file": None}
     sample = protocol.sample({"t": 1.0, "rss": 5, "notes": ["x"], "unrelated": 1})
     assert sample["v"] == 1 and sample["type"] == "sample"
     assert set(sample) == {"v", "type", *protocol.SAMPLE_FIELDS}
@@ -31,7 +31,7 @@ class Hostile(dict):
         raise RuntimeError("no")
 
 
-def test_malformed_incoming_messages_are_dropped_with_a_warning(caplog):
+def test_malformed_incoming_messages_are_dropped_with_a_warning(caplog, monkeypatch):
     bad = [None, "x", [1], {}, {"type": "refresh"}, {"v": "1", "type": "refresh"},
            {"v": True, "type": "refresh"}, {"v": 2, "type": "refresh"},
            {"v": 1, "type": "nope"}, {"v": 1, "type": 3}, {"v": 1, "type": "open", "client": 5},
@@ -40,9 +40,23 @@ def test_malformed_incoming_messages_are_dropped_with_a_warning(caplog):
            {"v": 1, "type": "settings", "interval": True}, Hostile(v=1)]
     with caplog.at_level(logging.WARNING, logger="oomguard"):
         for message in bad:
+            monkeypatch.setattr(protocol, "drop_warnings", protocol.DropWarnings(window=0))
             assert protocol.parse_incoming(message) is None
     assert len(caplog.records) == len(bad)
     assert any("v2" in r.getMessage() for r in caplog.records)
+
+
+def test_a_flood_of_bad_messages_is_not_a_flood_of_warnings(caplog, monkeypatch):
+    warnings = protocol.DropWarnings(window=60)
+    monkeypatch.setattr(protocol, "drop_warnings", warnings)
+    with caplog.at_level(logging.WARNING, logger="oomguard"):
+        for _ in range(500):
+            assert protocol.parse_incoming({"v": 1, "type": "nope"}) is None
+        assert len(caplog.records) == 1 and "unknown message type 'nope'" in caplog.text
+        warnings.window, warnings._quiet_until = 0, 0.0  # the window is over
+        protocol.parse_incoming(None)
+    assert len(caplog.records) == 2
+    assert "(and 499 more since the last such warning)" in caplog.records[1].getMessage()
 
 
 def test_spool_requests_carry_only_a_pid_and_a_time():
@@ -79,3 +93,77 @@ def test_caps_the_front_end_checks_are_defined_here_once():
     # src/protocol.ts: MAX_FINDINGS, MAX_SPOOL_SAMPLES, MAX_SPOOL_CELLS.
     assert (protocol.MAX_FINDINGS, protocol.MAX_SPOOL_SAMPLES, protocol.MAX_SPOOL_CELLS) == \
         (200, 5000, 2000)
+
+
+# --- what the kernel sends stays within what the front end accepts ------------------------
+def test_sample_notes_are_said_once_clipped_and_capped():
+    notes = [f"GPU {i} does not report its memory use (nvidia-smi)." for i in range(16)]
+    notes += ["The GPU lists processes by ids this kernel cannot see."] * 16
+    notes += ["x" * 5000, 7, None] + [f"another note {i}" for i in range(5)]
+    sent = protocol.sample({"t": 1.0, "notes": notes})["notes"]
+    assert len(sent) == protocol.MAX_NOTES
+    assert sent[:16] == notes[:16] and sent[16] == notes[16]  # the repeats said once
+    assert len(sent[17]) == protocol.MAX_TEXT and sent[17].endswith("\u2026")
+    assert sent[18] == "another note 0"  # no non-text kept
+    assert sent[-1] == "\u2026 and 4 more notes."  # 23 distinct: 19 shown, then this
+    assert protocol.sample({"t": 1.0, "notes": ["a", "b"]})["notes"] == ["a", "b"]
+
+
+def test_sample_gpus_are_capped_with_their_texts():
+    gpu = {"index": 0, "uuid": "u" * 2000, "name": "n" * 2000, "used": 1, "total": 2,
+           "process_used": None, "torch_allocated": None, "torch_reserved": None,
+           "source": "nvidia-smi"}
+    gpus = protocol.sample({"t": 1.0, "gpus": [dict(gpu, index=i) for i in range(70)]})["gpus"]
+    assert len(gpus) == protocol.MAX_GPUS and gpus[-1]["index"] == protocol.MAX_GPUS - 1
+    assert len(gpus[0]["name"]) == len(gpus[0]["uuid"]) == protocol.MAX_TEXT
+    assert protocol.sample({"t": 1.0, "gpus": None})["gpus"] is None
+
+
+def test_hints_findings_records_and_variables_are_capped():
+    hint = {"kind": "growth", "name": "n" * 300, "message": "m" * 3000, "suggestion": "s" * 3000,
+            "bytes": 5}
+    sent = protocol.hints([hint] * 150)["hints"]
+    assert len(sent) == protocol.MAX_HINTS
+    assert {len(sent[0][k]) for k in ("message", "suggestion")} == {protocol.MAX_TEXT}
+    assert sent[0]["name"] == "n" * 300 and sent[0]["bytes"] == 5 and hint["message"] == "m" * 3000
+
+    found = {"kind": "dense", "line": 1, "bytes": 1, "peak_bytes": 1, "device": "cpu",
+             "risky": True, "message": "m" * 3000, "suggestion": "s"}
+    record = protocol.cell({"execution_count": 1, "notes": ["n"] * 3 + [str(i) for i in range(30)],
+                            "findings": [found] * 300, "gpu": []})["record"]
+    assert len(record["notes"]) == protocol.MAX_NOTES and record["notes"][0] == "n"
+    assert len(record["findings"]) == protocol.MAX_FINDINGS
+    assert len(record["findings"][0]["message"]) == protocol.MAX_TEXT
+    for message in (protocol.warning([found] * 300, 1, None, "warn", {"cpu": 1}, 2),
+                    protocol.prediction(1, None, [found] * 300, {"cpu": 1}, 2, 0.1)):
+        assert len(message["findings"]) == protocol.MAX_FINDINGS
+        assert len(message["findings"][0]["message"]) == protocol.MAX_TEXT
+
+    variable = {"name": "v", "type": "t", "bytes": 1, "device": None, "shape": [1] * 40,
+                "dtype": None, "shared_with": ["a"] * 150, "truncated": False,
+                "notes": ["x"] * 25}
+    answer = protocol.variables([variable] * 5001, False, 0.1)
+    assert len(answer["variables"]) == protocol.MAX_VARIABLES and answer["truncated"] is True
+    first = answer["variables"][0]
+    assert first["shape"] is None and len(first["shared_with"]) == protocol.MAX_SHARED
+    assert first["notes"] == ["x"]
+    assert len(protocol.error("e" * 5000)["message"]) == protocol.MAX_TEXT
+
+
+def test_the_caps_are_the_front_ends():
+    # src/protocol.ts holds the same numbers; a change on one side only would have the
+    # front end cut what the kernel sends (or the kernel cut what it need not).
+    import re
+    from pathlib import Path
+    source = Path(__file__).resolve().parents[2] / "src" / "protocol.ts"
+    if not source.exists():
+        import pytest
+        pytest.skip("no front-end source here (an installed package is being tested)")
+    text = source.read_text()
+    front = {name: int(value.replace("_", "")) for name, value in
+             re.findall(r"^(?:export )?const (MAX_\w+) = ([\d_]+);", text, re.M)}
+    assert front["MAX_STRING"] == protocol.MAX_TEXT
+    for name in ("MAX_NOTES", "MAX_GPUS", "MAX_FINDINGS", "MAX_VARIABLES", "MAX_DIMS",
+                 "MAX_SHARED", "MAX_HINTS", "MAX_SPOOL_SAMPLES", "MAX_SPOOL_CELLS",
+                 "MAX_PREDICT_SOURCE", "MAX_CELL_ID", "MAX_SIZES"):
+        assert front[name] == getattr(protocol, name), name

@@ -227,3 +227,15 @@ def test_verbose_mode_and_disable(kernel):
         assert stdout(messages) == ""
     finally:
         kernel.execute("oomguard.enable(interval=0.2)")
+
+
+def test_the_text_mode_says_what_one_container_wide_oom_kill_means():
+    snap = dict(READING, rss=GiB, children_rss=0, host_total=None, notes=[], gpus=[])
+    grouped = render.snapshot_text(snap, "hwm", "summary", (True, "/sys/fs/cgroup/memory.oom.group"))
+    line = grouped.splitlines()[-1]
+    assert "memory.oom.group = 1 (/sys/fs/cgroup/memory.oom.group)" in line
+    assert "every other kernel and the Jupyter server" in line
+    assert "watchdog is then all that stands between you and losing every session" in line
+    assert "spool on persistent storage" in line
+    for answer in ((False, "/sys/fs/cgroup/memory.oom.group"), (None, None)):
+        assert "oom.group" not in render.snapshot_text(snap, "hwm", "summary", answer)

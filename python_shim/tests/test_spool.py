@@ -1,5 +1,6 @@
 """The on-disk spool: lines, rotation, damaged files, unwritable places, threads, finding
 a dead kernel's spool, surviving SIGKILL, and the command line."""
+import errno
 import json
 import logging
 import os
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import oomguard
-from oomguard.spool import (Spool, default_directory, latest_spool, list_spools,
+from oomguard.spool import (Spool, SpoolWriter, default_directory, latest_spool, list_spools,
                             prune_spools, read_spool, spool_parts)
 from test_export import validate_trace
 
@@ -126,16 +127,124 @@ def test_unwritable_places_turn_the_spool_off_with_a_note(tmp_path, caplog):
     assert [r.message for r in caplog.records] == [spool.note]  # told once
 
 
-def test_a_full_disk_turns_the_spool_off(tmp_path, caplog):
-    if not os.path.exists("/dev/full"):
-        pytest.skip("no /dev/full here")
+def test_a_full_disk_turns_the_spool_off(tmp_path, caplog, monkeypatch):
     caplog.set_level(logging.WARNING, logger="oomguard")
-    (tmp_path / "full.jsonl").symlink_to("/dev/full")  # every write: ENOSPC
     spool = Spool(tmp_path, filename="full.jsonl")
+    real_write = os.write
+
+    def full(fd, data):  # the spool's file on a full disk: every write fails
+        if fd == spool._fd:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full)
     for i in range(20):
         spool.write_sample(sample(i))
     assert not spool.enabled and "No space left on device" in spool.note
     assert len(caplog.records) == 1
+
+
+def test_a_link_planted_at_the_spools_name_is_never_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    spools = tmp_path / "spools"
+    spools.mkdir(mode=0o700)
+    name = "oomguard-4242-20260101T000000Z.jsonl"
+    (spools / name).symlink_to(victim)
+    spool = Spool(spools, filename=name)
+    spool.write_sample(sample(0))
+    assert not spool.enabled and "is there already" in spool.note
+    assert victim.read_text() == "precious\n"
+    # Nor when a dead kernel's spool is read back (by the CLI or for a new kernel).
+    with pytest.raises(OSError):
+        read_spool(spools / name)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes")
+def test_a_directory_anyone_may_write_in_is_refused_with_a_note(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    spool = Spool(shared)
+    spool.write_sample(sample(0))
+    assert not spool.enabled and not any(shared.iterdir())
+    assert "anyone may write in" in spool.note and str(shared) in spool.note
+    assert "kept in memory only" in spool.note
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0,
+                    reason="making a directory another user's needs root")
+def test_another_users_directory_is_refused_with_a_note(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, 65534, 65534)
+    spool = Spool(theirs)
+    spool.write_sample(sample(0))
+    assert not spool.enabled and not any(theirs.iterdir())
+    assert "belongs to another user (uid 65534)" in spool.note
+
+
+def test_the_directory_is_kept_under_its_total(tmp_path):
+    # Old kernels' spools go, oldest first, once the directory holds more than its cap;
+    # this kernel's own parts are sized to fit in it.
+    old = [fake_spool(tmp_path, 100 + i, f"2026010{i}T000000Z", age_s=3600 * (9 - i))
+           for i in range(5)]
+    for base in old:
+        when = base.stat().st_mtime
+        base.write_bytes(b"x" * 10_000)
+        os.utime(base, (when, when))
+    spool = Spool(tmp_path, max_bytes=4096, keep=3, max_total_bytes=30_000)
+    for i in range(100):
+        spool.write_sample(sample(i, t=float(i)))
+    total = sum(p.stat().st_size for p in tmp_path.iterdir())
+    assert total <= 30_000
+    assert [p.exists() for p in old] == [False, False, False, False, True]  # oldest first
+    assert len(spool_parts(spool.path)) == 3
+    small = Spool(tmp_path / "small", max_bytes=4096, keep=3, max_total_bytes=5000)
+    assert small.keep == 1 and small.max_bytes == 4096
+
+
+def test_the_writer_thread_takes_the_disk_off_the_callers_path(tmp_path, monkeypatch):
+    # A stalled disk (a network home): handing a line over returns at once; the line is
+    # written when the disk is back, and closing waits only a little for it.
+    spool = Spool(tmp_path)
+    stalled, entered = threading.Event(), threading.Event()
+    real_write = Spool._write_locked
+
+    def slow(self, data):
+        entered.set()
+        stalled.wait(10)
+        real_write(self, data)
+
+    monkeypatch.setattr(Spool, "_write_locked", slow)
+    writer = SpoolWriter(spool)
+    started = time.perf_counter()
+    writer.write_sample(sample(0, t=1.0))
+    assert entered.wait(5)  # the writer thread is now stuck on the disk
+    for i in range(1, 50):
+        writer.write_sample(sample(i, t=1.0 + i))
+        writer.write_cell({"execution_count": i, "start": 1.0 + i, "duration": 0.1})
+    assert time.perf_counter() - started < 0.5
+    assert not writer.flush(timeout=0.2)  # still stalled
+    assert [t.name for t in threading.enumerate()].count("oomguard-spool") == 1
+    stalled.set()
+    assert writer.flush(timeout=10)
+    writer.close()
+    samples, cells, _ = read_spool(spool.path)
+    assert [s["t"] for s in samples] == [1.0 + i for i in range(50)] and len(cells) == 49
+
+
+def test_the_writer_drops_past_its_bound_and_says_so(tmp_path, monkeypatch):
+    spool = Spool(tmp_path)
+    stalled = threading.Event()
+    monkeypatch.setattr(Spool, "_write_locked", lambda self, data: stalled.wait(10))
+    monkeypatch.setattr(SpoolWriter, "MAX_QUEUED", 5)
+    writer = SpoolWriter(spool)
+    for i in range(20):
+        writer.write_sample(sample(i))
+    assert writer.dropped >= 14 and "not keeping up" in writer.note
+    stalled.set()
+    writer.close(timeout=5)
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
@@ -293,3 +402,30 @@ def test_the_command_line_exports_a_spool(tmp_path):
                               str(tmp_path / "nothing-here")], env=env, capture_output=True,
                              text=True, timeout=60)
     assert missing.returncode == 1 and "no oomguard spool" in missing.stderr
+
+
+@pytest.mark.kernel
+@pytest.mark.timeout(120)
+def test_a_stalled_spool_disk_never_stalls_a_cell(tmp_path):
+    # Every write to the spool takes 2 s (a network home directory that hangs): cells
+    # must not wait for it (the record is handed to the spool's own thread).
+    from kernel_session import KernelSession
+    session = KernelSession(tmp_path / "spec")
+    try:
+        session.execute(
+            "import oomguard, time as _time\n"
+            f"oomguard.enable(summary='off', spool={str(tmp_path / 'spools')!r})\n"
+            "from oomguard.spool import Spool as _Spool\n"
+            "_real_write = _Spool._write_locked\n"
+            "def _stalled(self, data):\n"
+            "    _time.sleep(2)\n"
+            "    _real_write(self, data)\n"
+            "_Spool._write_locked = _stalled\n", silent=True)
+        for _ in range(3):
+            started = time.monotonic()
+            reply, _ = session.run("x = 1")
+            assert reply["status"] == "ok"
+            assert time.monotonic() - started < 1.0
+        assert session.evaluate("oomguard.cells()[-1].status") == "ok"
+    finally:
+        session.shutdown()

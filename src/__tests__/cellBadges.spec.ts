@@ -62,10 +62,13 @@ describe('CellBadges', () => {
     const model = new MemoryModel();
     new CellBadges(panel as any, model, trans);
     model.handleMessage({ v: 1, type: 'cell_start', execution_count: 3, cell_id: 'a', start: 1 });
-    model.handleMessage(sample({ rss: 2 ** 30, used: 2 ** 30, limit: 4 * 2 ** 30 }));
+    // The case: the badge said "kernel RAM 891 MiB", the session used 1.8 GiB.
+    model.handleMessage(sample({ rss: 891 * 2 ** 20, used: 1.8 * 2 ** 30, limit: 23.5 * 2 ** 30 }));
     model.recordKernelDeath();
     const node = badge(panel.content.widgets[0]);
     expect(node?.dataset.state).toBe('died');
-    expect(node?.textContent).toBe('The kernel died while cell [3] ran at 1.0 GiB of a 4.0 GiB limit.');
+    expect(node?.textContent).toBe(
+      'The kernel died while cell [3] ran, with the session at 1.8 GiB of its 23.5 GiB limit (this kernel: 891 MiB).'
+    );
   });
 });

@@ -13,8 +13,10 @@ describe('warning messages', () => {
   it('validates', () => {
     expect(parseKernelMessage(warning()).ok).toBe(true);
     expect(parseKernelMessage(warning({ mode: 'maybe' })).ok).toBe(false);
-    expect(parseKernelMessage(warning({ free: { cpu: -1 } })).ok).toBe(false);
-    expect(parseKernelMessage(warning({ findings: [{ line: 'x' }] })).ok).toBe(false);
+    const free = parseKernelMessage(warning({ free: { cpu: -1 } }));
+    expect(free.ok && free.message).toEqual(warning({ free: { cpu: null } }));
+    const findings = parseKernelMessage(warning({ findings: [{ line: 'x' }] }));
+    expect(findings.ok && findings.message).toEqual(warning({ findings: [] }));
   });
 });
 

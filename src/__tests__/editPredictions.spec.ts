@@ -65,19 +65,29 @@ describe('the prediction message', () => {
   it.each([
     ['a missing id', { id: undefined }],
     ['a fractional id', { id: 1.5 }],
-    ['a negative id', { id: -1 }],
-    ['a numeric cell id', { cell_id: 3 }],
-    ['an oversize cell id', { cell_id: 'c'.repeat(1001) }],
-    ['findings that are not a list', { findings: 'risky' }],
-    ['a finding without a line', { findings: [finding({ line: undefined })] }],
-    ['a finding with an HTML object message', { findings: [finding({ message: { html: '<b>' } })] }],
-    ['too many findings', { findings: Array.from({ length: 201 }, () => finding()) }],
-    ['free that is not an object', { free: 12 }],
-    ['a negative free', { free: { cpu: -1 } }],
-    ['a negative took', { took: -0.1 }],
-    ['an oversize note', { note: 'x'.repeat(5000) }]
-  ])('refuses %s', (_, overrides) => {
+    ['a negative id', { id: -1 }]
+  ])('refuses %s: it answers no request', (_, overrides) => {
     expect(parseKernelMessage(prediction(overrides)).ok).toBe(false);
+  });
+
+  it.each([
+    ['a numeric cell id', { cell_id: 3 }, { cell_id: null }],
+    ['an oversize cell id', { cell_id: 'c'.repeat(1001) }, { cell_id: 'c'.repeat(1000) }],
+    ['findings that are not a list', { findings: 'risky' }, { findings: [] }],
+    ['a finding without a line', { findings: [finding({ line: undefined }), finding()] }, { findings: [finding()] }],
+    ['a finding with an HTML object message', { findings: [finding({ message: { html: '<b>' } })] }, { findings: [] }],
+    ['too many findings', { findings: Array.from({ length: 201 }, () => finding()) }, { findings: Array.from({ length: 200 }, () => finding()) }],
+    ['free that is not an object', { free: 12 }, { free: {} }],
+    ['a negative free', { free: { cpu: -1, 'cuda:0': 5 } }, { free: { cpu: null, 'cuda:0': 5 } }],
+    ['a negative took', { took: -0.1 }, { took: 0 }],
+    ['an oversize note', { note: 'x'.repeat(5000) }, { note: 'x'.repeat(1000) }]
+  ])('keeps the rest of an answer with %s', (_, overrides, kept) => {
+    const parsed = parseKernelMessage(prediction(overrides));
+    expect(parsed.ok).toBe(true);
+    if (parsed.ok) {
+      expect(parsed.message).toEqual(prediction(kept));
+      expect(parsed.problems.length).toBeGreaterThan(0); // said in a console warning
+    }
   });
 });
 
@@ -206,11 +216,24 @@ describe('MemoryModel predictions', () => {
     expect(cleared).toBe(1);
   });
 
-  it('drops a malformed answer without touching what it kept', () => {
+  it('drops an answer to no request without touching what it kept', () => {
     model.predictions.requested('cell-a', 1, RISKY);
-    model.handleMessage(prediction({ id: 1, findings: [finding({ risky: 'yes' })] }));
+    model.handleMessage(prediction({ id: 'one' }));
     expect(model.predictions.get('cell-a')).toBeNull();
     expect(model.rejectedCount).toBe(1);
+  });
+
+  it('keeps an answer without its unreadable finding, and says so', () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    model.predictions.requested('cell-a', 1, RISKY);
+    model.handleMessage(
+      prediction({ id: 1, findings: [finding({ risky: 'yes' }), finding({ line: 3 })] })
+    );
+    expect(model.predictions.get('cell-a')?.message.findings.map(f => f.line)).toEqual([3]);
+    expect(model.rejectedCount).toBe(0);
+    expect(model.repairedCount).toBe(1);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('.risky: missing or unreadable'));
+    warn.mockRestore();
   });
 });
 

@@ -65,8 +65,25 @@ describe('MemoryPanel', () => {
     expect(status.dataset.state).toBe('missing');
     const button = panel.node.querySelector('.jp-oomguard-reconnect') as HTMLButtonElement;
     expect(button.hidden).toBe(false);
+    expect(button.textContent).toBe('Reconnect');
     button.click();
     expect(attach).toHaveBeenCalled();
+    panel.dispose();
+  });
+
+  it('offers to attach by hand when auto-attach is off', () => {
+    const model = new MemoryModel();
+    const { memory, attach } = notebookMemory(model);
+    const panel = showPanel();
+    panel.memory = memory;
+    model.setStatus('detached', 'oomguard does not attach to kernels by itself.');
+    const button = panel.node.querySelector('.jp-oomguard-reconnect') as HTMLButtonElement;
+    expect(button.hidden).toBe(false);
+    expect(button.textContent).toBe('Attach');
+    button.click();
+    expect(attach).toHaveBeenCalled();
+    model.setStatus('connected');
+    expect(button.hidden).toBe(true);
     panel.dispose();
   });
 
@@ -199,6 +216,27 @@ describe('MemoryPanel warnings list', () => {
     expect(section.querySelector('b')).toBeNull();
     model.handleMessage({ v: 1, type: 'hints', hints: [] });
     expect(section.hidden).toBe(true);
+    panel.dispose();
+  });
+});
+
+describe('MemoryPanel in a Kubernetes container', () => {
+  it('says what one container-wide OOM kill means, only where the kernel says so', () => {
+    const model = new MemoryModel();
+    const panel = showPanel();
+    panel.memory = notebookMemory(model).memory;
+    const note = () => panel.node.querySelector('.jp-oomguard-oom-group') as HTMLElement;
+    model.handleMessage(hello({ oom_group: false, oom_group_file: '/sys/fs/cgroup/memory.oom.group' }));
+    expect(note().hidden).toBe(true);
+    model.handleMessage(hello({ pid: 7, oom_group: true, oom_group_file: '/sys/fs/cgroup/memory.oom.group' }));
+    expect(note().hidden).toBe(false);
+    expect(note().textContent).toContain('memory.oom.group = 1');
+    expect(note().textContent).toContain('every other kernel and the Jupyter server');
+    expect(note().textContent).toContain('all that stands between you and losing every session');
+    expect(note().textContent).toContain('persistent storage');
+    expect(note().title).toBe('/sys/fs/cgroup/memory.oom.group');
+    model.handleMessage(hello({ pid: 8 })); // an older shim: nothing said
+    expect(note().hidden).toBe(true);
     panel.dispose();
   });
 });

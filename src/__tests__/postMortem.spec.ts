@@ -2,7 +2,8 @@ import { Signal } from '@lumino/signaling';
 import { MemoryModel } from '../model/memoryModel';
 import { CellBadges } from '../views/cellBadges';
 import { MAX_SPOOL_SAMPLES, parseKernelMessage } from '../protocol';
-import { postMortemDetails } from '../views/postMortemText';
+import { readingAtDeath } from '../model/postMortem';
+import { deathMessage, postMortemDetails } from '../views/postMortemText';
 import { cellRecord, hello, sample, trans } from './fixtures';
 
 const T0 = 1_700_000_000;
@@ -168,10 +169,14 @@ describe('post-mortem: back-filling from the dead kernel\'s spool', () => {
   it('validates the answer and caps its size', () => {
     expect(parseKernelMessage(spool()).ok).toBe(true);
     const tooMany = Array.from({ length: MAX_SPOOL_SAMPLES + 1 }, () => spool().samples[0]);
-    expect(parseKernelMessage(spool({ samples: tooMany })).ok).toBe(false);
-    expect(parseKernelMessage(spool({ samples: [{ t: 'yesterday' }] })).ok).toBe(false);
-    expect(parseKernelMessage(spool({ pid: '../100' })).ok).toBe(false);
-    expect(parseKernelMessage(hello({ oom_kills: -1 })).ok).toBe(false);
+    const cut = parseKernelMessage(spool({ samples: tooMany }));
+    expect(cut.ok && (cut.message as any).samples.length).toBe(MAX_SPOOL_SAMPLES);
+    const good = spool().samples[0];
+    const one = parseKernelMessage(spool({ samples: [{ t: 'yesterday' }, good] }));
+    expect(one.ok && (one.message as any).samples).toEqual([good]);
+    expect(parseKernelMessage(spool({ pid: '../100' })).ok).toBe(false); // answers nothing
+    const noCount = parseKernelMessage(hello({ oom_kills: -1 }));
+    expect(noCount.ok && (noCount.message as any).oom_kills).toBeNull(); // not measured
     expect(parseKernelMessage(hello({ oom_kills: 2, oom_kills_file: EVENTS })).ok).toBe(true);
   });
 });
@@ -193,14 +198,14 @@ describe('post-mortem: the cell badge', () => {
     model.recordKernelDeath();
     const text = () => node.querySelector('.jp-oomguard-badge')?.textContent;
     expect(text()).toBe(
-      'The kernel died while cell [5] ran at 100 MiB of a 1.0 GiB limit. ' +
+      'The kernel died while cell [5] ran, with the session at 100 MiB of its 1.0 GiB limit (this kernel: 300 MiB). ' +
         'Whether the OOM killer did it is checked in memory.events when the kernel is back.'
     );
     model.handleMessage(hello({ pid: 200, oom_kills: 4, oom_kills_file: EVENTS }));
     model.takeSpoolRequest();
     model.handleMessage(spool());
     expect(text()).toBe(
-      'The kernel died while cell [5] ran at 950 MiB of a 1.0 GiB limit: out of memory likely. ' +
+      'The kernel died while cell [5] ran, with the session at 950 MiB of its 1.0 GiB limit (this kernel: 900 MiB): out of memory likely. ' +
         "The OOM killer ended a process in this kernel's memory cgroup (which may hold other kernels too) — confirmed by memory.events. " +
         "Readings the browser missed, recovered from the kernel's spool: 3; the figures above are its last reading."
     );
@@ -224,5 +229,30 @@ describe('post-mortem: the cell badge', () => {
     expect(node.querySelector('.jp-oomguard-badge')?.textContent).toBe(
       'RAM +512 MiB · peak +1.0 GiB · 1.25 s'
     );
+  });
+});
+
+describe('post-mortem: the death sentence', () => {
+  const at = (overrides: Record<string, unknown>) =>
+    deathMessage({ execution_count: 4, ...readingAtDeath(sample(overrides) as any) } as any, trans);
+
+  it('names the session figure and the kernel figure, each for what it is', () => {
+    expect(at({ rss: 891 * MiB, used: 1.8 * GiB, limit: 23.5 * GiB })).toBe(
+      'The kernel died while cell [4] ran, with the session at 1.8 GiB of its 23.5 GiB limit (this kernel: 891 MiB).'
+    );
+    expect(at({ rss: null, used: 23 * GiB, limit: 23.5 * GiB })).toBe(
+      'The kernel died while cell [4] ran, with the session at 23.0 GiB of its 23.5 GiB limit: out of memory likely.'
+    );
+  });
+
+  it("says when only the kernel's own figure was measured, and judges by it", () => {
+    expect(at({ rss: 22 * GiB, used: null, limit: 23.5 * GiB })).toBe(
+      "The kernel died while cell [4] ran, with this kernel at 22.0 GiB of a 23.5 GiB session limit (the session's own use was not measured): out of memory likely."
+    );
+    expect(at({ rss: 891 * MiB, used: null, limit: null })).toBe(
+      'The kernel died while cell [4] ran, with this kernel at 891 MiB.'
+    );
+    expect(at({ rss: null, used: null, limit: null })).toBe('The kernel died while cell [4] ran.');
+    expect(deathMessage(null, trans)).toBe('The kernel died.');
   });
 });

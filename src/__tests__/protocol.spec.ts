@@ -30,21 +30,42 @@ describe('parseKernelMessage', () => {
     ['an array', [1, 2]],
     ['no type', { v: 1 }],
     ['an unknown type', { v: 1, type: 'explode' }],
-    ['a negative rss', sample({ rss: -1 })],
-    ['a string rss', sample({ rss: '12' })],
-    ['NaN limit', sample({ limit: NaN })],
-    ['Infinity free', sample({ free: Infinity })],
-    ['missing t', sample({ t: undefined })],
-    ['notes not a list', sample({ notes: 'oops' })],
-    ['a note that is not text', sample({ notes: [{ html: '<b>' }] })],
-    ['an oversize note', sample({ notes: ['x'.repeat(5000)] })],
-    ['too many notes', sample({ notes: Array(100).fill('n') })],
+    ['a sample without its time', sample({ t: undefined })],
+    ['a sample with a text time', sample({ t: 'now' })],
     ['a fractional pid', hello({ pid: 1.5 })],
     ['a zero interval', hello({ interval: 0 })],
     ['an error without text', { v: 1, type: 'error' }]
-  ])('rejects %s', (_, message) => {
+  ])('refuses %s: nothing in it could be used', (_, message) => {
     const result = parseKernelMessage(message);
     expect(result.ok).toBe(false);
+  });
+
+  // One bad field never costs the whole message: the rest is kept, and what was left
+  // out or cut is said (the model writes it to the console).
+  it.each([
+    ['a negative rss', sample({ rss: -1 }), { rss: null }],
+    ['a string rss', sample({ rss: '12' }), { rss: null }],
+    ['a NaN limit', sample({ limit: NaN }), { limit: null }],
+    ['an Infinity free', sample({ free: Infinity }), { free: null }],
+    ['a limit source that is not text', sample({ limit_source: 5 }), { limit_source: 'unknown' }],
+    ['notes that are not a list', sample({ notes: 'oops' }), { notes: [] }],
+    ['a note that is not text', sample({ notes: ['a', { html: '<b>' }, 'b'] }), { notes: ['a', 'b'] }],
+    ['an oversize note', sample({ notes: ['x'.repeat(5000)] }), { notes: ['x'.repeat(1000)] }],
+    ['too many notes', sample({ notes: Array.from({ length: 100 }, (_, i) => `n${i}`) }), { notes: Array.from({ length: 20 }, (_, i) => `n${i}`) }],
+    ['an OOM-kill count that is negative', sample({ oom_kills: -1 }), { oom_kills: null }],
+    ['a running cell without its start', sample({ running_cell: { execution_count: 1 } }), { running_cell: null }]
+  ])('keeps a sample with %s, without the bad part', (_, message, kept) => {
+    const result = parseKernelMessage(message);
+    expect(result.ok).toBe(true);
+    if (result.ok) {
+      expect(result.message).toEqual({ ...(message as object), ...kept });
+      expect(result.problems.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('says nothing about a message that needed no repair', () => {
+    const result = parseKernelMessage(sample({ gpus: [gpu()] }));
+    expect(result.ok && result.problems).toEqual([]);
   });
 
   it('reports a different protocol version as a mismatch', () => {
@@ -75,19 +96,60 @@ describe('messages added to v1', () => {
   });
 
   it.each([
-    ['a GPU without a name', sample({ gpus: [gpu({ name: undefined })] })],
-    ['a negative GPU index', sample({ gpus: [gpu({ index: -1 })] })],
-    ['too many GPUs', sample({ gpus: Array(65).fill(gpu()) })],
-    ['GPUs as an object', sample({ gpus: { 0: gpu() } })],
     ['a cell record of unknown status', { v: 1, type: 'cell', record: cellRecord({ status: 'exploded' }) }],
     ['a cell record without duration', { v: 1, type: 'cell', record: cellRecord({ duration: undefined }) }],
-    ['a cell record whose findings are text', { v: 1, type: 'cell', record: cellRecord({ findings: ['<b>'] }) }],
-    ['a cell message without record', { v: 1, type: 'cell' }],
-    ['a variable with a fractional dimension', { v: 1, type: 'variables', variables: [variable({ shape: [1.5] })], truncated: false, took: 0 }],
-    ['a variable named by a number', { v: 1, type: 'variables', variables: [variable({ name: 7 })], truncated: false, took: 0 }],
-    ['an oversize variable scan', { v: 1, type: 'variables', variables: Array(5001).fill(variable()), truncated: false, took: 0 }]
-  ])('rejects %s', (_, message) => {
+    ['a cell message without record', { v: 1, type: 'cell' }]
+  ])('refuses %s', (_, message) => {
     expect(parseKernelMessage(message).ok).toBe(false);
+  });
+
+  const kept = (message: Record<string, unknown>) => {
+    const result = parseKernelMessage(message);
+    expect(result.ok).toBe(true);
+    return result.ok ? (result.message as any) : null;
+  };
+
+  it('keeps a sample from 16 GPUs with too many notes, and cuts the GPUs at the cap', () => {
+    const gpus = Array.from({ length: 16 }, (_, index) => gpu({ index }));
+    const notes = Array.from({ length: 33 }, (_, i) => `GPU ${i % 16}: note ${i}`);
+    const message = kept(sample({ gpus, notes }));
+    expect(message.gpus).toEqual(gpus);
+    expect(message.notes).toEqual(notes.slice(0, 20));
+    expect(kept(sample({ gpus: Array(65).fill(gpu()) })).gpus).toHaveLength(64);
+  });
+
+  it.each([
+    ['a GPU without a name', [gpu({ name: undefined })], [gpu({ name: '' })]],
+    ['a GPU with a negative index', [gpu({ index: -1 }), gpu({ index: 1 })], [gpu({ index: 1 })]],
+    ['GPUs as an object', { 0: gpu() }, null]
+  ])('keeps a sample with %s', (_, gpus, expected) => {
+    expect(kept(sample({ gpus })).gpus).toEqual(expected);
+  });
+
+  it('keeps a cell record without its unreadable parts', () => {
+    const record = kept({
+      v: 1,
+      type: 'cell',
+      record: cellRecord({ findings: ['<b>', { kind: 'dense' }], ram_peak: -3, notes: [1, 'n'] })
+    }).record;
+    expect(record.findings).toEqual([{ kind: 'dense' }]);
+    expect(record.ram_peak).toBeNull();
+    expect(record.notes).toEqual(['n']);
+  });
+
+  it('keeps a variable scan without the variables it cannot read, within its cap', () => {
+    const scan = (variables: unknown[]) =>
+      kept({ v: 1, type: 'variables', variables, truncated: false, took: 0 }).variables;
+    expect(scan([variable({ name: 7 }), variable()])).toEqual([variable()]);
+    expect(scan([variable({ shape: [1.5] })])[0].shape).toBeNull();
+    expect(scan(Array(5001).fill(variable()))).toHaveLength(5000);
+  });
+
+  it('keeps leak hints with their texts cut, and at most 100', () => {
+    const hint = { kind: 'growth', name: 'x', message: 'm'.repeat(3000), suggestion: 's', bytes: 5 };
+    const hints = kept({ v: 1, type: 'hints', hints: Array(150).fill(hint) }).hints;
+    expect(hints).toHaveLength(100);
+    expect(hints[0]).toEqual({ ...hint, message: 'm'.repeat(1000) });
   });
 });
 

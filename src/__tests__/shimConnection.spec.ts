@@ -4,7 +4,8 @@
  * JupyterLab's kernel connection. The real thing is exercised by ui-tests/.
  */
 import { Signal } from '@lumino/signaling';
-import { ShimConnection } from '../kernel/shimConnection';
+import { ATTACH_SOURCE } from '../kernel/attachSource';
+import { LOAD_CODE, ShimConnection } from '../kernel/shimConnection';
 import { MemoryModel } from '../model/memoryModel';
 import { hello, sample, trans } from './fixtures';
 
@@ -83,14 +84,18 @@ async function settle() {
   }
 }
 
-function connect(kernel: FakeKernel | null) {
+function connect(
+  kernel: FakeKernel | null,
+  options: { autoAttach?: boolean; settingsLoaded?: Promise<unknown> } = {}
+) {
   const model = new MemoryModel();
   const sessionContext = new FakeSessionContext(kernel);
   const connection = new ShimConnection({
     sessionContext: sessionContext as any,
     model,
     interval: 0.5,
-    trans
+    trans,
+    ...options
   });
   return { model, sessionContext, connection };
 }
@@ -107,7 +112,14 @@ describe('ShimConnection', () => {
     expect(kernel.executed[0]).toEqual(
       expect.objectContaining({ silent: true, store_history: false })
     );
-    expect(kernel.executed[0].code).toContain("__import__('oomguard').enable()");
+    // The installed shim only, run in a namespace of its own (attach.py; its behaviour
+    // in a real kernel is python_shim/tests/test_attach.py's and the ui-tests').
+    expect(kernel.executed[0].code).toBe(LOAD_CODE);
+    expect(LOAD_CODE).toBe(
+      `exec(${JSON.stringify(ATTACH_SOURCE)}, {'__name__': '__oomguard_attach__'})`
+    );
+    expect(ATTACH_SOURCE).toContain('module.enable()');
+    expect(LOAD_CODE).not.toContain("__import__('oomguard')");
     const comm = kernel.comms[0];
     expect(comm.opened).toEqual([{ v: 1, type: 'open', client: 'jupyterlab' }]);
     expect(comm.sent).toEqual([{ v: 1, type: 'settings', interval: 0.5 }]);
@@ -117,6 +129,45 @@ describe('ShimConnection', () => {
     comm.receive(sample({ rss: 123 }));
     expect(model.status.state).toBe('connected');
     expect(model.latest?.rss).toBe(123);
+  });
+
+  it('with auto-attach off runs nothing until asked, then follows restarts', async () => {
+    const kernel = new FakeKernel();
+    const { model, connection } = connect(kernel, { autoAttach: false });
+    await settle();
+    expect(kernel.executed).toHaveLength(0);
+    expect(model.status.state).toBe('detached');
+    expect(model.status.message).toContain('auto-attach setting is off');
+
+    await connection.attach();
+    await settle();
+    expect(kernel.executed.map(e => e.code)).toEqual([LOAD_CODE]);
+    kernel.comms[0].receive(hello());
+    expect(model.status.state).toBe('connected');
+
+    // Attached by hand: a restart of this notebook's kernel attaches again.
+    kernel.statusChanged.emit('restarting');
+    kernel.statusChanged.emit('idle');
+    await settle();
+    expect(kernel.executed).toHaveLength(2);
+  });
+
+  it('waits for the settings before the first attach, and turning it on attaches', async () => {
+    let loaded: () => void = () => undefined;
+    const settingsLoaded = new Promise<void>(resolve => (loaded = resolve));
+    const kernel = new FakeKernel();
+    const { model, connection } = connect(kernel, { settingsLoaded });
+    await settle();
+    expect(kernel.executed).toHaveLength(0); // the default (on) is not acted upon
+    connection.autoAttach = false; // what the user's settings say, once read
+    loaded();
+    await settle();
+    expect(kernel.executed).toHaveLength(0);
+    expect(model.status.state).toBe('detached');
+
+    connection.autoAttach = true;
+    await settle();
+    expect(kernel.executed.map(e => e.code)).toEqual([LOAD_CODE]);
   });
 
   it('says so when there is no kernel', async () => {
@@ -272,7 +323,7 @@ describe('ShimConnection', () => {
     kernel.statusChanged.emit('autorestarting');
     expect(model.status.state).toBe('disconnected');
     expect(model.status.message).toContain(
-      'The kernel died while cell [7] ran at 12.5 GiB of a 12.7 GiB limit: out of memory likely.'
+      'The kernel died while cell [7] ran, with the session at 12.5 GiB of its 12.7 GiB limit (this kernel: 12.4 GiB): out of memory likely.'
     );
     expect(model.postMortems).toHaveLength(1);
     expect(model.postMortems[0]).toEqual(

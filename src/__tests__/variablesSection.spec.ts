@@ -147,16 +147,24 @@ describe('MemoryModel.growthOf', () => {
     expect(model.growthOf('constructor')).toBeNull(); // not an inherited property
   });
 
-  it('refuses a sizes message that is too large or malformed', () => {
+  it('keeps what is valid of a sizes message that is too large or malformed', () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
     const model = new MemoryModel();
     const many: Record<string, number> = {};
     for (let i = 0; i < 501; i++) {
       many[`v${i}`] = i;
     }
     model.handleMessage(sizes(1, many));
-    model.handleMessage(sizes(1, { a: -5 }));
-    model.handleMessage({ v: 1, type: 'sizes', execution_count: 1, sizes: ['a'], truncated: false });
-    expect(model.sizes).toBeNull();
-    expect(model.rejectedCount).toBe(3);
+    expect(Object.keys(model.sizes?.sizes ?? {})).toHaveLength(500);
+    model.handleMessage(sizes(2, { a: -5, b: 3 }));
+    expect(model.sizes?.sizes).toEqual({ a: null, b: 3 }); // a: not measured
+    model.handleMessage({ v: 1, type: 'sizes', execution_count: 3, sizes: ['a'], truncated: false });
+    expect(model.sizes?.sizes).toEqual({});
+    model.handleMessage({ v: 1, type: 'sizes', execution_count: 'four', sizes: {}, truncated: 0 });
+    expect(model.sizes).toEqual(expect.objectContaining({ execution_count: null, truncated: true }));
+    expect(model.rejectedCount).toBe(0);
+    expect(model.repairedCount).toBe(4);
+    expect(warn).toHaveBeenCalledTimes(4);
+    warn.mockRestore();
   });
 });

@@ -2,7 +2,7 @@ import { ISessionContext } from '@jupyterlab/apputils';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
-import { deathMessage } from '../format';
+import { deathMessage } from '../views/postMortemText';
 import { MemoryModel } from '../model/memoryModel';
 import {
   clientMessage,
@@ -10,12 +10,19 @@ import {
   ClientMessage,
   predictMessage
 } from '../protocol';
+import { ATTACH_SOURCE } from './attachSource';
 
 /**
- * Loads the shim without touching history or the cell hooks: `silent` executes fire
- * no pre/post_run_cell. `__import__` binds no name in the user's namespace.
+ * Loads the *installed* shim and enables it: python_shim/oomguard/attach.py finds it
+ * where its distribution was installed, never a module of that name in the notebook's
+ * folder (first on the kernel's sys.path). A `silent` execute fires no
+ * pre/post_run_cell, so it touches neither history nor the records; `exec` in a
+ * namespace of its own binds no name in the user's.
  */
-const LOAD_CODE = "__import__('oomguard').enable()";
+export const LOAD_CODE = `exec(${JSON.stringify(ATTACH_SOURCE)}, {'__name__': '__oomguard_attach__'})`;
+
+/** The shim that LOAD_CODE loaded, looked up (never imported: that would search sys.path). */
+const ALLOW_NEXT_CODE = "__import__('sys').modules['oomguard'].allow_next()";
 
 /** After this long without an answer the user is told the kernel is busy or stuck. */
 const ANSWER_TIMEOUT_MS = 20000;
@@ -39,6 +46,8 @@ export class ShimConnection implements IDisposable {
     this._model = options.model;
     this._trans = options.trans;
     this._interval = options.interval;
+    this._autoAttach = options.autoAttach ?? true;
+    this._settingsLoaded = options.settingsLoaded ?? Promise.resolve();
     this._sessionContext.kernelChanged.connect(this._onKernelChanged, this);
     this._watchKernel(this._sessionContext.session?.kernel ?? null);
   }
@@ -57,6 +66,26 @@ export class ShimConnection implements IDisposable {
     this._send(clientMessage({ type: 'settings', interval: seconds }));
   }
 
+  /**
+   * Whether the shim is loaded into the notebook's kernel without being asked (the
+   * `autoAttach` setting). Off, the model says so and waits for `attach()`; once
+   * attached by hand, the notebook re-attaches after restarts while it is open.
+   * Turning it on attaches at once; turning it off leaves an attached kernel attached.
+   */
+  get autoAttach(): boolean {
+    return this._autoAttach;
+  }
+
+  set autoAttach(value: boolean) {
+    if (value === this._autoAttach) {
+      return;
+    }
+    this._autoAttach = value;
+    if (value && this._model.status.state === 'detached') {
+      void this._attach();
+    }
+  }
+
   /** Ask the kernel for a reading now (it answers once the shell is free). */
   refresh(): void {
     this._send(clientMessage({ type: 'refresh' }));
@@ -72,7 +101,7 @@ export class ShimConnection implements IDisposable {
       return false;
     }
     const reply = await kernel.requestExecute({
-      code: "__import__('oomguard').allow_next()",
+      code: ALLOW_NEXT_CODE,
       silent: true,
       store_history: false,
       allow_stdin: false,
@@ -106,9 +135,39 @@ export class ShimConnection implements IDisposable {
 
   /**
    * (Re)load the shim in the current kernel and open the comm. Safe to call at any
-   * time: an attach in progress for an older kernel is abandoned.
+   * time: an attach in progress for an older kernel is abandoned. Called by hand (the
+   * panel's button) it also holds for this notebook's later kernels.
    */
   async attach(): Promise<void> {
+    this._wanted = true;
+    return this._attach();
+  }
+
+  /**
+   * Attach where allowed: always with auto-attach on, else once asked by hand. Not
+   * before the user's settings are read: a notebook restored at start-up must not be
+   * attached on the default when the user turned auto-attach off.
+   */
+  private async _attachIfWanted(): Promise<void> {
+    await this._settingsLoaded;
+    if (this._isDisposed) {
+      return;
+    }
+    if (this._autoAttach || this._wanted || !this._kernel) {
+      void this._attach(); // without a kernel: says so
+      return;
+    }
+    this._generation++;
+    this._closeComm();
+    this._model.setStatus(
+      'detached',
+      this._trans.__(
+        'oomguard does not attach to kernels by itself (the auto-attach setting is off). Attach to measure this kernel.'
+      )
+    );
+  }
+
+  private async _attach(): Promise<void> {
     const generation = ++this._generation;
     const stale = () => this._isDisposed || generation !== this._generation;
     const kernel = this._kernel;
@@ -189,7 +248,7 @@ export class ShimConnection implements IDisposable {
     }
     kernel?.statusChanged.connect(this._onKernelStatus, this);
     kernel?.connectionStatusChanged?.connect(this._onConnectionStatus, this);
-    void this.attach();
+    void this._attachIfWanted();
   }
 
   /**
@@ -203,7 +262,7 @@ export class ShimConnection implements IDisposable {
   ): void {
     if (status === 'connected' && this._awaitingRestart) {
       this._awaitingRestart = false;
-      void this.attach();
+      void this._attachIfWanted();
     }
   }
 
@@ -253,7 +312,7 @@ export class ShimConnection implements IDisposable {
       case 'idle':
         if (this._awaitingRestart) {
           this._awaitingRestart = false;
-          void this.attach();
+          void this._attachIfWanted();
         }
         break;
     }
@@ -397,6 +456,10 @@ export class ShimConnection implements IDisposable {
   private _model: MemoryModel;
   private _trans: TranslationBundle;
   private _interval: number;
+  private _autoAttach: boolean;
+  private _settingsLoaded: Promise<unknown>;
+  /** attach() was called by hand: attach this notebook's kernels from now on. */
+  private _wanted = false;
   private _kernel: Kernel.IKernelConnection | null = null;
   private _comm: Kernel.IComm | null = null;
   private _generation = 0;
@@ -411,6 +474,10 @@ export namespace ShimConnection {
     model: MemoryModel;
     /** Seconds between samples. */
     interval: number;
+    /** Load the shim without being asked (default true; the `autoAttach` setting). */
+    autoAttach?: boolean;
+    /** Settles once the user's settings are read: nothing is attached before. */
+    settingsLoaded?: Promise<unknown>;
     /** For the status messages. */
     trans: TranslationBundle;
   }

@@ -20,7 +20,9 @@ import {
   insertCells,
   insertSamples,
   IOomKillCheck,
+  IReadingAtDeath,
   oomKillCheckAtDeath,
+  readingAtDeath,
   settleOnHello,
   settleOomKillCheck,
   spooledSamples
@@ -34,6 +36,8 @@ export type ConnectionState =
   | 'no-kernel'
   | 'connecting'
   | 'connected'
+  /** Auto-attach is off (a setting) and the user has not attached this notebook yet. */
+  | 'detached'
   | 'waiting'
   | 'not-python'
   | 'missing'
@@ -48,18 +52,16 @@ export interface IConnectionStatus {
   message: string;
 }
 
-/** What we knew when the kernel died under a running cell. */
-export interface IPostMortem {
+/**
+ * What we knew when the kernel died under a running cell: the last reading before the
+ * death (`rss` the kernel's, `used` the session's against its `limit`; see
+ * IReadingAtDeath) and what was learnt after.
+ */
+export interface IPostMortem extends IReadingAtDeath {
   execution_count: number | null;
   cell_id: string | null;
-  /** The last readings before the death (bytes; null when never measured). */
-  rss: number | null;
-  used: number | null;
-  limit: number | null;
   /** Browser time of the death, ms. */
   at: number;
-  /** The last reading was within 10% of the limit: the OOM killer is the likely cause. */
-  outOfMemoryLikely: boolean;
   /** The dead kernel's pid (from its hello), null when it never said hello. */
   pid: number | null;
   /** `t` of the last sample the browser received from it (epoch s). */
@@ -243,16 +245,11 @@ export class MemoryModel {
       return null;
     }
     const last = this.latest;
-    const used = last?.used ?? last?.rss ?? null;
-    const limit = last?.limit ?? null;
     const postMortem: IPostMortem = {
       execution_count: running.execution_count,
       cell_id: running.cell_id,
-      rss: last?.rss ?? null,
-      used,
-      limit,
+      ...readingAtDeath(last),
       at: Date.now(),
-      outOfMemoryLikely: used !== null && limit !== null && used >= 0.9 * limit,
       pid: this._hello?.pid ?? null,
       lastSampleAt: last?.t ?? null,
       readingFrom: 'browser',
@@ -283,6 +280,11 @@ export class MemoryModel {
   /** Messages refused since the model was made (for diagnostics and tests). */
   get rejectedCount(): number {
     return this._rejected;
+  }
+
+  /** Messages kept in part (a field left out or cut) since the model was made. */
+  get repairedCount(): number {
+    return this._repaired;
   }
 
   get isDisposed(): boolean {
@@ -330,8 +332,9 @@ export class MemoryModel {
   }
 
   /**
-   * Take a message from the kernel. Malformed messages are dropped with a console
-   * warning; a message of another protocol version marks the link incompatible.
+   * Take a message from the kernel: what is valid of it, field by field (what was left
+   * out or cut is said in a console warning). A message that cannot be used at all is
+   * dropped with a warning; one of another protocol version marks the link incompatible.
    */
   handleMessage(data: unknown): void {
     if (this._isDisposed) {
@@ -352,6 +355,13 @@ export class MemoryModel {
       return;
     }
     const message = parsed.message;
+    if (parsed.problems.length) {
+      this._repaired++;
+      console.warn(
+        `oomguard: kept what was valid of a ${message.type} message from the kernel: ` +
+          parsed.problems.join('; ')
+      );
+    }
     switch (message.type) {
       case 'hello':
         if (this._hello && this._hello.pid !== message.pid) {
@@ -502,12 +512,7 @@ export class MemoryModel {
     };
     const last = added.length ? added[added.length - 1] : null;
     if (last && (postMortem.lastSampleAt === null || last.t > postMortem.lastSampleAt)) {
-      const used = last.used ?? last.rss ?? null;
-      postMortem.rss = last.rss ?? null;
-      postMortem.used = used;
-      postMortem.limit = last.limit ?? null;
-      postMortem.outOfMemoryLikely =
-        used !== null && postMortem.limit !== null && used >= 0.9 * postMortem.limit;
+      Object.assign(postMortem, readingAtDeath(last));
       postMortem.readingFrom = 'spool';
       const check = postMortem.oomKill;
       if (typeof last.oom_kills === 'number' && check.state !== 'pending') {
@@ -552,6 +557,7 @@ export class MemoryModel {
   private _shimError: string | null = null;
   private _lastReceivedAt: number | null = null;
   private _rejected = 0;
+  private _repaired = 0;
   private _cells: ICellRecord[] = [];
   private _timeline = new TimelineSeries();
   private _runningCell: IRunningCell | null = null;

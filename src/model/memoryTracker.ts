@@ -9,7 +9,7 @@ import { MemoryModel } from './memoryModel';
 /**
  * One memory model and kernel link per open notebook, made when the notebook opens
  * and disposed when it closes; follows the active notebook and applies the settings
- * (sample interval, thresholds) to every notebook.
+ * (sample interval, thresholds, auto-attach) to every notebook.
  */
 export class MemoryTracker implements IMemoryTracker {
   constructor(
@@ -45,6 +45,7 @@ export class MemoryTracker implements IMemoryTracker {
       if (memory.connection.interval !== values.sampleInterval) {
         memory.connection.interval = values.sampleInterval;
       }
+      memory.connection.autoAttach = values.autoAttach;
       memory.model.thresholds = values.thresholds;
     });
   }
@@ -60,6 +61,8 @@ export class MemoryTracker implements IMemoryTracker {
       sessionContext: panel.sessionContext,
       model,
       interval: values.sampleInterval,
+      autoAttach: values.autoAttach,
+      settingsLoaded: this.settings.loaded,
       trans: this._trans
     });
     this._memories.set(panel, { panel, model, connection });

@@ -54,6 +54,30 @@ export interface IBackfill {
   note: string | null;
 }
 
+/** What the last reading before a death said: the kernel's and the session's memory. */
+export interface IReadingAtDeath {
+  /** The kernel process's resident set (bytes; null: not measured). */
+  rss: number | null;
+  /** What counted against the session's limit: cgroup or machine use (null: not measured). */
+  used: number | null;
+  limit: number | null;
+  /** What counted against the limit (else the kernel's own) was within 10% of it. */
+  outOfMemoryLikely: boolean;
+}
+
+export function readingAtDeath(last: ISampleMessage | null): IReadingAtDeath {
+  const rss = last?.rss ?? null;
+  const used = last?.used ?? null;
+  const limit = last?.limit ?? null;
+  const counted = used ?? rss;
+  return {
+    rss,
+    used,
+    limit,
+    outOfMemoryLikely: counted !== null && limit !== null && counted >= 0.9 * limit
+  };
+}
+
 /** The count as the dead kernel last reported it: its newest sample, else its hello. */
 export function oomKillCheckAtDeath(
   hello: IHelloMessage | null,

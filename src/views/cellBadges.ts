@@ -2,13 +2,13 @@ import type { Cell } from '@jupyterlab/cells';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
-import { deathMessage, formatBytes, percentOf } from '../format';
+import { formatBytes, percentOf } from '../format';
 import { IPostMortem, MemoryChange, MemoryModel } from '../model/memoryModel';
 import { ICellRecord } from '../protocol';
 import { cellFigures } from './cellFigures';
 import { cellById } from './findCell';
 import { element, setText } from './dom';
-import { postMortemDetails } from './postMortemText';
+import { deathMessage, postMortemDetails } from './postMortemText';
 
 const BADGE_CLASS = 'jp-oomguard-badge';
 

@@ -15,7 +15,7 @@ import { VariablesSection } from './variablesSection';
 import { WarningsSection } from './warningsSection';
 
 /** Connection states in which the user can usefully ask to attach again. */
-const RECONNECTABLE = ['disconnected', 'error', 'waiting', 'missing'];
+const RECONNECTABLE = ['disconnected', 'error', 'waiting', 'missing', 'detached'];
 
 /**
  * The "Memory" sidebar: the active notebook's kernel RAM against the session limit,
@@ -148,6 +148,11 @@ export class MemoryPanel extends Widget {
     this._status.dataset.state = status?.state ?? 'no-notebook';
     this._status.hidden = message === '';
     this._reconnect.hidden = !status || !RECONNECTABLE.includes(status.state);
+    // Never attached (auto-attach off): the same button attaches for the first time.
+    setText(
+      this._reconnect,
+      status?.state === 'detached' ? this._trans.__('Attach') : this._trans.__('Reconnect')
+    );
   }
 
   private _renderFooter(): void {
@@ -179,9 +184,5 @@ export class MemoryPanel extends Widget {
   private _notebookName = element('div', 'jp-oomguard-notebook');
   private _status = element('div', 'jp-oomguard-status');
   private _footerText = element('span', 'jp-oomguard-footer-text');
-  private _reconnect = element(
-    'button',
-    'jp-oomguard-reconnect jp-mod-styled',
-    'Reconnect'
-  );
+  private _reconnect = element('button', 'jp-oomguard-reconnect jp-mod-styled');
 }

@@ -1,5 +1,77 @@
 import { TranslationBundle } from '@jupyterlab/translation';
+import { formatBytes } from '../format';
 import type { IPostMortem } from '../model/memoryModel';
+
+/**
+ * "The kernel died while cell [4] ran, with the session at 12.4 GiB of its 12.7 GiB
+ * limit (this kernel: 11.9 GiB): out of memory likely." The session's figure is what
+ * counts against the limit (the container's or machine's use), the kernel's is its own
+ * memory: both, each called what it is. Whole sentences per case, so translations need
+ * not stitch pieces.
+ */
+export function deathMessage(
+  postMortem: IPostMortem | null,
+  trans: TranslationBundle
+): string {
+  if (!postMortem) {
+    return trans.__('The kernel died.');
+  }
+  const cell = `[${postMortem.execution_count ?? ' '}]`;
+  const { rss, used, limit, outOfMemoryLikely: likely } = postMortem;
+  const kernel = formatBytes(rss);
+  const session = formatBytes(used);
+  const of = formatBytes(limit);
+  if (used !== null && limit !== null && rss !== null) {
+    return likely
+      ? trans.__(
+          'The kernel died while cell %1 ran, with the session at %2 of its %3 limit (this kernel: %4): out of memory likely.',
+          cell,
+          session,
+          of,
+          kernel
+        )
+      : trans.__(
+          'The kernel died while cell %1 ran, with the session at %2 of its %3 limit (this kernel: %4).',
+          cell,
+          session,
+          of,
+          kernel
+        );
+  }
+  if (used !== null && limit !== null) {
+    return likely
+      ? trans.__(
+          'The kernel died while cell %1 ran, with the session at %2 of its %3 limit: out of memory likely.',
+          cell,
+          session,
+          of
+        )
+      : trans.__(
+          'The kernel died while cell %1 ran, with the session at %2 of its %3 limit.',
+          cell,
+          session,
+          of
+        );
+  }
+  if (rss !== null && limit !== null) {
+    return likely
+      ? trans.__(
+          "The kernel died while cell %1 ran, with this kernel at %2 of a %3 session limit (the session's own use was not measured): out of memory likely.",
+          cell,
+          kernel,
+          of
+        )
+      : trans.__(
+          "The kernel died while cell %1 ran, with this kernel at %2 of a %3 session limit (the session's own use was not measured).",
+          cell,
+          kernel,
+          of
+        );
+  }
+  return rss !== null
+    ? trans.__('The kernel died while cell %1 ran, with this kernel at %2.', cell, kernel)
+    : trans.__('The kernel died while cell %1 ran.', cell);
+}
 
 /** "memory.events" from "/sys/fs/cgroup/…/memory.events": the file the kernel counts in. */
 function counterName(file: string | null): string {

@@ -13,6 +13,7 @@ export class RamSection extends Section {
   constructor(trans: TranslationBundle) {
     super(trans, 'jp-oomguard-ram', trans.__('Kernel RAM'));
     this.node.append(
+      this._oomGroup,
       this._value,
       this._gauge,
       this._limit,
@@ -23,6 +24,7 @@ export class RamSection extends Section {
 
   render(model: MemoryModel | null): void {
     const trans = this.trans;
+    this._renderOomGroup(model);
     const sample = model?.latest ?? null;
     const rss = sample?.rss ?? null;
     setText(this._value, formatBytes(rss));
@@ -66,6 +68,26 @@ export class RamSection extends Section {
     );
   }
 
+  /**
+   * Where one OOM kill ends the whole container (Kubernetes 1.28+ on cgroup v2), a
+   * kernel that runs out of memory takes every session with it: say so first.
+   */
+  private _renderOomGroup(model: MemoryModel | null): void {
+    const hello = model?.hello ?? null;
+    const grouped = hello?.oom_group === true;
+    this._oomGroup.hidden = !grouped;
+    this._oomGroup.title = grouped ? (hello?.oom_group_file ?? '') : '';
+    setText(
+      this._oomGroup,
+      grouped
+        ? this.trans.__(
+            "One OOM kill ends this whole container (memory.oom.group = 1, as Kubernetes 1.28+ sets it): a kernel that runs it out of memory takes every other kernel and the Jupyter server with it. oomguard's watchdog is then all that stands between you and losing every session: keep it on, and keep the spool on persistent storage (OOMGUARD_SPOOL_DIR)."
+          )
+        : ''
+    );
+  }
+
+  private _oomGroup = element('div', 'jp-oomguard-oom-group');
   private _value = element('div', 'jp-oomguard-value jp-oomguard-rss');
   private _gauge = gauge(null, 'unknown');
   private _limit = element('div', 'jp-oomguard-limit');

@@ -1,5 +1,6 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { deathMessage, formatBytes } from '../format';
+import { formatBytes } from '../format';
+import { deathMessage } from './postMortemText';
 import { MemoryModel } from '../model/memoryModel';
 import { element } from './dom';
 import { Section } from './section';

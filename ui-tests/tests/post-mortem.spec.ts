@@ -58,7 +58,11 @@ test.describe('Post-mortem', () => {
     holdSamples = false;
 
     await expect(badge).toHaveAttribute('data-state', 'died', { timeout: 60_000 });
-    await expect(badge).toContainText(/The kernel died while cell \[1\] ran at [\d.]+ [MG]iB of a/);
+    // Both figures, each called what it is: the session's use against its limit, and
+    // this kernel's own memory.
+    await expect(badge).toContainText(
+      /The kernel died while cell \[1\] ran, with the session at [\d.]+ [MG]iB of its [\d.]+ [MG]iB limit \(this kernel: [\d.]+ [MG]iB\)/
+    );
     // The panel follows the restarted kernel (its status said the death until then).
     await expect.poll(() => panelPid(page), { timeout: 60_000 }).not.toBe(pid);
     await waitForState(page, 'connected');

@@ -6,22 +6,30 @@ Hook order matters and is set by Runtime.enable: the recorder's hooks are regist
 so at our pre_run_cell the recorder already holds the running cell (findings and the
 watchdog's note go into its record), and at our post_run_cell the record is written.
 
-IPython runs, per cell: pre_run_cell (here: arm the watchdog, note whether the cell is
-allowed), the input transformers (here: strip a first line `%%oomguard allow`), parse,
-then the AST transformers (here: predict, then warn or raise InputRejected), the code,
-post_run_cell (here: disarm, say why a cell was stopped)."""
+IPython runs, per cell: pre_execute (here: count it), pre_run_cell (here: arm the
+watchdog, note whether the cell is allowed), the input transformers (here: strip a first
+line `%%oomguard allow`), parse, then the AST transformers (here: predict, then warn or
+raise InputRejected), the code, post_execute (here: disarm), post_run_cell (here: say why
+a cell was stopped).
+
+The watchdog is disarmed at post_execute, the first thing IPython does after the cell's
+code, before any post_run_cell hook: oomguard's own end-of-cell work (the record, the
+comm, the spool, the printed summary) must never be interrupted by it. post_execute also
+ends silent and nested executes, so only the one that ends the armed cell disarms (the
+count of executes running on the main thread, where cells run)."""
 from __future__ import annotations
 
 import logging
 import math
 import sys
+import threading
 import time
 from typing import Callable, List, Optional
 
 from . import text
 from .hardcap import HardCap
 from .precheck import PreCheck, allows, strip_allow_line
-from .watchdog import Arming, Firing, StatmReader, Watchdog
+from .watchdog import Arming, Firing, StatmReader, Watchdog, further_growth_trigger
 
 log = logging.getLogger("oomguard")
 
@@ -52,6 +60,12 @@ class Guard:
         self.predictor: Optional[Callable] = None
         self.shell = None
         self._depth = 0
+        # Executes running on the main thread (pre_execute .. post_execute), and how many
+        # were running when the watchdog was armed: the post_execute that brings the
+        # count back below that ends the armed cell.
+        self._executes = 0
+        self._armed_at: Optional[int] = None
+        self._firing: Optional[Firing] = None  # taken at post_execute, said at post_run_cell
         # pre_run_cell calls so far (shell thread only): an edit-time prediction compares
         # it before and after, to drop what it found if a cell started meanwhile.
         self.cells_started = 0
@@ -105,8 +119,8 @@ class Guard:
     def _register(self, shell) -> None:
         if self.shell is not shell:
             self.unregister()
-            shell.events.register("pre_run_cell", self._pre_run_cell)
-            shell.events.register("post_run_cell", self._post_run_cell)
+            for event, hook in self._hooks():
+                shell.events.register(event, hook)
             self.shell = shell
         if self._precheck not in shell.ast_transformers:
             shell.ast_transformers.append(self._precheck)
@@ -121,10 +135,10 @@ class Guard:
         self.watchdog.stop()
         self.cap.restore()
         self._depth, self._precheck.pending = 0, None
+        self._executes, self._armed_at, self._firing = 0, None, None
         if shell is None:
             return
-        for event, hook in (("pre_run_cell", self._pre_run_cell),
-                            ("post_run_cell", self._post_run_cell)):
+        for event, hook in self._hooks():
             try:
                 shell.events.unregister(event, hook)
             except Exception:
@@ -133,6 +147,10 @@ class Guard:
                             (getattr(shell, "input_transformers_cleanup", []), strip_allow_line)):
             while item in hooks:
                 hooks.remove(item)
+
+    def _hooks(self):
+        return (("pre_execute", self._pre_execute), ("pre_run_cell", self._pre_run_cell),
+                ("post_execute", self._post_execute), ("post_run_cell", self._post_run_cell))
 
     def _register_magic(self, shell) -> None:
         if self._magic_registered:
@@ -190,10 +208,11 @@ class Guard:
     def has_predictor(self) -> bool:
         return self._precheck.predictor() is not None
 
-    def predict_source(self, source: str, *, wait: float,
-                       from_editor: bool = False) -> Optional[tuple]:
-        """The pre-run check's prediction for `source` (PreCheck.predict_source)."""
-        return self._precheck.predict_source(source, wait=wait, from_editor=from_editor)
+    def predict_for_editor(self, source: str, *, wait: float,
+                           cell_started: Callable[[], bool]) -> Optional[tuple]:
+        """An edit-time prediction of `source`, judged as the pre-run check would
+        (PreCheck.predict_for_editor): None when it gave way."""
+        return self._precheck.predict_for_editor(source, wait=wait, cell_started=cell_started)
 
     # -- before the cell ----------------------------------------------------------------
     def _pre_run_cell(self, info=None) -> None:
@@ -205,7 +224,10 @@ class Guard:
             raw = getattr(info, "raw_cell", None)
             allowed = self._allow_next or allows(raw)
             self._allow_next = False
-            self._precheck.pending = (raw, allowed) if self.mode != "off" else None
+            # What IPython compiles (IPython 8.x+ says; else PreCheck transforms the text).
+            transformed = getattr(info, "transformed_cell", None)
+            self._precheck.pending = (raw, transformed, allowed) if self.mode != "off" \
+                else None
             if self.watchdog_fraction is not None or self.hard_cap:
                 self._arm()
         except Exception:
@@ -229,14 +251,14 @@ class Guard:
         trigger = int(fraction * limit)
         if now is not None and now >= trigger:
             # Already past the threshold when the cell starts (a big result kept from an
-            # interrupted cell): act only on further growth, half-way to the limit, so
-            # that `del big` can still run.
-            trigger = now + (limit - now) // 2
+            # interrupted cell): act only on further growth, so that `del big` can run.
             if now >= limit:
                 self.runtime.recorder.add_note(
                     "The watchdog is off for this cell: memory is already at the limit.")
                 return
+            trigger = further_growth_trigger(now, limit)
         self.watchdog.arm(Arming(trigger, limit, reader, what))
+        self._armed_at = self._executes
 
     # -- while and after the cell -------------------------------------------------------
     def _watchdog_fired(self, firing: Firing) -> None:
@@ -249,13 +271,45 @@ class Guard:
             except Exception:
                 log.warning("oomguard: a watchdog listener failed", exc_info=True)
 
+    def _pre_execute(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._executes += 1
+
+    def _post_execute(self) -> None:
+        """Disarm as soon as the armed cell's code is done. A KeyboardInterrupt from a
+        firing just before (the watchdog's, landing at our next bytecode) is the cell's,
+        which is over: it must not reach the hooks that follow."""
+        try:
+            if threading.current_thread() is not threading.main_thread():
+                return
+            self._executes = max(0, self._executes - 1)
+            if self._armed_at is None or self._executes >= self._armed_at:
+                return  # a nested or silent execute ended; the armed cell goes on
+            self._disarm()
+        except KeyboardInterrupt:
+            self._disarm()
+        except Exception:
+            log.warning("oomguard: the guard's post_execute failed", exc_info=True)
+
+    def _disarm(self) -> None:
+        self._armed_at = None
+        firing = self.watchdog.disarm()
+        if firing is not None:
+            self._firing = firing
+            try:
+                _let_pending_interrupt_land()
+            except KeyboardInterrupt:
+                pass  # the watchdog's, sent as the cell ended: the record says interrupted
+
     def _post_run_cell(self, result=None) -> None:
         try:
             self._depth = max(0, self._depth - 1)
             if self._depth:
                 return
             self._precheck.pending = None
-            firing = self.watchdog.disarm()
+            if self.watchdog.armed:  # no post_execute came (an IPython without it)
+                self._disarm()
+            firing, self._firing = self._firing, None
             if firing is not None:
                 arming = firing.arming
                 note = text.watchdog_note(firing.reading, arming.limit, arming.trigger,
@@ -263,5 +317,11 @@ class Guard:
                 print(text.watchdog_text(note, arming.reader()), file=sys.stderr)
             elif self.cap.active and _allocation_failed(getattr(result, "error_in_exec", None)):
                 print(text.cap_text(self.cap.cap), file=sys.stderr)
-        except Exception:
+        except (Exception, KeyboardInterrupt):  # the cell is over: nothing to interrupt
             log.warning("oomguard: the guard's post_run_cell failed", exc_info=True)
+
+
+def _let_pending_interrupt_land() -> None:
+    """A Python-level call: a signal handler tripped by the watchdog's interrupt_main()
+    runs at the next check of the main thread's eval loop, which a call makes."""
+    return None

@@ -3,12 +3,17 @@
 The front end sends the cell being edited while the kernel is idle; the kernel answers
 with the predictor's findings so risky lines can be marked before the cell runs. The
 predictor is the one the pre-run check uses (Guard.predictor or oomguard.predict), with
-the same inputs: IPython's transform of the cell and the user's namespace, read through
-the predictor's safe reads (no repr, no imports the user did not make).
+the same inputs: the cell as IPython compiles it and the user's namespace, read through
+the predictor's safe reads (no repr, no imports the user did not make). The cell is
+transformed by IPython's static transformers only (precheck.static_transform), never
+`shell.transform_cell`, whose prefilter reads user objects (and with %autocall rewrites
+calls) for a cell the user has not run.
 
 Comm messages reach the kernel on the shell thread when it is idle, or on a subshell
 thread at any time. So an edit-time prediction:
-- shares one lock with the pre-run check (PreCheck.lock): one prediction at a time;
+- gives way to the pre-run check, which never waits for it (precheck.py): edit-time
+  predictions take turns among themselves only (PreCheck.edit_turn), and one that sees a
+  cell start stops between its passes;
 - never touches gc (gc.disable() is process-wide: a cell starting on the main thread
   meanwhile would run with the collector off, or on where the user turned it off);
 - is not made while a cell runs, and is thrown away if a cell started while it was
@@ -26,10 +31,11 @@ from typing import Optional
 
 from .. import protocol
 from ..records import _plain
+from .precheck import static_transform
 
 log = logging.getLogger("oomguard")
 
-LOCK_WAIT_S = 1.0  # for another prediction (or the pre-run check) to finish
+LOCK_WAIT_S = 1.0  # for another edit-time prediction to finish
 BUSY_NOTE = "another prediction is still being made"
 CELL_STARTED_NOTE = "a cell started while predicting; predicted once it ends"
 
@@ -52,7 +58,7 @@ class EditPredictions:
             findings, free, note = [], {}, "the prediction failed (see the kernel's log)"
         limit = free.get("limit")
         return protocol.prediction(
-            request_id, cell_id, findings[:protocol.MAX_FINDINGS],
+            request_id, cell_id, findings,
             {k: v for k, v in free.items() if k != "limit"},
             limit if isinstance(limit, int) else None,
             time.perf_counter() - started, note)
@@ -69,17 +75,18 @@ class EditPredictions:
             return [], {}, "a cell is running; predicted once it ends"
         if not guard.has_predictor():
             return [], {}, "the predictor is not available in this build"
-        source = _transformed(shell, raw)
+        source = static_transform(raw)
         if source is None:
             return [], {}, "the cell could not be read as Python"
         longest = _predictor_max_source()
         if longest is not None and len(source) > longest:
             return [], {}, f"the cell is too long to predict (over {longest} characters)"
-        predicted = guard.predict_source(source, wait=LOCK_WAIT_S, from_editor=True)
+        started = lambda: guard.cells_started != cells_started  # noqa: E731
+        predicted = guard.predict_for_editor(source, wait=LOCK_WAIT_S, cell_started=started)
+        if started():
+            return [], {}, CELL_STARTED_NOTE
         if predicted is None:
             return [], {}, BUSY_NOTE
-        if guard.cells_started != cells_started:
-            return [], {}, CELL_STARTED_NOTE
         findings, free = predicted
         # IPython drops a cell's leading blank lines before anything else: count them
         # back, so that lines are the cell's as the user sees it in the editor.
@@ -108,13 +115,3 @@ def _leading_blank_lines(source: str) -> int:
             break
         count += 1
     return count
-
-
-def _transformed(shell, raw: str) -> Optional[str]:
-    """What IPython would compile (magics as Python, line numbers kept), as the pre-run
-    check sees it; None where IPython's transformers refuse the cell."""
-    try:
-        source = shell.transform_cell(raw)
-    except Exception:
-        return None
-    return source if isinstance(source, str) else None

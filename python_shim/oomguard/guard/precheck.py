@@ -3,7 +3,15 @@ about to run, then warns (mode "warn") or raises InputRejected (mode "block").
 
 It runs after the cell parsed and before any of it runs. The cell's source and the user's
 namespace go to the predictor (oomguard.predict, or a function set as Guard.predictor);
-a predictor that is missing or raises never affects the cell."""
+a predictor that is missing or raises never affects the cell.
+
+The pre-run check has priority over edit-time predictions (editing.py, on a subshell
+thread while a cell may start): it never waits for one. Edit-time predictions take turns
+among themselves only, and one that finds a cell started stops before its second pass;
+whatever is left of it runs beside the check, each within the predictor's own time
+budget. So the predictor must be safe to call from two threads at once: it keeps no
+state between calls (each call parses and resolves afresh) and only reads the
+namespace."""
 from __future__ import annotations
 
 import ast
@@ -20,9 +28,6 @@ from . import text
 log = logging.getLogger("oomguard")
 
 ALLOW_LINE = "%%oomguard allow"
-# Seconds a cell's check waits for an edit-time prediction to finish (each is bounded by
-# the predictor's budget and source cap); past it the check is skipped, never the cell.
-CHECK_WAIT_S = 2.0
 
 
 def allows(raw_cell) -> bool:
@@ -33,6 +38,31 @@ def allows(raw_cell) -> bool:
         if line.strip():
             return " ".join(line.split()) == ALLOW_LINE
     return False
+
+
+_static_transformer = None
+
+
+def static_transform(raw: str) -> Optional[str]:
+    """The cell as IPython compiles it, as far as its text alone says: IPython's own
+    static transformers (magics and shell escapes as Python calls, help syntax, prompts,
+    `%%oomguard allow` stripped; line numbers kept). Not `shell.transform_cell`: its
+    prefilter (single-line cells) looks names up in the user's namespace, running
+    properties and `__getattr__`, and with %autocall rewrites calls; nor transformers
+    the user registered. Running no user code, for cells that have not been run. None
+    where the text cannot be transformed."""
+    global _static_transformer
+    try:
+        if _static_transformer is None:
+            # IPython's own module: loaded already in any shell that has us as a hook.
+            from IPython.core.inputtransformer2 import TransformerManager
+            manager = TransformerManager()
+            manager.cleanup_transforms.append(strip_allow_line)
+            _static_transformer = manager
+        source = _static_transformer.transform_cell(raw)
+    except Exception:
+        return None
+    return source if isinstance(source, str) else None
 
 
 def strip_allow_line(lines: List[str]) -> List[str]:
@@ -57,9 +87,9 @@ class PreCheck(ast.NodeTransformer):
         # (raw cell, allowed) from pre_run_cell until this runs: only the user's cell is
         # checked, not silent executes, nested run_cell calls or %time's own compile.
         self.pending = None
-        # One prediction at a time, the pre-run check's (shell thread) and edit-time ones
-        # (shell or subshell thread): they share the predictor and the user's namespace.
-        self.lock = threading.Lock()
+        # Edit-time predictions (shell or subshell thread) take turns on this; the
+        # pre-run check never takes it (see the module's docstring).
+        self.edit_turn = threading.Lock()
 
     def visit(self, node):
         self.check()
@@ -70,11 +100,11 @@ class PreCheck(ast.NodeTransformer):
         guard = self.guard
         if pending is None:
             return
-        raw, allowed = pending
+        raw, transformed, allowed = pending
         if allowed or guard.mode == "off":
             return
         try:
-            findings, free = self._predict(raw)
+            findings, free = self._predict(raw, transformed)
             risky = [f for f in findings if text.field(f, "risky") is True]
             if findings:
                 guard.runtime.recorder.attach_findings(findings)
@@ -102,64 +132,65 @@ class PreCheck(ast.NodeTransformer):
                 return None  # no predictor in this build: the guard only watches
         return self._module_predict
 
-    def _predict(self, raw) -> tuple:
-        shell = self.guard.shell
-        if shell is None or not isinstance(raw, str):
+    def _predict(self, raw, transformed) -> tuple:
+        source = transformed if isinstance(transformed, str) else \
+            static_transform(raw) if isinstance(raw, str) else None
+        if source is None:
             return [], {}
-        source = shell.transform_cell(raw)  # what IPython compiled: magics as Python
-        predicted = self.predict_source(source, wait=CHECK_WAIT_S)
-        if predicted is None:
-            log.warning("oomguard: the pre-run check was skipped: an edit-time prediction "
-                        "held the predictor for %.0f s", CHECK_WAIT_S)
-            self.guard.runtime.recorder.add_note(
-                "The pre-run check was skipped: the predictor was busy with an edited cell.")
-            return [], {}
-        return predicted
+        return self._judge(source, {}, lambda: True)
 
-    def predict_source(self, source: str, *, wait: float,
-                       from_editor: bool = False) -> Optional[tuple]:
+    def predict_for_editor(self, source: str, *, wait: float,
+                           cell_started: Callable[[], bool]) -> Optional[tuple]:
+        """An edit-time prediction (editing.py): (findings, free) as the pre-run check
+        would make them, or None when another edit-time prediction kept the turn for
+        `wait` seconds or `cell_started()` turned true (the namespace is changing: the
+        answer would be stale, and the cell's own check goes first).
+
+        The module predictor is told not to touch gc (this may run on a subshell thread
+        while a cell starts)."""
+        if not self.edit_turn.acquire(timeout=wait):
+            return None
+        try:
+            options = {"manage_gc": False} if self.predictor() is self._module_predict \
+                else {}
+            judged = self._judge(source, options, lambda: not cell_started())
+            return None if cell_started() else judged
+        finally:
+            self.edit_turn.release()
+
+    def _judge(self, source: str, options: dict, go_on: Callable[[], bool]) -> Optional[tuple]:
         """(findings, free) for `source` (IPython's transform of a cell) against the user's
-        namespace; `free` is Guard.free()'s (free bytes per device, plus "limit"). None
-        when another prediction held the lock for `wait` seconds. Used by the pre-run
-        check and by edit-time predictions (editing.py), so both judge alike.
-
-        `from_editor`: the module predictor is told not to touch gc (an edit-time
-        prediction may run on a subshell thread while a cell starts)."""
+        namespace; `free` is Guard.free()'s (free bytes per device, plus "limit"). Both
+        the pre-run check and edit-time predictions judge here, so they judge alike.
+        `go_on()` false between the passes: stop (None)."""
         predictor = self.predictor()
         shell = self.guard.shell
         if predictor is None or shell is None:
             return [], {}
-        options = {"manage_gc": False} if from_editor and predictor is self._module_predict \
-            else {}
-        if not self.lock.acquire(timeout=wait):
-            return None
-        try:
-            # Most cells allocate nothing the predictor recognises: judge them against the
-            # sampler's last reading (no file reads on the cell's path). A cell with
-            # findings is judged again against memory measured now: the cell before may
-            # have just taken what the last reading still counted as free.
-            free = self.guard.free(fresh=False)
+        # Most cells allocate nothing the predictor recognises: judge them against the
+        # sampler's last reading (no file reads on the cell's path). A cell with findings
+        # is judged again against memory measured now: the cell before may have just
+        # taken what the last reading still counted as free.
+        free = self.guard.free(fresh=False)
+        findings = predictor(source, shell.user_ns, ram_available=free.get("cpu"),
+                             vram_available=None, **options)
+        if findings:
+            if not go_on():
+                return None
+            free = self.guard.free(fresh=True)
             findings = predictor(source, shell.user_ns, ram_available=free.get("cpu"),
                                  vram_available=None, **options)
-            if findings:
-                free = self.guard.free(fresh=True)
-                findings = predictor(source, shell.user_ns, ram_available=free.get("cpu"),
-                                     vram_available=None, **options)
-            return list(findings or []), free
-        finally:
-            self.lock.release()
+        return list(findings or []), free
 
     def _send_warning(self, risky: list, free: dict) -> None:
         runtime = self.guard.runtime
         if not runtime.bridge.open_comms:
             return
         cell = runtime.recorder.running_cell() or {}
-        runtime.bridge.send_all({
-            "v": protocol.PROTOCOL_VERSION, "type": "warning",
-            "findings": [_plain(f) for f in risky[:protocol.MAX_FINDINGS]],
-            "execution_count": cell.get("execution_count"), "cell_id": cell.get("cell_id"),
-            "mode": self.guard.mode, "free": {k: v for k, v in free.items() if k != "limit"},
-            "limit": free.get("limit")})
+        runtime.bridge.send_all(protocol.warning(
+            [_plain(f) for f in risky], cell.get("execution_count"), cell.get("cell_id"),
+            self.guard.mode, {k: v for k, v in free.items() if k != "limit"},
+            free.get("limit")))
 
     @staticmethod
     def _rejection(message: str):

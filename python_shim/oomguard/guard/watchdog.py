@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 log = logging.getLogger("oomguard")
@@ -27,7 +27,7 @@ log = logging.getLogger("oomguard")
 THREAD_NAME = "oomguard-watchdog"
 POLL = 0.025          # seconds between readings while a cell runs...
 FAST_POLL = 0.005     # ...and once memory is near the trigger (see _near)
-REFIRE_AFTER = 1.0    # the cell swallowed the KeyboardInterrupt and is still too big: again
+MIN_FURTHER_GROWTH = 64 << 20  # bytes: the least growth that makes the watchdog act again
 
 Reader = Callable[[], Optional[int]]
 
@@ -45,6 +45,15 @@ class Firing:
     reading: int
     arming: Arming
     at: float             # time.time()
+
+
+def further_growth_trigger(reading: int, limit: int) -> int:
+    """Where to act next when memory is already at `reading`, past the trigger: half-way
+    from it to the limit (at least MIN_FURTHER_GROWTH further). Used after a firing (a
+    cell that caught the KeyboardInterrupt to save a checkpoint is not interrupted
+    mid-save while it holds its memory, only if it grows on) and for a cell that starts
+    above the trigger (so `del big` can run)."""
+    return reading + max(MIN_FURTHER_GROWTH, (limit - reading) // 2)
 
 
 class StatmReader:
@@ -117,7 +126,12 @@ class Watchdog:
             self._arming, self._firing = arming, None
             self._wake.set()
 
+    @property
+    def armed(self) -> bool:
+        return self._arming is not None
+
     def disarm(self) -> Optional[Firing]:
+        """Stop watching; the cell's (last) firing, if it fired."""
         with self._lock:
             self._arming = None
             firing, self._firing = self._firing, None
@@ -159,11 +173,12 @@ class Watchdog:
         with self._lock:
             if self._arming is not arming:
                 return False  # the cell ended meanwhile: never interrupt the next one
-            last = self._firing
-            if last is not None and time.time() - last.at < REFIRE_AFTER:
-                return True
             firing = Firing(reading, arming, time.time())
             self._firing = firing
+            # The same cell is interrupted again only if it grows on (see
+            # further_growth_trigger); the loop picks the new arming up at its next poll.
+            self._arming = replace(arming,
+                                   trigger=further_growth_trigger(reading, arming.limit))
             try:
                 self._on_fire(firing)
             except Exception:

@@ -249,6 +249,36 @@ def read_oom_kills(paths: CgroupPaths, notes: List[str]) -> Tuple[Optional[int],
     return count, path
 
 
+OOM_GROUP_FILE = "memory.oom.group"
+
+
+def read_oom_group(paths: CgroupPaths) -> Tuple[Optional[bool], Optional[str]]:
+    """Whether an OOM kill that reaches this kernel ends every process of a cgroup that
+    holds it, together: cgroup v2's ``memory.oom.group``, which the kubelet sets to 1 on
+    each container's cgroup (Kubernetes 1.28+). Then one kernel running the container
+    out of memory takes every kernel and the Jupyter server with it.
+
+    Read from this kernel's cgroup up to the top of the mount: the OOM killer ends the
+    outermost cgroup with it set. (True, that cgroup's file) where one is 1; (False, the
+    kernel's own file) where it is 0 all the way; (None, None) on cgroup v1 or where
+    there is no such file (Linux before 4.19, the root cgroup)."""
+    if paths.version != 2:
+        return None, None
+    found, grouped = None, None
+    for directory in paths.chain:  # the kernel's own cgroup first, then up
+        path = os.path.join(directory, OOM_GROUP_FILE)
+        try:
+            value = _read(path).strip()
+        except OSError:
+            continue
+        found = found or path
+        if value == "1":
+            grouped = path  # keep going: the outermost one counts
+    if grouped is not None:
+        return True, grouped
+    return (False, found) if found is not None else (None, None)
+
+
 class CgroupProbe:
     """Reads limit and usage of this process's memory cgroup; discovery happens once."""
 
@@ -299,6 +329,12 @@ class CgroupProbe:
             return None, None
         self._oom_kills_problem = None
         return read_oom_kills(paths, [])
+
+    def oom_group(self) -> Tuple[Optional[bool], Optional[str]]:
+        """(read_oom_group's answer) for this kernel's memory cgroup; (None, None)
+        without one. A few small reads: for `hello` and the %oomguard text, not samples."""
+        paths = self.paths
+        return read_oom_group(paths) if paths is not None else (None, None)
 
     def _smallest_limit(self, chain: List[str], filename: str, notes: List[str]):
         now = time.monotonic()

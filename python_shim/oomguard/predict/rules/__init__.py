@@ -23,7 +23,7 @@ def known_family(path: str) -> bool:
 
 
 def default_suggestion(kind: str, arr) -> str:
-    return suggestion_for(kind)
+    return suggestion_for(kind, getattr(arr, "dtype", None))
 
 
 def call(an, node, func, args, kwargs, inputs):
