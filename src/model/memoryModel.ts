@@ -19,6 +19,8 @@ import {
   IBackfill,
   insertCells,
   insertSamples,
+  cgroupPeakAfterDeath,
+  ICgroupPeak,
   IOomKillCheck,
   IReadingAtDeath,
   oomKillCheckAtDeath,
@@ -68,6 +70,11 @@ export interface IPostMortem extends IReadingAtDeath {
   lastSampleAt: number | null;
   /** Where rss/used/limit come from: the browser's last sample, or the spool's newer one. */
   readingFrom: 'browser' | 'spool';
+  /**
+   * What the memory cgroup reached, its own high-water mark, once the next kernel said
+   * hello after an OOM kill it confirmed: a better figure than any sample (null: none).
+   */
+  cgroupPeak: ICgroupPeak | null;
   /** Did the cgroup's OOM-kill count rise? Settled by the next kernel's hello. */
   oomKill: IOomKillCheck;
   /** The readings the browser missed, fetched from the dead kernel's spool. */
@@ -253,6 +260,7 @@ export class MemoryModel {
       pid: this._hello?.pid ?? null,
       lastSampleAt: last?.t ?? null,
       readingFrom: 'browser',
+      cgroupPeak: null,
       oomKill: oomKillCheckAtDeath(this._hello, last),
       backfill: {
         state: this._hello ? 'waiting' : 'none',
@@ -471,6 +479,8 @@ export class MemoryModel {
     for (const postMortem of this._postMortems) {
       if (postMortem.oomKill.state === 'pending') {
         postMortem.oomKill = settleOnHello(postMortem.oomKill, hello);
+        postMortem.cgroupPeak = cgroupPeakAfterDeath(postMortem.oomKill, hello);
+        postMortem.outOfMemoryLikely ||= postMortem.cgroupPeak !== null;
         changed = true;
       }
       if (postMortem.backfill.state === 'waiting') {
@@ -523,6 +533,10 @@ export class MemoryModel {
           check.afterFile ?? null
         );
       }
+      if (postMortem.oomKill.state !== 'confirmed') {
+        postMortem.cgroupPeak = null; // the mark may be an older cell's
+      }
+      postMortem.outOfMemoryLikely ||= postMortem.cgroupPeak !== null;
     }
     if (added.length) {
       this._emit('sample');

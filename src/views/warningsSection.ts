@@ -1,9 +1,9 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { formatBytes } from '../format';
 import { deathMessage } from './postMortemText';
 import { MemoryModel } from '../model/memoryModel';
 import { element } from './dom';
 import { Section } from './section';
+import { findingFigures, warningListTitle } from './warningText';
 
 /** Items listed at most: the newest matter; the rest are in the exports. */
 const SHOWN = 50;
@@ -102,24 +102,13 @@ export function warningEntries(model: MemoryModel, trans: TranslationBundle): IW
       (a, b) => (b.peak_bytes > a.peak_bytes ? b : a),
       warning.findings[0]
     );
-    const free = worst ? (warning.free?.[worst.device] ?? null) : null;
     return {
       kind: 'prediction',
       execution_count: warning.execution_count,
       cell_id: warning.cell_id,
-      title:
-        warning.mode === 'block'
-          ? trans.__('Cell %1 blocked before it ran', cell(warning.execution_count))
-          : trans.__('Cell %1 predicted not to fit', cell(warning.execution_count)),
+      title: warningListTitle(warning, cell(warning.execution_count), trans),
       detail: worst
-        ? trans.__(
-            'Line %1: %2 predicted on %3, %4 free. %5',
-            worst.line,
-            formatBytes(worst.peak_bytes),
-            worst.device,
-            formatBytes(free),
-            worst.suggestion
-          )
+        ? [findingFigures(worst, warning, trans), worst.suggestion].filter(Boolean).join(' ')
         : ''
     };
   });
