@@ -553,6 +553,18 @@ describe('ShimConnection', () => {
       helloAgain(kernel, model);
     });
 
+    it('when the hello is lost behind a cell the user ran at once', async () => {
+      const { kernel, model } = await attached();
+      await autorestart(kernel);
+      kernel.emitStatus('busy');
+      await pass(20000);
+      expect(kernel.comms).toHaveLength(2); // a busy kernel answers the open after its cell
+      kernel.emitStatus('idle');
+      await pass(3000);
+      expect(kernel.comms).toHaveLength(3);
+      helloAgain(kernel, model);
+    });
+
     it('when neither connected nor idle reaches us after the restart', async () => {
       const { kernel, model } = await attached();
       kernel.emitStatus('restarting', 'autorestarting');

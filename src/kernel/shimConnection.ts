@@ -474,12 +474,19 @@ export class ShimConnection implements IDisposable {
     this._send(clientMessage({ type: 'settings', interval: this._interval }));
     const unanswered = () => !stale() && this._comm === comm && !greeted;
     // The shim answers the open at once: without a hello, the open or the answer was
-    // lost (a socket being replaced); try again while the kernel is not busy.
-    window.setTimeout(() => {
-      if (unanswered() && kernel.status !== 'busy') {
+    // lost (a socket being replaced); try again once the kernel is not busy (a cell
+    // that runs holds the open back, where comms do not go over subshells).
+    const checkHello = () => {
+      if (!unanswered()) {
+        return;
+      }
+      if (kernel.status === 'busy') {
+        window.setTimeout(checkHello, retryDelay(attempt));
+      } else {
         void this._attach(attempt + 1, since);
       }
-    }, retryDelay(attempt));
+    };
+    window.setTimeout(checkHello, retryDelay(attempt));
     window.setTimeout(
       () => {
         if (unanswered()) {
