@@ -121,10 +121,10 @@ def test_the_watchdog_reads_what_the_binding_limit_counts():
 
 
 # -- the margin that follows the cell's own growth (guard/growth.py) ---------------------
-def _fed(*points):
+def _fed(*points, scale=1.0):
     steps = Steps()
     for data, resident in points:
-        steps.feed(data * MiB, resident * MiB)
+        steps.feed(data * MiB, resident * MiB, scale=scale)
     return steps
 
 
@@ -135,21 +135,38 @@ def test_a_chunk_loop_steps_by_its_chunks():
         base = 100 + 200 * (chunk - 1)
         points += [(base + 200, base + 50), (base + 200, base + 150), (base + 200, base + 200)]
     assert _fed(*points).repeated == 200 * MiB
+    # The kernel's rises between readings are scaled to the fast poll; chunks still count.
+    assert _fed(*points, scale=0.2).repeated == 200 * MiB
+
+
+def test_growth_into_reused_memory_steps_by_what_it_adds_between_readings():
+    # A worker's heap has room from before: `data` never rises, the resident set does.
+    points = [(500, 100)] + [(500, 100 + 48 * i) for i in range(1, 10)]
+    assert _fed(*points).repeated == 48 * MiB
 
 
 def test_temporaries_freed_each_time_are_no_step_once_the_high_water_mark_holds():
-    # A training loop: 300 MiB of activations allocated and freed each step.
+    # A training loop: 300 MiB of activations allocated and freed each step, read every
+    # 25 ms by the kernel's watchdog (its rises between readings scaled to 5 ms).
     points = [(100, 100)]
     for _ in range(5):
         points += [(400, 250), (400, 400), (100, 100)]
-    assert _fed(*points).repeated == 0
+    steps = _fed(*points, scale=0.2)
+    assert steps.between_allocations.first == 300 * MiB  # the first time only
+    assert steps.repeated <= 30 * MiB  # the warm-up's two readings, scaled
 
 
 def test_one_big_load_is_not_a_step_until_it_happens_twice():
     points = [(100, 100), (1100, 600), (1100, 1100)] + \
         [(1100 + 8 * i, 1100 + 8 * i) for i in range(1, 20)]
-    steps = _fed(*points)
-    assert steps.largest == 1000 * MiB and steps.repeated < 16 * MiB
+    steps = _fed(*points, scale=0.2)
+    assert steps.repeated < 110 * MiB
+    # A chunk loop after it still steps by its chunks.
+    base = 1100 + 8 * 19
+    for chunk in range(1, 4):
+        steps.feed((base + 200 * chunk) * MiB, (base + 200 * chunk - 100) * MiB, scale=0.2)
+        steps.feed((base + 200 * chunk) * MiB, (base + 200 * chunk) * MiB, scale=0.2)
+    assert steps.repeated == 200 * MiB
 
 
 def test_address_space_reserved_but_not_touched_is_no_step():
@@ -170,6 +187,9 @@ class FixedGrowth:
 
     def kernel_step(self):
         return int(self._margin / 2.5)
+
+    def step(self):
+        return self.kernel_step()
 
     def child_steps(self):
         return []
@@ -234,3 +254,12 @@ def test_growth_learns_this_process_and_closes():
     assert growth.margin() >= 2.5 * 48 * MiB
     growth.close()
     growth.observe()  # closed: nothing is read, nothing raises
+
+
+def test_small_blocks_other_threads_map_meanwhile_do_not_cut_a_chunk_in_two():
+    points = [(100, 100)]
+    for chunk in range(1, 5):
+        base = 100 + 200 * (chunk - 1) + 6 * (chunk - 1)
+        # 200 MiB mapped, then 6 MiB more by another thread while the pages are written.
+        points += [(base + 200, base + 60), (base + 206, base + 130), (base + 206, base + 200)]
+    assert _fed(*points).repeated >= 190 * MiB

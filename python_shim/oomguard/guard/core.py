@@ -270,7 +270,8 @@ class Guard:
             trigger, floor = further_growth_trigger(now, limit), now + MIN_FURTHER_GROWTH
         # Where the reading is the container's, the kernel's child processes count too.
         growth = Growth(children=reader is not self._rss)
-        self.watchdog.arm(Arming(trigger, limit, reader, what, growth, floor))
+        self.watchdog.arm(Arming(trigger, limit, reader, what, growth, floor,
+                                 int(fraction * limit)))
         self._armed_at = self._executes
 
     # -- while and after the cell -------------------------------------------------------

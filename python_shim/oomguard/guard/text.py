@@ -119,7 +119,7 @@ def watchdog_note(firing) -> str:
     share = f"{100 * reading / limit:.0f}% of " if limit > 0 else ""
     trigger = firing.trigger or arming.trigger
     why = ""
-    if trigger < arming.trigger and (firing.step or firing.child_steps):
+    if trigger < (arming.fraction or arming.trigger) and (firing.step or firing.child_steps):
         grew = [f"the cell by up to {format_bytes(firing.step)}"] if firing.step else []
         if firing.child_steps:
             grew.append(f"its child processes by up to {format_bytes(firing.child_steps)} "

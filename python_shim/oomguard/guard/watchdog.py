@@ -23,9 +23,10 @@ import os
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
-from .growth import Growth
+if TYPE_CHECKING:  # growth.py reads this module's FAST_POLL
+    from .growth import Growth
 
 log = logging.getLogger("oomguard")
 
@@ -45,8 +46,9 @@ class Arming:
     what: str             # "the kernel's memory" / "the container's memory", for messages
     # ...or earlier, at limit - growth.margin(), where the cell's steps say the next one
     # would cross the limit first; never below `floor`.
-    growth: Optional[Growth] = None
+    growth: Optional["Growth"] = None
     floor: int = 0
+    fraction: int = 0     # where the configured fraction of the limit is (for messages)
 
     def trigger_now(self) -> int:
         if self.growth is None:
@@ -65,15 +67,22 @@ class Firing:
     children: int = 0     # child processes seen (where they count: the container's reading)
 
 
-def further_growth_trigger(reading: int, limit: int, margin: int = 0) -> int:
+def further_growth_trigger(reading: int, limit: int, margin: int = 0, step: int = 0) -> int:
     """Where to act next when memory is already at `reading`, past the trigger: half-way
     from it to the limit, or sooner where the cell's steps (`margin`, growth.py) say the
-    next would cross the limit first; always at least MIN_FURTHER_GROWTH further. Used
-    after a firing (a cell that caught the KeyboardInterrupt to save a checkpoint is not
+    next would cross the limit first; always at least `further_floor` on. Used after a
+    firing (a cell that caught the KeyboardInterrupt to save a checkpoint is not
     interrupted mid-save while it holds its memory, only if it grows on) and for a cell
     that starts above the trigger (so `del big` can run)."""
-    return reading + max(MIN_FURTHER_GROWTH,
+    return reading + max(further_floor(step),
                          min((limit - reading) // 2, limit - margin - reading))
+
+
+def further_floor(step: int = 0) -> int:
+    """The least further growth that makes the watchdog act again: MIN_FURTHER_GROWTH, or
+    the cell's step (growth.py), which the call in flight when it fired completes
+    before the interrupt lands; acting again on that would say the cell grew on."""
+    return max(MIN_FURTHER_GROWTH, step)
 
 
 class StatmReader:
@@ -202,6 +211,7 @@ class Watchdog:
                 return False  # the cell ended meanwhile: never interrupt the next one
             growth = arming.growth
             margin = growth.margin() if growth is not None else 0
+            step = growth.step() if growth is not None else 0
             firing = Firing(reading, arming, time.time(), trigger,
                             growth.kernel_step() if growth is not None else 0,
                             sum(growth.child_steps()) if growth is not None else 0,
@@ -209,9 +219,9 @@ class Watchdog:
             self._firing = firing
             # The same cell is interrupted again only if it grows on (see
             # further_growth_trigger); the loop picks the new arming up at its next poll.
-            further = further_growth_trigger(reading, arming.limit, margin)
+            further = further_growth_trigger(reading, arming.limit, margin, step)
             self._arming = replace(arming, trigger=further,
-                                   floor=reading + MIN_FURTHER_GROWTH)
+                                   floor=reading + further_floor(step))
             try:
                 self._on_fire(firing)
             except Exception:
