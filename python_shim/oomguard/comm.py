@@ -97,6 +97,27 @@ class CommBridge:
             for comm in comms:
                 self._send(comm, message)
 
+    # -- what the other parts tell the front ends (listeners; only with a comm open) ----
+    def cell_started(self, running_cell: dict) -> None:
+        """Recorder listener."""
+        if self.open_comms:
+            self.send_all(protocol.cell_start(running_cell))
+
+    def cell_recorded(self, record) -> None:
+        """Recorder listener."""
+        if self.open_comms:
+            self.send_all(protocol.cell(record.to_dict()))
+
+    def hints(self, hints: list) -> None:
+        """LeakWatch listener."""
+        if self.open_comms:
+            self.send_all(protocol.hints(hints))
+
+    def sizes(self, execution_count: Optional[int], sizes: dict, cut: bool) -> None:
+        """LeakWatch listener."""
+        if self.open_comms:
+            self.send_all(protocol.sizes(execution_count, sizes, cut))
+
     def send_all(self, message: dict) -> None:
         """One message (cell_start, cell, ...) to every open comm."""
         with self._lock:

@@ -125,7 +125,8 @@ def _cell_id(shell, info) -> Optional[str]:
 
 
 class CellRecorder:
-    """Registers the hooks and keeps the last MAX_RECORDS records.
+    """Registers the hooks and keeps the last MAX_RECORDS records. Owns the
+    `torch_peak_reset` setting.
 
     Listeners: `on_start(running_cell_dict)` and `on_record(CellRecord)` callbacks run on
     the shell thread; each is isolated, a failing one is logged and skipped."""
@@ -151,6 +152,14 @@ class CellRecorder:
         # promise to keep low (well under a millisecond).
         self.overheads: deque = deque(maxlen=100)
         self._pre_overhead = 0.0
+
+    SETTINGS = ("torch_peak_reset",)
+
+    def apply_setting(self, name: str, value, complain: Callable[[str], None]) -> None:
+        if isinstance(value, bool):
+            self.torch_peak_reset = value
+        else:
+            complain("oomguard: torch_peak_reset must be True or False")
 
     # -- lifecycle ----------------------------------------------------------------------
     @property

@@ -1,6 +1,6 @@
 """Text for users without the JupyterLab extension (Colab, VS Code, classic notebook,
-terminal IPython): a one-line summary after each cell, the %oomguard magic and a live
-dashboard. Every kernel-supplied string that goes into HTML is escaped; nothing here
+terminal IPython): a one-line summary after each cell, what the %oomguard magic shows
+(magics.py) and a live dashboard. Every kernel-supplied string that goes into HTML is escaped; nothing here
 calls repr/str on user objects (variables come pre-described by sizes.py)."""
 from __future__ import annotations
 
@@ -239,49 +239,11 @@ def _table(rows: List[tuple], right: tuple) -> str:
     return "\n".join(lines)
 
 
-USAGE = """%oomguard            current readings
-%oomguard cells [N]  the last N cells (default 20)
-%oomguard vars [N]   the N largest variables (default 20)
-%oomguard leaks      leak hints: what kept growing, autograd graphs kept alive
-%oomguard release    drop the last error's traceback (kept for %debug) and what it keeps
-                     alive: an interrupted function's locals, a DataLoader's workers"""
-
-
 def hints_text(hints: List[dict]) -> str:
     if not hints:
         return f"{PREFIX} no leak hints: nothing kept growing over the last cells"
     return "\n".join(f"{PREFIX} {hint.get('message', '')}\n    fix: {hint.get('suggestion', '')}"
                      for hint in hints)
-
-
-def make_magic(runtime):
-    """The %oomguard line magic, bound to the runtime (the guard owns %%oomguard)."""
-
-    def oomguard(line: str = "") -> None:
-        words = line.split()
-        try:
-            if not words:
-                print(snapshot_text(runtime.snapshot(), runtime.peak_method,
-                                    runtime.summary_mode(),
-                                    runtime.readings.limits.cgroup.oom_group()))
-                return
-            count = int(words[1]) if len(words) > 1 and words[1].isdigit() else 20
-            if words[0] == "cells":
-                print(cells_table(runtime.recorder.records()[-count:]))
-            elif words[0] in ("vars", "variables"):
-                found, truncated, _took = runtime.scan_variables()
-                print(variables_table(found, truncated, count))
-            elif words[0] in ("leaks", "hints"):
-                print(hints_text(runtime.leaks.hints))
-            elif words == ["release"]:
-                print(runtime.guard.release())
-            else:
-                print(USAGE)
-        except Exception:
-            log.warning("oomguard: %%oomguard failed", exc_info=True)
-            print(f"{PREFIX} could not show that (see the 'oomguard' logger for why)")
-
-    return oomguard
 
 
 # -- the live dashboard -------------------------------------------------------------------

@@ -10,6 +10,9 @@ import threading
 import time
 from typing import Callable, List, Optional
 
+from .protocol import clamp_interval
+from .settings import is_number
+
 log = logging.getLogger("oomguard")
 
 THREAD_NAME = "oomguard-sampler"
@@ -26,6 +29,11 @@ class _Run:
 
 
 class Sampler:
+    """Owns the `interval` setting (seconds between readings, clamped to the protocol's
+    bounds)."""
+
+    SETTINGS = ("interval",)
+
     def __init__(self, take_reading: Callable[[], dict], interval: float = 1.0):
         self._take_reading = take_reading
         self._interval = interval
@@ -43,6 +51,13 @@ class Sampler:
     def running(self) -> bool:
         run = self._run
         return run is not None and run.thread is not None and run.thread.is_alive()
+
+    def apply_setting(self, name: str, value, complain: Callable[[str], None]) -> None:
+        if not is_number(value):
+            complain(f"oomguard: interval must be a number of seconds, not "
+                     f"{type(value).__name__}; kept {self._interval}")
+            return
+        self.set_interval(clamp_interval(value))
 
     def set_interval(self, seconds: float) -> None:
         self._interval = seconds

@@ -188,7 +188,7 @@ def test_a_cell_run_before_the_front_ends_comm_opens_is_not_summed_up_in_it(tmp_
         assert "[oomguard]" not in printed
         # A front end that never opened its comm: after the grace, summaries are back.
         session.execute("oomguard = __import__('sys').modules['oomguard']\n"
-                        "oomguard._runtime._front_end_expected_until = 0.0", silent=True)
+                        "oomguard._runtime.summary._front_end_expected_until = 0.0", silent=True)
         _, messages = session.run("2 + 2")
         printed = "".join(m["content"].get("text", "") for m in messages
                           if m["msg_type"] == "stream")

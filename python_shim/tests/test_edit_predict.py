@@ -313,3 +313,63 @@ def test_edit_predictions_take_turns_among_themselves(kernel):
     finally:
         kernel.execute("oomguard._runtime.guard.predictor = None; _release.set()",
                        silent=True)
+
+
+# Each call of the predictor: True from a cell's pre-run check, False while edited.
+COUNTING = (
+    "_calls = []\n"
+    "def _counting(source, namespace, **options):\n"
+    "    _calls.append(oomguard._runtime.recorder.running_cell() is not None)\n"
+    "    return oomguard.predict(source, namespace, **options)\n"
+    "oomguard._runtime.guard.predictor = _counting\n"
+    "oomguard.enable(mode='block')\n")
+
+
+def test_the_pre_run_check_reuses_the_edit_time_prediction(kernel, comm):
+    # The cell edited, then run as it was predicted against the same namespace: its
+    # pre-run check does not predict again (issue 12: nothing twice on a cell's path).
+    kernel.execute(COUNTING + "edited_name = 7", silent=True)
+    try:
+        source = "reused = edited_name * 2"
+        assert ask(kernel, comm, source, 41)["findings"] == []
+        assert kernel.run(source)[0]["status"] == "ok"
+        # (Not asked in between: a silent execute may change the namespace.)
+        assert kernel.evaluate("_calls") == [False]  # reused: no second prediction
+        # The same cell again, with no edit-time prediction since: predicted.
+        assert kernel.run(source)[0]["status"] == "ok"
+        assert kernel.evaluate("_calls") == [False, True]
+        # Predicted while edited, then a name it mentions bound anew by a silent
+        # execute before it runs: predicted again on the main thread.
+        ask(kernel, comm, source, 42)
+        kernel.execute("edited_name = 8", silent=True)
+        assert kernel.run(source)[0]["status"] == "ok"
+        assert kernel.evaluate("_calls") == [False, True, False, True]
+    finally:
+        kernel.execute("oomguard._runtime.guard.predictor = None\n"
+                       "oomguard.enable(mode='warn')", silent=True)
+
+
+def test_a_reused_prediction_with_findings_is_judged_again_against_memory_now(kernel, comm):
+    kernel.execute(COUNTING + "import numpy as np", silent=True)
+    try:
+        answer = ask(kernel, comm, RISKY, 43)
+        assert [f for f in answer["findings"] if f["risky"]]
+        reply, _ = kernel.run(RISKY)
+        assert reply["status"] == "error" and reply["ename"] == "InputRejected"
+        # One edit-time prediction, then only the check's second pass (free memory
+        # measured now), not its first.
+        assert kernel.evaluate("_calls") == [False, False, True]
+    finally:
+        kernel.execute("oomguard._runtime.guard.predictor = None\n"
+                       "oomguard.enable(mode='warn')", silent=True)
+
+
+def test_bindings_tell_a_name_bound_anew():
+    from oomguard.guard.precheck import bindings
+    first, second = object(), object()
+    namespace = {"a": first, "b": 2}
+    seen = bindings("c = a + b + missing", namespace)
+    assert [name for name, *_ in seen] == ["a", "b"]
+    assert bindings("c = a + b + missing", dict(namespace)) == seen
+    assert bindings("c = a + b + missing", dict(namespace, a=second)) != seen
+    assert bindings("c = a + b + missing", dict(namespace, missing=1)) != seen

@@ -10,8 +10,8 @@ from oomguard.guard.hardcap import HardCap, read_vm_data
 from oomguard.guard.precheck import allows, strip_allow_line
 from oomguard.guard.growth import Growth, Steps
 from oomguard.guard.text import watchdog_note
-from oomguard.guard.watchdog import (MIN_FURTHER_GROWTH, Arming, StatmReader, Watchdog,
-                                     further_growth_trigger)
+from oomguard.guard.watchdog import (MIN_FURTHER_GROWTH, Arming, Watchdog,
+                                     further_growth_trigger, kernel_rss)
 
 MiB = 1 << 20
 
@@ -31,14 +31,10 @@ def test_stripping_the_allow_line_keeps_line_numbers():
     assert strip_allow_line(other) is other
 
 
-def test_statm_reader_matches_vmrss():
-    reader = StatmReader()
-    try:
-        with open("/proc/self/status") as f:
-            rss = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS:"))
-        assert abs(reader() - rss) < 32 * MiB
-    finally:
-        reader.close()
+def test_the_watchdogs_reading_matches_vmrss():
+    with open("/proc/self/status") as f:
+        rss = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS:"))
+    assert abs(kernel_rss() - rss) < 32 * MiB
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -110,14 +106,109 @@ def test_the_hard_cap_without_figures_says_why_and_changes_nothing():
     assert resource.getrlimit(resource.RLIMIT_DATA) == original
 
 
-def test_the_watchdog_reads_what_the_binding_limit_counts():
+class FakeCells:
+    """The recorder as the guard sees it (guard/collaborators.py)."""
+
+    def __init__(self, ram_before=None):
+        self.ram_before, self.notes = ram_before, []
+
+    def running_cell(self):
+        return None
+
+    def running_ram_before(self):
+        return self.ram_before
+
+    def add_note(self, note):
+        self.notes.append(note)
+
+    def mark_interrupted(self, note):
+        self.notes.append(note)
+
+    def attach_findings(self, findings):
+        pass
+
+
+class FakeFigures:
+    def __init__(self, limits, usage=None):
+        self.limits, self.usage, self.usage_reads = limits, usage, 0
+
+    def limits_now(self):
+        return self.limits
+
+    def limits_recent(self, max_age):
+        return self.limits
+
+    def container_usage(self):
+        self.usage_reads += 1
+        return self.usage
+
+
+class NoFrontEnd:
+    open_comms = 0
+
+    def send_all(self, message):
+        raise AssertionError("no front end is attached")
+
+
+def make_guard(limits=None, usage=None, ram_before=None):
     from oomguard.guard import Guard
-    guard = Guard(runtime=None)
+    return Guard(FakeCells(ram_before), FakeFigures(limits or {}, usage), lambda: None,
+                 NoFrontEnd())
+
+
+def test_the_watchdog_reads_what_the_binding_limit_counts():
+    guard = make_guard()
     reader, what = guard._reader({"limit_source": "cgroup v2"})
     assert reader == guard._cgroup_usage and "container" in what
     for source in ("physical", "MEM_LIMIT", "setting", "unknown"):
         reader, what = guard._reader({"limit_source": source})
         assert reader is guard._rss and "kernel" in what
+
+
+def test_arming_reads_nothing_another_part_measured_already():
+    GiB = 1 << 30
+    # The kernel's memory: the recorder's reading at the cell's start.
+    guard = make_guard(ram_before=3 * GiB)
+    limits = {"limit": 10 * GiB, "limit_source": "physical"}
+    assert guard._used_now(guard._rss, limits, 9 * GiB) == 3 * GiB
+    # The container's: the last reading plus what the kernel added since, far from the
+    # trigger; read only where that comes near it.
+    limits = {"limit": 10 * GiB, "limit_source": "cgroup v1", "used": 2 * GiB,
+              "rss": 1 * GiB}
+    guard = make_guard(limits, usage=5 * GiB, ram_before=2 * GiB)
+    assert guard._used_now(guard._cgroup_usage, limits, int(9.5 * GiB)) == 3 * GiB
+    assert guard.figures.usage_reads == 0
+    near = dict(limits, used=8 * GiB)
+    assert guard._used_now(guard._cgroup_usage, near, int(9.5 * GiB)) == 5 * GiB
+    assert guard.figures.usage_reads == 1
+    # No reading with the kernel's RSS to move it by: measured.
+    assert guard._used_now(guard._cgroup_usage, dict(limits, rss=None), 9 * GiB) == 5 * GiB
+
+
+def test_an_armed_cell_does_not_wake_a_polling_watchdog():
+    dog = Watchdog(lambda firing: None, poll=0.005)
+    dog.start()
+    try:
+        time.sleep(0.05)  # polling: it has seen no cell for less than IDLE_AFTER
+        dog.arm(Arming(trigger=100, limit=200, reader=lambda: 0, what="test"))
+        assert not dog._wake.is_set()
+        dog.disarm()
+    finally:
+        dog.stop()
+    sleeping = Watchdog(lambda firing: None, poll=0.005, idle_after=0.0)
+    sleeping.start()
+    try:
+        time.sleep(0.05)  # nothing armed for longer than idle_after: asleep
+        seen = []
+        sleeping.arm(Arming(trigger=100, limit=200, reader=lambda: seen.append(1) or 0,
+                            what="test"))
+        deadline = time.monotonic() + 2
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert seen  # the arming woke it
+        sleeping.disarm()
+    finally:
+        sleeping.stop()
 
 
 # -- the margin that follows the cell's own growth (guard/growth.py) ---------------------

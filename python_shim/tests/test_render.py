@@ -8,6 +8,7 @@ import pytest
 from kernel_session import KernelSession
 
 from oomguard import render
+from oomguard.magics import SUBCOMMANDS
 from oomguard.records import CellRecord
 
 MiB = 1 << 20
@@ -150,11 +151,52 @@ def test_line_magic(kernel):
     assert rows[1].split()[:4] == ["held", "builtins.bytes", "32.0", "MiB"]
     assert kernel.evaluate("[v['name'] for v in oomguard.variables()][:1]") == ["held"]
 
-    _, messages = kernel.run("%oomguard nonsense")
-    assert stdout(messages).startswith(render.USAGE)
-    # The line magic is this module's; %%oomguard (the cell magic) is the guard's.
-    assert kernel.evaluate("'oomguard' in get_ipython().magics_manager.magics['line']") is True
+    # One Magics class (magics.py) owns both %oomguard and %%oomguard.
+    assert kernel.evaluate("[type(get_ipython().magics_manager.magics[kind]['oomguard']"
+                           ".__self__).__name__ for kind in ('line', 'cell')]") == \
+        ["OomguardMagics", "OomguardMagics"]
     kernel.run("del held")
+
+
+@pytest.mark.kernel
+def test_a_wrong_subcommand_is_named_never_a_traceback(kernel):
+    reply, messages = kernel.run("%oomguard bogus")
+    said = stdout(messages)
+    assert reply["status"] == "ok" and not [m for m in messages if m["msg_type"] == "error"]
+    assert said.startswith("[oomguard] unknown subcommand 'bogus'.")
+    for name in SUBCOMMANDS:
+        assert f"\n  {name}" in said, name
+    reply, messages = kernel.run("%oomguard cells many")
+    said = stdout(messages)
+    assert reply["status"] == "ok" and "invalid int value: 'many'" in said
+    assert "Traceback" not in said
+
+
+@pytest.mark.kernel
+def test_the_magics_help_documents_every_subcommand(kernel):
+    reply, _ = kernel.run("%oomguard?")
+    page = "".join(p["data"]["text/plain"] for p in reply["payload"] if p.get("source") == "page")
+    for name, (_args, what) in SUBCOMMANDS.items():
+        assert f"  {name}" in page and what.split()[0] in page, name
+    assert "%oomguard [SUBCOMMAND] [N]" in page
+
+
+@pytest.mark.kernel
+def test_allow_as_a_line_magic_lets_the_next_cell_through(kernel):
+    kernel.execute("oomguard.enable(mode='block')\n"
+                   "_prior_predictor = oomguard._runtime.guard.predictor\n"
+                   "oomguard._runtime.guard.predictor = lambda source, *a, **k: "
+                   "[{'kind': 'test', 'line': 1, 'bytes': 1 << 40, 'peak_bytes': 1 << 40, "
+                   "'device': 'cpu', 'risky': True, 'message': 'huge', 'suggestion': '', "
+                   "'exact': True}] if 'HUGE' in source else []")
+    try:
+        reply, messages = kernel.run("%oomguard allow")
+        assert reply["status"] == "ok" and "next cell runs without" in stdout(messages)
+        assert kernel.run("once = 1  # HUGE")[0]["status"] == "ok"
+        assert kernel.run("twice = 1  # HUGE")[0]["ename"] == "InputRejected"
+    finally:
+        kernel.execute("oomguard._runtime.guard.predictor = _prior_predictor\n"
+                       "oomguard.enable(mode='auto')")
 
 
 @pytest.mark.kernel

@@ -23,7 +23,6 @@ import logging
 import math
 import sys
 import threading
-import time
 from typing import Callable, List, Optional
 
 from . import text
@@ -32,8 +31,9 @@ from .precheck import PreCheck, allows, strip_allow_line
 from .release import release
 from .verdict import DEFAULT_MODE, MODES
 from .growth import Growth
-from .watchdog import (MIN_FURTHER_GROWTH, Arming, Firing, StatmReader, Watchdog,
-                       further_growth_trigger)
+from .collaborators import Figures, FrontEnd, LatestReading, RunningCell
+from .watchdog import (MIN_FURTHER_GROWTH, Arming, Firing, Watchdog, further_growth_trigger,
+                       kernel_rss, near_trigger)
 
 log = logging.getLogger("oomguard")
 
@@ -53,8 +53,19 @@ def _allocation_failed(exc) -> bool:
 
 
 class Guard:
-    def __init__(self, runtime):
-        self.runtime = runtime
+    """`cells`: the running cell's record; `figures` and `latest`: the memory figures it
+    judges by (measured now, or the sampler's); `front_end`: where warnings go when a
+    front end is attached (collaborators.py). Owns the mode, watchdog and hard_cap
+    settings."""
+
+    SETTINGS = SETTINGS
+
+    def __init__(self, cells: RunningCell, figures: Figures, latest: LatestReading,
+                 front_end: FrontEnd):
+        self.cells = cells
+        self.figures = figures
+        self.latest = latest
+        self.front_end = front_end
         self.mode = DEFAULT_MODE
         self.watchdog_fraction: Optional[float] = DEFAULT_WATCHDOG
         self.hard_cap = False
@@ -71,15 +82,16 @@ class Guard:
         # pre_run_cell calls so far (shell thread only): an edit-time prediction compares
         # it before and after, to drop what it found if a cell started meanwhile.
         self.cells_started = 0
+        # pre_execute calls so far, silent executes too: the namespace may have changed
+        # since an edit-time prediction unless this is where it was (precheck.py).
+        self.executes_started = 0
         self._allow_next = False
-        self._limits_cache = (0.0, None, None)  # (when, limit setting, reading)
         self._precheck = PreCheck(self)
-        self._rss = StatmReader()
+        self._rss = kernel_rss
         self.watchdog = Watchdog(self._watchdog_fired)
         # Called on the watchdog thread as it interrupts a cell (quick, must not raise).
         self.on_watchdog: List[Callable[[Firing], None]] = []
         self.cap = HardCap()
-        self._magic_registered = False
 
     # -- settings -----------------------------------------------------------------------
     def apply_setting(self, name: str, value, complain: Callable[[str], None]) -> None:
@@ -114,7 +126,7 @@ class Guard:
     def release(self) -> str:
         """%oomguard release (release.py): drop the last error's traceback, say what it
         gave back, in the figure the watchdog reads."""
-        reader, what = self._reader(self._limits(fresh=True))
+        reader, what = self._reader(self.figures.limits_now())
         return release(self.shell, lambda: (reader(), what))
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -135,7 +147,6 @@ class Guard:
         cleanup = getattr(shell, "input_transformers_cleanup", None)
         if cleanup is not None and strip_allow_line not in cleanup:
             cleanup.append(strip_allow_line)
-        self._register_magic(shell)
         self.watchdog.start()
 
     def unregister(self) -> None:
@@ -160,40 +171,9 @@ class Guard:
         return (("pre_execute", self._pre_execute), ("pre_run_cell", self._pre_run_cell),
                 ("post_execute", self._post_execute), ("post_run_cell", self._post_run_cell))
 
-    def _register_magic(self, shell) -> None:
-        if self._magic_registered:
-            return
-
-        def oomguard(line: str = "", cell: str = ""):
-            """%%oomguard allow: run this cell without the pre-run check. (The cell is
-            normally handled before it gets here; this runs it where it was not.)"""
-            if line.split() != ["allow"]:
-                print("usage: %%oomguard allow  (as a cell's first line: run the cell "
-                      "without oomguard's pre-run check)")
-                return None
-            # A nested run_cell is never checked (only the outer cell is), so the body
-            # runs as allowed; the watchdog still watches it as part of this cell.
-            return shell.run_cell(cell, store_history=False)
-
-        try:
-            shell.register_magic_function(oomguard, "cell", "oomguard")
-            self._magic_registered = True
-        except Exception:
-            log.warning("oomguard: could not register %%%%oomguard", exc_info=True)
-
     # -- readings -----------------------------------------------------------------------
-    def _limits(self, fresh: bool = False) -> dict:
-        setting = self.runtime.limit_setting
-        when, cached_setting, reading = self._limits_cache
-        if fresh or reading is None or cached_setting != setting or \
-                time.monotonic() - when > LIMIT_TTL:
-            reading = self.runtime.readings.limits.read(setting, [])
-            self._limits_cache = (time.monotonic(), setting, reading)
-        return reading
-
     def _cgroup_usage(self) -> Optional[int]:
-        reading, _notes = self.runtime.readings.limits.cgroup.read()
-        return reading.usage if reading is not None else None
+        return self.figures.container_usage()
 
     def _reader(self, limits: dict):
         if str(limits.get("limit_source")).startswith("cgroup"):
@@ -205,9 +185,9 @@ class Guard:
         "page_cache" (inactive page cache counted as free on the host, where the limit is a
         cgroup's): measured now, or (fresh=False) from the sampler's last reading where
         there is one."""
-        latest = self.runtime.sampler.latest or {}
+        latest = self.latest() or {}
         limits = latest if not fresh and latest.get("limit") is not None \
-            else self._limits(fresh=True)
+            else self.figures.limits_now()
         free = {"cpu": limits.get("free"), "limit": limits.get("limit"),
                 "page_cache": limits.get("page_cache")}
         for gpu in latest.get("gpus") or []:
@@ -215,6 +195,11 @@ class Guard:
             if isinstance(used, int) and isinstance(total, int):
                 free[f"cuda:{gpu.get('index')}"] = max(0, total - used)
         return free
+
+    def execute_running(self) -> bool:
+        """Whether an execute (a cell, or a front end's silent one) is under way on the
+        main thread."""
+        return self._executes > 0
 
     def has_predictor(self) -> bool:
         return self._precheck.predictor() is not None
@@ -245,26 +230,32 @@ class Guard:
             log.warning("oomguard: the guard's pre_run_cell failed", exc_info=True)
 
     def _arm(self) -> None:
-        limits = self._limits()
+        """Hand the watchdog this cell's trigger. On the cell's path, so nothing is read
+        here that another part has already measured: the limit is the one read within
+        LIMIT_TTL (by the sampler, normally), the kernel's memory the recorder's reading
+        at this cell's start; the container's is read only where its estimate comes near
+        the trigger. The watchdog's thread is not woken (watchdog.py)."""
+        limits = self.figures.limits_recent(LIMIT_TTL)
         limit = limits.get("limit")
         if not isinstance(limit, int):
             return
         reader, what = self._reader(limits)
-        now = reader()
+        fraction = self.watchdog_fraction
+        trigger = int(fraction * limit) if fraction is not None else limit
+        now = reader() if self.hard_cap else self._used_now(reader, limits, trigger)
         if self.hard_cap:
             notes: List[str] = []
             if not self.cap.apply(limit, now, notes):
                 for note in notes:
-                    self.runtime.recorder.add_note(note)
-        fraction = self.watchdog_fraction
+                    self.cells.add_note(note)
         if fraction is None:
             return
-        trigger, floor = int(fraction * limit), 0
+        floor = 0
         if now is not None and now >= trigger:
             # Already past the threshold when the cell starts (a big result kept from an
             # interrupted cell): act only on further growth, so that `del big` can run.
             if now >= limit:
-                self.runtime.recorder.add_note(
+                self.cells.add_note(
                     "The watchdog is off for this cell: memory is already at the limit.")
                 return
             trigger, floor = further_growth_trigger(now, limit), now + MIN_FURTHER_GROWTH
@@ -274,9 +265,26 @@ class Guard:
                                  int(fraction * limit)))
         self._armed_at = self._executes
 
+    def _used_now(self, reader, limits: dict, trigger: int) -> Optional[int]:
+        """What `reader` would say now, measured only where it matters. The kernel's
+        memory: the recorder's reading at this cell's start. The container's: estimated
+        from the last reading of it plus what the kernel added since; read (a few cgroup
+        files) only where that estimate is near the trigger, since only there can the
+        container be past it. Another process of the container that grew by more than
+        the margin since that reading is caught at the watchdog's first poll instead."""
+        before = self.cells.running_ram_before()
+        if reader is self._rss:
+            return before if before is not None else reader()
+        used, rss_then = limits.get("used"), limits.get("rss")
+        if isinstance(used, int) and isinstance(rss_then, int) and before is not None:
+            estimate = used + max(0, before - rss_then)
+            if not near_trigger(estimate, trigger):
+                return estimate
+        return reader()
+
     # -- while and after the cell -------------------------------------------------------
     def _watchdog_fired(self, firing: Firing) -> None:
-        self.runtime.recorder.mark_interrupted(text.watchdog_note(firing))
+        self.cells.mark_interrupted(text.watchdog_note(firing))
         for listener in list(self.on_watchdog):
             try:
                 listener(firing)
@@ -284,6 +292,7 @@ class Guard:
                 log.warning("oomguard: a watchdog listener failed", exc_info=True)
 
     def _pre_execute(self) -> None:
+        self.executes_started += 1
         if threading.current_thread() is threading.main_thread():
             self._executes += 1
 

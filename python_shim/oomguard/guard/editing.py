@@ -19,6 +19,8 @@ thread at any time. So an edit-time prediction:
 - is not made while a cell runs, and is thrown away if a cell started while it was
   being made (Guard.cells_started before and after): its namespace changed under it.
   The front end asks again when the kernel is idle.
+The last prediction is kept for the pre-run check, which reuses it where the cell runs
+as it was predicted against the same namespace (precheck.py).
 The namespace is read in place, not copied: the predictor only looks names up (each
 lookup guarded), never iterates it, and a cell mutating it is caught by the count above.
 The predictor has its own time budget; ast.parse, which it cannot interrupt, is bounded
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 from .. import protocol
 from ..records import _plain
@@ -41,8 +43,12 @@ CELL_STARTED_NOTE = "a cell started while predicting; predicted once it ends"
 
 
 class EditPredictions:
-    def __init__(self, runtime):
-        self.runtime = runtime
+    """Answers `predict` requests with `guard`'s predictions; `running_cell()` is the
+    recorder's (None between cells)."""
+
+    def __init__(self, guard, running_cell: Callable[[], Optional[dict]]):
+        self.guard = guard
+        self._running_cell = running_cell
 
     def answer(self, request: dict) -> dict:
         """A `prediction` message for a validated `predict` request. Never raises."""
@@ -64,14 +70,14 @@ class EditPredictions:
             time.perf_counter() - started, note)
 
     def _predict(self, raw: str) -> tuple:
-        guard = self.runtime.guard
+        guard = self.guard
         shell = guard.shell
         if shell is None:
             return [], {}, "oomguard is not hooked into IPython in this kernel"
         if guard.mode == "off":
             return [], {}, "the pre-run check is off (oomguard.enable(mode='off'))"
         cells_started = guard.cells_started  # read first: a cell may start from here on
-        if self.runtime.recorder.running_cell() is not None:
+        if self._running_cell() is not None:
             return [], {}, "a cell is running; predicted once it ends"
         if not guard.has_predictor():
             return [], {}, "the predictor is not available in this build"

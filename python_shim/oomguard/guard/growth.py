@@ -42,9 +42,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
-from ..probes.proc import PAGE_SIZE, ChildrenProbe
+from ..probes.proc import ChildrenProbe
+from ..probes.procself import ProcFile, own, parse_statm
 from .watchdog import FAST_POLL
 
 K = 2.5               # the kernel's steps of margin: the one in flight, one more, slack
@@ -107,15 +108,6 @@ class Steps:
                    self.between_readings.second)
 
 
-def read_statm(fd: int) -> Optional[Tuple[int, int]]:
-    """(data, resident) in bytes from an open /proc/<pid>/statm."""
-    try:
-        fields = os.pread(fd, 256, 0).split()
-        return int(fields[5]) * PAGE_SIZE, int(fields[1]) * PAGE_SIZE
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 class Growth:
     """Fed once per watchdog poll while one cell runs; `margin()` is how far below the
     limit the watchdog must act. `children`: also learn the kernel's descendant processes
@@ -123,20 +115,22 @@ class Growth:
 
     def __init__(self, children: bool, pid: Optional[int] = None):
         self._pid = pid if pid is not None else os.getpid()
-        self._fds: Dict[int, int] = {}
+        # pid -> its statm, read with one pread. Made on the cell's path: nothing is
+        # opened here; the kernel's own statm is procself's, open already.
+        self._files: Dict[int, Callable[[], Tuple[int, int]]] = {}
         self._steps: Dict[int, Steps] = {}
         self._children = ChildrenProbe(pid=self._pid) if children else None
         self._looked = 0.0
         self._observed: Optional[float] = None
         self._lock = threading.Lock()  # fed on the watchdog's thread, closed on the cell's
-        self._open(self._pid)
+        self._follow(self._pid)
 
-    def _open(self, pid: int) -> None:
-        try:
-            self._fds[pid] = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
-            self._steps[pid] = Steps()
-        except OSError:
-            pass  # gone already, or not readable: not learnt
+    def _follow(self, pid: int) -> None:
+        if pid == os.getpid():
+            self._files[pid] = own().statm
+        else:
+            self._files[pid] = _Statm(pid)
+        self._steps[pid] = Steps()
 
     def observe(self) -> None:
         with self._lock:
@@ -147,8 +141,8 @@ class Growth:
             self._looked = time.monotonic()
             try:
                 for pid in self._children.descendants():
-                    if pid not in self._fds:
-                        self._open(pid)
+                    if pid not in self._files:
+                        self._follow(pid)
             except (OSError, ValueError):
                 pass
         now = time.monotonic()
@@ -156,10 +150,11 @@ class Growth:
         self._observed = now
         # The kernel's rise between readings, as it would be between two fast polls.
         scale = 1.0 if waited > STARVED or waited <= 0 else min(1.0, FAST_POLL / waited)
-        for pid, fd in list(self._fds.items()):
-            found = read_statm(fd)
-            if found is None:  # the process ended: what it held is given back
-                self._forget(pid)
+        for pid, statm in list(self._files.items()):
+            try:
+                found = statm()
+            except (OSError, ValueError, IndexError):  # ended (or unreadable): what it
+                self._forget(pid)                       # held is given back
                 continue
             self._steps[pid].feed(*found, scale=scale if pid == self._pid else 1.0)
 
@@ -173,7 +168,7 @@ class Growth:
 
     def children(self) -> int:
         """Child processes being followed now."""
-        return len(self._fds) - (self._pid in self._fds)
+        return len(self._files) - (self._pid in self._files)
 
     def step(self) -> int:
         """What the cell (its child processes included) adds in one go."""
@@ -183,16 +178,23 @@ class Growth:
         return int(K * self.kernel_step() + CHILD_STEPS * sum(self.child_steps()))
 
     def _forget(self, pid: int) -> None:
-        fd = self._fds.pop(pid, None)
+        statm = self._files.pop(pid, None)
         self._steps.pop(pid, None)
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        if isinstance(statm, _Statm):
+            statm.close()
 
     def close(self) -> None:
         with self._lock:
-            for pid in list(self._fds):
+            for pid in list(self._files):
                 self._forget(pid)
             self._children = None
+
+
+class _Statm(ProcFile):
+    """A child process's statm: (data, resident) in bytes."""
+
+    def __init__(self, pid: int):
+        super().__init__(f"/proc/{pid}/statm")
+
+    def __call__(self) -> Tuple[int, int]:
+        return parse_statm(self.read(256))

@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 from typing import List, Optional, Tuple
 
+from ..probes.procself import own
+
 log = logging.getLogger("oomguard")
 
 CAP_FRACTION = 0.98        # just under the limit: the watchdog (0.95) usually acts first
@@ -35,13 +37,9 @@ def _resource():
 def read_vm_data() -> Optional[int]:
     """VmData (bytes) from /proc/self/status: what RLIMIT_DATA is compared against."""
     try:
-        with open("/proc/self/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmData:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+        return own().vm_data()
+    except OSError:
+        return None
 
 
 class HardCap:

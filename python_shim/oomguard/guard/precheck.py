@@ -12,15 +12,26 @@ among themselves only, and one that finds a cell started stops before its second
 whatever is left of it runs beside the check, each within the predictor's own time
 budget. So the predictor must be safe to call from two threads at once: it keeps no
 state between calls (each call parses and resolves afresh) and only reads the
-namespace."""
+namespace.
+
+The pre-run check reuses an edit-time prediction of the same source (editing.py) where
+the namespace is as it was then: no execute since (silent ones included: counted at
+pre_execute) and every name the source mentions still bound to the same object. Most
+cells have no findings: they then run without predicting again. A cell that had
+findings is predicted once more, against memory measured now, as any cell with findings
+is. Not seen: an object changed in place, or a name bound twice over (an id reused), by
+a thread or task of the user's while the kernel was idle; such a cell is judged as it
+was when edited."""
 from __future__ import annotations
 
 import ast
 import importlib
 import logging
+import re
 import sys
 import threading
-from typing import Callable, List, Optional
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Tuple
 
 from .. import protocol
 from ..records import _plain
@@ -30,6 +41,7 @@ from .verdict import judge
 log = logging.getLogger("oomguard")
 
 ALLOW_LINE = "%%oomguard allow"
+_NAME = re.compile(r"[^\W\d]\w*")  # what can be a name in the source (keywords too)
 
 
 def allows(raw_cell) -> bool:
@@ -79,6 +91,31 @@ def strip_allow_line(lines: List[str]) -> List[str]:
     return lines
 
 
+def bindings(source: str, namespace: dict) -> Tuple[tuple, ...]:
+    """(name, id, type) of each name in `source` that `namespace` binds: what a
+    prediction of `source` could have read from it. dict.get only: no user code runs."""
+    found = []
+    for name in set(_NAME.findall(source)):
+        value = namespace.get(name, _UNBOUND)
+        if value is not _UNBOUND:
+            found.append((name, id(value), id(type(value))))
+    found.sort()
+    return tuple(found)
+
+
+_UNBOUND = object()
+
+
+@dataclass(frozen=True)
+class Edited:
+    """An edit-time prediction, as the pre-run check may reuse it."""
+    source: str
+    executes: int     # Guard.executes_started when it was made...
+    cells: int        # ...and Guard.cells_started
+    bindings: tuple   # bindings(source, namespace) then
+    had_findings: bool
+
+
 class PreCheck(ast.NodeTransformer):
     """What IPython calls with each compiled cell: returns the tree unchanged, or raises
     InputRejected (the one exception IPython lets through as "rejected")."""
@@ -92,6 +129,7 @@ class PreCheck(ast.NodeTransformer):
         # Edit-time predictions (shell or subshell thread) take turns on this; the
         # pre-run check never takes it (see the module's docstring).
         self.edit_turn = threading.Lock()
+        self.edited: Optional[Edited] = None  # the last edit-time prediction
 
     def visit(self, node):
         self.check()
@@ -108,13 +146,13 @@ class PreCheck(ast.NodeTransformer):
         try:
             findings, free = self._predict(raw, transformed)
             if findings:
-                guard.runtime.recorder.attach_findings(findings)
+                guard.cells.attach_findings(findings)
             verdict = judge(findings, free, guard.mode, guard.hard_cap)
             if verdict is None:
                 return
             self._send_warning(verdict, free)
             if not verdict.block:
-                if not guard.runtime.bridge.open_comms:
+                if not guard.front_end.open_comms:
                     print(text.warning_text(verdict, free), file=sys.stderr)
                 return
             message = text.block_text(verdict, free)
@@ -137,9 +175,23 @@ class PreCheck(ast.NodeTransformer):
     def _predict(self, raw, transformed) -> tuple:
         source = transformed if isinstance(transformed, str) else \
             static_transform(raw) if isinstance(raw, str) else None
+        edited, self.edited = self.edited, None
         if source is None:
             return [], {}
+        if edited is not None and self._still_holds(edited, source):
+            if not edited.had_findings:
+                return [], {}
+            return self._judge(source, {}, lambda: True, first_pass=False)
         return self._judge(source, {}, lambda: True)
+
+    def _still_holds(self, edited: Edited, source: str) -> bool:
+        """Whether an edit-time prediction is this cell's against the same namespace:
+        the same source, no execute but this cell's own since, the same bindings."""
+        guard, shell = self.guard, self.guard.shell
+        return (edited.source == source and shell is not None
+                and guard.executes_started == edited.executes + 1
+                and guard.cells_started == edited.cells + 1
+                and edited.bindings == bindings(source, shell.user_ns))
 
     def predict_for_editor(self, source: str, *, wait: float,
                            cell_started: Callable[[], bool]) -> Optional[tuple]:
@@ -153,18 +205,29 @@ class PreCheck(ast.NodeTransformer):
         if not self.edit_turn.acquire(timeout=wait):
             return None
         try:
+            guard = self.guard
+            executes, cells = guard.executes_started, guard.cells_started
+            idle = not guard.execute_running()
             options = {"manage_gc": False} if self.predictor() is self._module_predict \
                 else {}
             judged = self._judge(source, options, lambda: not cell_started())
-            return None if cell_started() else judged
+            if cell_started() or judged is None:
+                return None
+            shell = guard.shell
+            if idle and shell is not None and guard.executes_started == executes:
+                self.edited = Edited(source, executes, cells,
+                                     bindings(source, shell.user_ns), bool(judged[0]))
+            return judged
         finally:
             self.edit_turn.release()
 
-    def _judge(self, source: str, options: dict, go_on: Callable[[], bool]) -> Optional[tuple]:
+    def _judge(self, source: str, options: dict, go_on: Callable[[], bool],
+               first_pass: bool = True) -> Optional[tuple]:
         """(findings, free) for `source` (IPython's transform of a cell) against the user's
         namespace; `free` is Guard.free()'s (free bytes per device, plus "limit"). Both
         the pre-run check and edit-time predictions judge here, so they judge alike.
-        `go_on()` false between the passes: stop (None)."""
+        `go_on()` false between the passes: stop (None). `first_pass` False: the cell is
+        known to have findings (an edit-time prediction said so): only the second pass."""
         predictor = self.predictor()
         shell = self.guard.shell
         if predictor is None or shell is None:
@@ -173,9 +236,11 @@ class PreCheck(ast.NodeTransformer):
         # sampler's last reading (no file reads on the cell's path). A cell with findings
         # is judged again against memory measured now: the cell before may have just
         # taken what the last reading still counted as free.
-        free = self.guard.free(fresh=False)
-        findings = predictor(source, shell.user_ns, ram_available=free.get("cpu"),
-                             vram_available=None, **options)
+        findings: list = [True]
+        if first_pass:
+            free = self.guard.free(fresh=False)
+            findings = predictor(source, shell.user_ns, ram_available=free.get("cpu"),
+                                 vram_available=None, **options)
         if findings:
             if not go_on():
                 return None
@@ -185,11 +250,11 @@ class PreCheck(ast.NodeTransformer):
         return list(findings or []), free
 
     def _send_warning(self, verdict, free: dict) -> None:
-        runtime = self.guard.runtime
-        if not runtime.bridge.open_comms:
+        front_end = self.guard.front_end
+        if not front_end.open_comms:
             return
-        cell = runtime.recorder.running_cell() or {}
-        runtime.bridge.send_all(protocol.warning(
+        cell = self.guard.cells.running_cell() or {}
+        front_end.send_all(protocol.warning(
             [_plain(f) for f in verdict.shown], cell.get("execution_count"),
             cell.get("cell_id"), "block" if verdict.block else "warn",
             {k: v for k, v in free.items() if k not in ("limit", "page_cache")},

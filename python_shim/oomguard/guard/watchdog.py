@@ -1,10 +1,17 @@
-"""The runtime watchdog: a thread that, only while a cell runs, reads the kernel's memory
+"""The runtime watchdog: a thread that, while a cell runs, reads the kernel's memory
 every POLL seconds (FAST_POLL once near the trigger) and interrupts the cell when it
 crosses the trigger.
 
+Arming it costs a cell nothing but an assignment: the thread is not woken for it. While
+cells come and go it polls on its own every POLL seconds whether one is armed (a few
+microseconds when none is), so a cell's first reading comes within POLL of its start and
+a short cell never has the thread bidding for the GIL on its account. After IDLE_AFTER
+seconds without a cell it sleeps until the next arming wakes it: one wake-up after each
+long pause, none per cell.
+
 Why a thread of its own rather than the 1 s sampler: memory can grow by gigabytes in a
 second, and the OOM killer does not wait. Reading /proc/self/statm (one pread on an open
-file) costs a few microseconds, so polling 40 times a second while a cell runs is cheap;
+file, probes/procself.py) costs a few microseconds, so polling 40 times a second while a cell runs is cheap;
 between cells the thread sleeps on an Event.
 
 Where it acts: at the configured fraction of the limit, or earlier when the cell's own
@@ -19,11 +26,12 @@ from __future__ import annotations
 
 import _thread
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Optional
+
+from ..probes.procself import own
 
 if TYPE_CHECKING:  # growth.py reads this module's FAST_POLL
     from .growth import Growth
@@ -32,8 +40,9 @@ log = logging.getLogger("oomguard")
 
 THREAD_NAME = "oomguard-watchdog"
 POLL = 0.025          # seconds between readings while a cell runs...
-FAST_POLL = 0.005     # ...and once memory is near the trigger (see _near)
+FAST_POLL = 0.005     # ...and once memory is near the trigger (see near_trigger)
 MIN_FURTHER_GROWTH = 64 << 20  # bytes: the least growth that makes the watchdog act again
+IDLE_AFTER = 60.0     # seconds without an armed cell before the thread sleeps until armed
 
 Reader = Callable[[], Optional[int]]
 
@@ -67,6 +76,13 @@ class Firing:
     children: int = 0     # child processes seen (where they count: the container's reading)
 
 
+def near_trigger(reading: int, trigger: int) -> bool:
+    """Within reach of the trigger in one slow poll: at page-fault speed (2-4 GiB/s) a
+    cell allocates ~100 MiB in 25 ms, so closer than that (or 10% of the trigger on big
+    limits)."""
+    return trigger - reading < max(256 << 20, trigger // 10)
+
+
 def further_growth_trigger(reading: int, limit: int, margin: int = 0, step: int = 0) -> int:
     """Where to act next when memory is already at `reading`, past the trigger: half-way
     from it to the limit, or sooner where the cell's steps (`margin`, growth.py) say the
@@ -85,29 +101,12 @@ def further_floor(step: int = 0) -> int:
     return max(MIN_FURTHER_GROWTH, step)
 
 
-class StatmReader:
-    """The kernel's resident set from /proc/self/statm: an open fd and one pread."""
-
-    def __init__(self):
-        self._fd: Optional[int] = None
-        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-    def __call__(self) -> Optional[int]:
-        try:
-            if self._fd is None:
-                self._fd = os.open("/proc/self/statm", os.O_RDONLY)
-            fields = os.pread(self._fd, 256, 0).split()
-            return int(fields[1]) * self._page
-        except (OSError, ValueError, IndexError):
-            return None
-
-    def close(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+def kernel_rss() -> Optional[int]:
+    """The kernel's resident set (procself: one pread of statm), None where unreadable."""
+    try:
+        return own().rss()
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 class Watchdog:
@@ -117,10 +116,12 @@ class Watchdog:
     the reading into the cell's record); it must be quick and must not raise."""
 
     def __init__(self, on_fire: Callable[[Firing], None], poll: float = POLL,
-                 fast_poll: float = FAST_POLL):
+                 fast_poll: float = FAST_POLL, idle_after: float = IDLE_AFTER):
         self._on_fire = on_fire
         self._poll = poll
         self._fast_poll = fast_poll
+        self._idle_after = idle_after
+        self._sleeping = True  # waiting on _wake (only an arming wakes it), not polling
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -137,6 +138,8 @@ class Watchdog:
             if self.running:
                 return
             self._stop = threading.Event()
+            self._sleeping = False  # it polls from its start (see _loop)
+            self._wake.clear()
             self._thread = threading.Thread(target=self._loop, args=(self._stop,),
                                             name=THREAD_NAME, daemon=True)
             self._thread.start()
@@ -153,7 +156,8 @@ class Watchdog:
     def arm(self, arming: Arming) -> None:
         with self._lock:
             before, self._arming, self._firing = self._arming, arming, None
-            self._wake.set()
+            if self._sleeping:  # only after IDLE_AFTER seconds without a cell
+                self._wake.set()
         if before is not None and before.growth is not None:
             before.growth.close()
 
@@ -171,32 +175,34 @@ class Watchdog:
         return firing
 
     def _loop(self, stop: threading.Event) -> None:
+        last_armed = time.monotonic()
         while not stop.is_set():
-            self._wake.wait()
-            self._wake.clear()
-            # The first reading comes one poll after arming: at arming the cell has not
-            # allocated anything yet, and most cells are over before then, so a short
-            # cell never has this thread waking up and bidding for the GIL.
-            stop.wait(self._poll)
-            while not stop.is_set():
-                arming = self._arming
-                if arming is None:
-                    break
-                near = False
-                try:
-                    if arming.growth is not None:
-                        arming.growth.observe()
-                    near = self._check(arming)
-                except Exception:
-                    log.warning("oomguard: the watchdog failed a reading", exc_info=True)
-                stop.wait(self._fast_poll if near else self._poll)
-
-    @staticmethod
-    def _near(reading: int, trigger: int) -> bool:
-        """Within reach of the trigger in one slow poll: at page-fault speed (2-4 GiB/s) a
-        cell allocates ~100 MiB in 25 ms, so closer than that (or 10% of the trigger on big
-        limits), read every 5 ms."""
-        return trigger - reading < max(256 << 20, trigger // 10)
+            arming = self._arming
+            if arming is None:
+                if time.monotonic() - last_armed < self._idle_after:
+                    stop.wait(self._poll)  # an arming is picked up at the next poll
+                    continue
+                with self._lock:
+                    self._sleeping = self._arming is None
+                    if not self._sleeping:
+                        continue
+                    self._wake.clear()
+                self._wake.wait()
+                with self._lock:
+                    self._sleeping = False
+                # The first reading comes one poll after the arming that woke it: at
+                # arming the cell has not allocated anything yet.
+                stop.wait(self._poll)
+                continue
+            last_armed = time.monotonic()
+            near = False
+            try:
+                if arming.growth is not None:
+                    arming.growth.observe()
+                near = self._check(arming)
+            except Exception:
+                log.warning("oomguard: the watchdog failed a reading", exc_info=True)
+            stop.wait(self._fast_poll if near else self._poll)
 
     def _check(self, arming: Arming) -> bool:
         """Read once, interrupt if past the trigger; True when near it (poll faster)."""
@@ -205,7 +211,7 @@ class Watchdog:
             return False
         trigger = arming.trigger_now()
         if reading < trigger:
-            return self._near(reading, trigger)
+            return near_trigger(reading, trigger)  # read every FAST_POLL then
         with self._lock:
             if self._arming is not arming:
                 return False  # the cell ended meanwhile: never interrupt the next one

@@ -59,7 +59,8 @@ class Resolver:
         self.budget = budget if budget is not None else Budget()
         self.torch = TorchKit.load() if "torch" in sys.modules else None
         self.numpy = NumpyKit.load() if "numpy" in sys.modules else None
-        self._identities = self._exports(rule_names)
+        self._rule_names = rule_names
+        self._exported: Optional[Dict[int, str]] = None  # made on first use (_identities)
         self._classes = {
             "sparse": module_attr("scipy.sparse", "_spbase")
             or _first_class("scipy.sparse._base", "_spbase"),
@@ -76,6 +77,15 @@ class Resolver:
         }
         self._cache: Dict[int, Any] = {}
         self._items_read = 0
+
+    @property
+    def _identities(self) -> Dict[int, str]:
+        """The libraries' functions the rules know, by identity. Made only when a value
+        is read: a cell that names nothing of the namespace (most short cells) never
+        pays for it."""
+        if self._exported is None:
+            self._exported = self._exports(self._rule_names)
+        return self._exported
 
     @staticmethod
     def _exports(rule_names) -> Dict[int, str]:

@@ -9,7 +9,7 @@ import time
 import sys
 from typing import Dict, Iterable, List, Optional, Tuple
 
-PROC = "/proc"
+from .procself import PROC, parse_statm, parse_status
 
 
 def _read(path: str) -> str:
@@ -26,14 +26,11 @@ def _psutil():
     return sys.modules.get("psutil")
 
 
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
 def read_statm_rss(proc_root: str = PROC, pid: "int | str" = "self") -> int:
-    """Resident set in bytes from /proc/<pid>/statm: the same figure as VmRSS, at a
-    third of the cost of status (which the kernel formats line by line). Raises OSError
-    or ValueError."""
-    return int(_read(os.path.join(proc_root, str(pid), "statm")).split()[1]) * PAGE_SIZE
+    """Resident set in bytes from /proc/<pid>/statm, opened for this one read (another
+    process's, or a tree in a test; this process's own files are procself.own()'s).
+    Raises OSError or ValueError."""
+    return parse_statm(_read(os.path.join(proc_root, str(pid), "statm")).encode())[1]
 
 
 def read_stat_identity(proc_root: str = PROC, pid: "int | str" = "self") -> Tuple[str, int]:
@@ -47,13 +44,7 @@ def read_stat_identity(proc_root: str = PROC, pid: "int | str" = "self") -> Tupl
 
 def read_status(proc_root: str = PROC, pid: "int | str" = "self") -> Dict[str, int]:
     """The ``kB`` fields of /proc/<pid>/status (VmRSS, VmHWM, ...) in bytes. Raises OSError."""
-    fields = {}
-    for line in _read(os.path.join(proc_root, str(pid), "status")).splitlines():
-        key, _, rest = line.partition(":")
-        parts = rest.split()
-        if len(parts) == 2 and parts[1] == "kB" and parts[0].isdigit():
-            fields[key] = int(parts[0]) * 1024
-    return fields
+    return parse_status(_read(os.path.join(proc_root, str(pid), "status")))
 
 
 def process_memory(proc_root: str = PROC, notes: Optional[List[str]] = None
@@ -76,17 +67,6 @@ def process_memory(proc_root: str = PROC, notes: Optional[List[str]] = None
     if notes is not None:
         notes.append("The kernel's memory could not be read (no /proc on this system).")
     return None, None
-
-
-def hwm_resettable(proc_root: str = PROC) -> bool:
-    """Whether the exact per-cell peak is available: VmHWM exists and can be reset by
-    writing 5 to clear_refs (Linux >= 4.0). Checked without writing, so no peak is lost."""
-    try:
-        if "VmHWM" not in read_status(proc_root):
-            return False
-    except OSError:
-        return False
-    return os.access(os.path.join(proc_root, "self", "clear_refs"), os.W_OK)
 
 
 def _own_pid(proc_root: str) -> int:

@@ -34,10 +34,19 @@ def owner_kind(value) -> str:
     return ""
 
 
+_by_family: Tuple[int, Dict[str, tuple]] = (-1, {})  # (len(FUNCS) when made, the table)
+
+
 def names_by_family() -> Dict[str, tuple]:
-    """Rule names per library, for recognising directly imported functions."""
-    found: Dict[str, set] = {}
-    for key in FUNCS:
-        family, _, rest = key.partition(".")
-        found.setdefault(family, set()).add(rest)
-    return {family: tuple(sorted(names)) for family, names in found.items()}
+    """Rule names per library, for recognising directly imported functions. Made again
+    only when a rule was registered since (rules register as their modules load)."""
+    global _by_family
+    made_at, table = _by_family
+    if made_at != len(FUNCS):
+        found: Dict[str, set] = {}
+        for key in FUNCS:
+            family, _, rest = key.partition(".")
+            found.setdefault(family, set()).add(rest)
+        table = {family: tuple(sorted(names)) for family, names in found.items()}
+        _by_family = (len(FUNCS), table)
+    return table
