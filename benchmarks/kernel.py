@@ -57,6 +57,16 @@ class Kernel:
             raise RuntimeError(f"{expression!r} failed: {result.get('evalue')}")
         return ast.literal_eval(result["data"]["text/plain"])
 
+    def open_comm(self, target: str, data: dict) -> str:
+        """Open a comm to `target` as a front end does (the reply comes on iopub)."""
+        import uuid
+        comm_id = uuid.uuid4().hex
+        self.kc.shell_channel.send(self.kc.session.msg(
+            "comm_open", {"comm_id": comm_id, "target_name": target, "data": data}))
+        time.sleep(0.5)  # the kernel handles it when idle; then its answers are drained
+        self._drain()
+        return comm_id
+
     def _stdout(self, msg_id: str) -> str:
         """Stream output of one execute, up to its idle status."""
         text = []

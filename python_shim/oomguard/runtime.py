@@ -90,7 +90,7 @@ class Runtime:
         self.summary = TextSummary(
             lambda: self.bridge.open_comms,
             lambda rss: self.readings.limits_moved(rss, max(LIMITS_AGE, 2 * interval())),
-            self.readings.limits.cgroup.oom_group)
+            lambda: self.readings.limits.cgroup.oom_group())
 
         for sink in (self.bridge.broadcast, self.recorder.feed, self.timeline.add_sample,
                      self.spool.write_sample, self.leaks.check,

@@ -198,7 +198,11 @@ class Guard:
 
     def execute_running(self) -> bool:
         """Whether an execute (a cell, or a front end's silent one) is under way on the
-        main thread."""
+        main thread, other than the caller's own. A comm message is handled inside a
+        pre_execute/post_execute pair of its own (the `comm` package does that for
+        widgets), and on the main thread only between executes."""
+        if threading.current_thread() is threading.main_thread():
+            return False
         return self._executes > 0
 
     def has_predictor(self) -> bool:

@@ -15,8 +15,8 @@ state between calls (each call parses and resolves afresh) and only reads the
 namespace.
 
 The pre-run check reuses an edit-time prediction of the same source (editing.py) where
-the namespace is as it was then: no execute since (silent ones included: counted at
-pre_execute) and every name the source mentions still bound to the same object. Most
+the namespace is as it was then: no execute since (silent ones and comm messages
+included: each comes with a pre_execute, counted) and every name the source mentions still bound to the same object. Most
 cells have no findings: they then run without predicting again. A cell that had
 findings is predicted once more, against memory measured now, as any cell with findings
 is. Not seen: an object changed in place, or a name bound twice over (an id reused), by
