@@ -112,14 +112,12 @@ def summary_lines(record, reading: Optional[dict], verbose: bool, g: Glyphs) -> 
 
 
 def print_summary(record, reading: Optional[dict], mode: str, stream=None) -> None:
-    """Print to the cell's own output (sys.stdout is still the cell's in post_run_cell)."""
+    """Print to the cell's own output (sys.stdout is still the cell's in post_run_cell).
+    Not flushed here: ipykernel's flush waits for its IO thread, and it flushes the
+    cell's streams itself before the reply; a terminal's stdout is line-buffered."""
     stream = stream if stream is not None else sys.stdout
     lines = summary_lines(record, reading, mode == "verbose", Glyphs(stream))
     stream.write("\n".join(lines) + "\n")
-    try:
-        stream.flush()
-    except Exception:
-        pass
 
 
 # -- %oomguard ---------------------------------------------------------------------------

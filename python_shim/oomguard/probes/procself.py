@@ -6,6 +6,12 @@ the kernel formats a /proc file afresh on each read, and opening it costs more t
 reading it (statm: ~2 µs a pread against ~6 µs an open, read and close). That is what
 keeps a cell's own measuring near its floor, a clear_refs write and a status read.
 
+The pread and pwrite are libc's, called with the GIL held (ctypes.PyDLL), where ctypes
+loads: a /proc file is formatted in microseconds and never waits on a disk, while
+os.pread releases the GIL around it, and in a kernel another thread (ipykernel's IO
+thread, busy with the cell's messages at its start and end) then takes it: in a real
+kernel each such read cost the cell ~0.2 ms of waiting to get the GIL back.
+
 `/proc/self/...` names this process when it is opened: a forked child inherits the
 parent's descriptors, so in a child every file is closed and opened afresh on first use
 (os.register_at_fork). Reads raise OSError or ValueError; callers say "not measured"."""
@@ -24,10 +30,54 @@ except ImportError:
 PROC = "/proc"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-STATUS_BYTES = 16384  # /proc/<pid>/status is ~1.5 KiB; its memory fields sit in the first 2
+STATUS_BYTES = 4096  # /proc/<pid>/status is ~1.5 KiB; its memory fields sit in the first 2
 
 _open_files: "weakref.WeakSet[ProcFile]" = weakref.WeakSet()
 _opening = threading.Lock()  # two threads reading a file first must not both open it
+
+
+def _gil_held_calls():
+    """(pread, pwrite) from libc that keep the GIL, or None (no ctypes, no libc)."""
+    try:
+        import ctypes
+        libc = ctypes.PyDLL(None, use_errno=True)
+        if hasattr(libc, "pread64"):
+            pread, pwrite, offset = libc.pread64, libc.pwrite64, ctypes.c_int64
+        elif ctypes.sizeof(ctypes.c_long) == 8:
+            pread, pwrite, offset = libc.pread, libc.pwrite, ctypes.c_long
+        else:
+            return None
+        for call in (pread, pwrite):
+            call.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, offset)
+            call.restype = ctypes.c_ssize_t
+        return ctypes, pread, pwrite
+    except Exception:  # no ctypes (some sandboxes), no libc symbols: os.pread it is
+        return None
+
+
+_calls = _gil_held_calls()
+
+
+def _pread(fd: int, size: int) -> bytes:
+    if _calls is None:
+        return os.pread(fd, size, 0)
+    ctypes, pread, _pwrite = _calls
+    buffer = ctypes.create_string_buffer(size)  # one per call: threads share a file
+    got = pread(fd, buffer, size, 0)
+    if got < 0:
+        number = ctypes.get_errno()
+        raise OSError(number, os.strerror(number))
+    return buffer.raw[:got]
+
+
+def _pwrite(fd: int, data: bytes) -> None:
+    if _calls is None:
+        os.pwrite(fd, data, 0)
+        return
+    ctypes, _pread, pwrite = _calls
+    if pwrite(fd, data, len(data), 0) < 0:
+        number = ctypes.get_errno()
+        raise OSError(number, os.strerror(number))
 
 
 class ProcFile:
@@ -49,10 +99,10 @@ class ProcFile:
         return fd
 
     def read(self, size: int = 4096) -> bytes:
-        return os.pread(self._descriptor(), size, 0)
+        return _pread(self._descriptor(), size)
 
     def write(self, data: bytes) -> None:
-        os.pwrite(self._descriptor(), data, 0)
+        _pwrite(self._descriptor(), data)
 
     def close(self) -> None:
         fd, self._fd = self._fd, None
