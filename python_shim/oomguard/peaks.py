@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Tuple
 
 from .probes.cgroup import CgroupProbe
 from .probes.proc import process_memory
-from .probes.procself import PROC, ProcSelf, own
+from .probes.procself import PROC, ProcFile, ProcSelf, own
 
 log = logging.getLogger("oomguard")
 
@@ -158,15 +158,16 @@ class RssPeak:
 
 
 class ContainerPeak:
-    """cgroup v2 ``memory.peak`` of this process's cgroup, reset per cell through one fd."""
+    """cgroup v2 ``memory.peak`` of this process's cgroup, reset per cell through one fd
+    (procself.ProcFile: kept open, read and written in place)."""
 
     def __init__(self, root: str = "/"):
         self.root = root
-        self._fd: Optional[int] = None
+        self._file: Optional[ProcFile] = None
 
     @property
     def available(self) -> bool:
-        return self._fd is not None
+        return self._file is not None
 
     def open(self) -> bool:
         """Open and test the reset once (at enable). Quietly unavailable on cgroup v1, on
@@ -176,44 +177,37 @@ class ContainerPeak:
             paths = CgroupProbe(self.root).paths
             if paths is None or paths.version != 2:
                 return False
-            fd = os.open(os.path.join(paths.chain[0], "memory.peak"),
-                         os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+            self._file = ProcFile(os.path.join(paths.chain[0], "memory.peak"), os.O_RDWR)
         except (OSError, ValueError, IndexError):
             return False
-        self._fd = fd
         if self.reset() and self.read() is not None:
             return True
         self.close()
         return False
 
     def reset(self) -> bool:
-        fd = self._fd
-        if fd is None:
+        peak = self._file
+        if peak is None:
             return False
         try:
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.write(fd, b"reset\n")  # any non-empty string resets this fd's peak
+            peak.write(b"reset\n")  # any non-empty string resets this fd's peak
             return True
         except OSError:
             return False
 
     def read(self) -> Optional[int]:
-        fd = self._fd
-        if fd is None:
+        peak = self._file
+        if peak is None:
             return None
         try:
-            os.lseek(fd, 0, os.SEEK_SET)
-            return int(os.read(fd, 64).decode("ascii").strip())
+            return int(peak.read(64).decode("ascii").strip())
         except (OSError, ValueError, UnicodeDecodeError):
             return None
 
     def close(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        peak, self._file = self._file, None
+        if peak is not None:
+            peak.close()
 
 
 def _torch_cuda():

@@ -81,11 +81,12 @@ def _pwrite(fd: int, data: bytes) -> None:
 
 
 class ProcFile:
-    """One /proc file kept open: `read()` is a pread from 0, `write()` a pwrite at 0."""
+    """One /proc (or cgroup) file kept open, opened on first use with `flags`: `read()`
+    is a pread from 0, `write()` a pwrite at 0."""
 
-    def __init__(self, path: str, writable: bool = False):
+    def __init__(self, path: str, flags: int = os.O_RDONLY):
         self.path = path
-        self._flags = (os.O_WRONLY if writable else os.O_RDONLY) | _CLOEXEC
+        self._flags = flags | _CLOEXEC
         self._fd: Optional[int] = None
 
     def _descriptor(self) -> int:
@@ -164,7 +165,7 @@ class ProcSelf:
         self._own_process = proc_root == PROC and pid in ("self", os.getpid())
         self._statm = ProcFile(os.path.join(base, "statm"))
         self._status = ProcFile(os.path.join(base, "status"))
-        self._clear_refs = ProcFile(os.path.join(base, "clear_refs"), writable=True)
+        self._clear_refs = ProcFile(os.path.join(base, "clear_refs"), os.O_WRONLY)
 
     def statm(self) -> Tuple[int, int]:
         """(data segment, resident set) in bytes."""
