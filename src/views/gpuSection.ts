@@ -48,6 +48,8 @@ export class GpuSection extends Section {
   ): HTMLElement {
     const trans = this.trans;
     const node = element('div', 'jp-oomguard-gpu');
+    node.setAttribute('role', 'group');
+    node.setAttribute('aria-label', `cuda:${gpu.index} · ${gpu.name}`);
     node.dataset.oomguardGpuUsed = gpu.used === null ? '' : String(gpu.used);
     const percent = percentOf(gpu.used, gpu.total);
     node.append(

@@ -14,6 +14,7 @@ import { detailRows, gauge, Section } from './section';
 export class RamSection extends Section {
   constructor(trans: TranslationBundle) {
     super(trans, 'jp-oomguard-ram', trans.__('Kernel RAM'));
+    this._notes.setAttribute('aria-label', trans.__('Measurement notes'));
     this._oomGroup.setAttribute('role', 'note');
     this._oomGroup.setAttribute('aria-label', trans.__('One OOM kill ends the container'));
     this.node.append(
