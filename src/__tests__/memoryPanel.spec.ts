@@ -152,11 +152,10 @@ describe('MemoryPanel', () => {
     expect(section.textContent).toContain('Cell [4] running');
     model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ execution_count: 4, cell_id: 'c4' }) });
     const row = section.querySelector('.jp-oomguard-cell') as HTMLElement;
-    expect(row.querySelector('.jp-oomguard-cell-place')!.textContent).toBe('cell 1 [4]');
+    expect(row.querySelector('.jp-oomguard-cell-place')!.textContent).toBe('cell 1 [4] · 1.25 s');
     expect(row.querySelector('.jp-oomguard-cell-source')!.textContent).toBe('x = 1');
     expect(row.querySelector('.jp-oomguard-cell-peak')!.textContent).toBe('+1.0 GiB');
     expect(row.querySelector('.jp-oomguard-cell-kept')!.textContent).toBe('+512 MiB');
-    expect(row.querySelector('.jp-oomguard-cell-time')!.textContent).toBe('1.25 s');
     expect((section.querySelector('.jp-oomguard-running') as HTMLElement).hidden).toBe(true);
     panel.dispose();
   });
@@ -409,7 +408,7 @@ describe('MemoryPanel: which cells used the most memory', () => {
     run(model, 'adj', 2, 4000, 100);
     setCells([cells[2], cells[0]]); // adj deleted, train moved up
     expect(places(panel)).toEqual(['load']);
-    expect(panel.node.querySelector('.jp-oomguard-cell-place')!.textContent).toBe('cell 2 [1]');
+    expect(panel.node.querySelector('.jp-oomguard-cell-place')!.textContent).toBe('cell 2 [1] · 1.25 s');
     panel.dispose();
   });
 

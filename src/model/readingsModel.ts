@@ -1,7 +1,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 import { Severity, severityOf } from '../format';
 import { ICellRecord, IHelloMessage, ISampleMessage } from '../protocol';
-import { ICellReference } from './cellsModel';
+import type { ICellReference } from './cellsModel';
 import { insertSamples } from './postMortem';
 import {
   IReadonlyTimeline,

@@ -1,6 +1,6 @@
 import { ISignal, Signal } from '@lumino/signaling';
 import { ILeakHint, IWarningMessage } from '../protocol';
-import { ICellReference } from './cellsModel';
+import type { ICellReference } from './cellsModel';
 import { trimOldest } from './readingsModel';
 
 /**

@@ -11,7 +11,7 @@ import { Section } from './section';
 /** Rows drawn at most: the top of the ranking; the rest are in the exports. */
 const SHOWN = 50;
 
-type SortKey = 'cell' | 'peak' | 'kept' | 'time';
+type SortKey = 'cell' | 'peak' | 'kept';
 
 interface IRow {
   record: ICellRecord;
@@ -23,8 +23,8 @@ interface IRow {
  * Which cells used the most memory: every cell of the notebook that ran, its latest
  * run's record (a re-run replaces it; cells deleted from the notebook drop out), ranked
  * by the peak above where the cell started (default), by the RAM it kept (what it
- * left allocated), by time, or in notebook order. Each row's cell name is a button
- * that takes you to the cell. Above, the cell running now and for how long.
+ * left allocated), or in notebook order. Each row's cell name is a button that takes
+ * you to the cell. Above, the cell running now and for how long.
  */
 export class CellSection extends Section {
   constructor(
@@ -110,8 +110,6 @@ export class CellSection extends Section {
           return row.record.ram_peak_delta ?? Number.NEGATIVE_INFINITY;
         case 'kept':
           return row.record.ram_delta ?? Number.NEGATIVE_INFINITY;
-        case 'time':
-          return row.record.duration;
       }
     };
     const [x, y] = [value(a), value(b)];
@@ -125,8 +123,7 @@ export class CellSection extends Section {
     const columns: [SortKey, string, string][] = [
       ['cell', trans.__('Cell'), trans.__('Sort in notebook order')],
       ['peak', trans.__('Peak'), trans.__('Sort by the peak above where the cell started')],
-      ['kept', trans.__('Kept'), trans.__('Sort by the RAM the cell left allocated')],
-      ['time', trans.__('Time'), trans.__('Sort by how long the cell ran')]
+      ['kept', trans.__('Kept'), trans.__('Sort by the RAM the cell left allocated')]
     ];
     for (const [key, label, title] of columns) {
       const header = element('th', 'jp-oomguard-cell-column');
@@ -137,7 +134,7 @@ export class CellSection extends Section {
       button.dataset.sortKey = key;
       button.title = title;
       button.addEventListener('click', () => {
-        // Memory and time read best largest first; cells in notebook order.
+        // Memory reads best largest first; cells in notebook order.
         this._descending = this._sortKey === key ? !this._descending : key !== 'cell';
         this._sortKey = key;
         this.render();
@@ -182,12 +179,12 @@ export class CellSection extends Section {
         'span',
         'jp-oomguard-cell-place',
         [
-          trans.__('cell %1', index + 1),
-          `[${record.execution_count ?? ' '}]`,
+          `${trans.__('cell %1', index + 1)} [${record.execution_count ?? ' '}]`,
+          formatDuration(record.duration),
           record.status === 'ok' ? '' : record.status
         ]
           .filter(Boolean)
-          .join(' ')
+          .join(' · ')
       ),
       element('span', 'jp-oomguard-cell-source', firstLine(source))
     );
@@ -204,12 +201,7 @@ export class CellSection extends Section {
     if (record.peak_method !== 'hwm') {
       peak.title = trans.__('sampled peak: a short spike may be missed');
     }
-    row.append(
-      what,
-      peak,
-      element('td', 'jp-oomguard-cell-kept', signedBytes(record.ram_delta)),
-      element('td', 'jp-oomguard-cell-time', formatDuration(record.duration))
-    );
+    row.append(what, peak, element('td', 'jp-oomguard-cell-kept', signedBytes(record.ram_delta)));
     return row;
   }
 

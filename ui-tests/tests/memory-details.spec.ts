@@ -26,13 +26,13 @@ test.describe('Memory panel details', () => {
     const rows = table.getByRole('row').filter({ has: page.getByRole('cell') });
     const links = table.getByRole('button', { name: /^Show cell/ });
     // By peak (the default): the 500 MiB spike first, though it kept nothing.
-    await expect(links).toHaveText([/^cell 2 \[2\]spike =/, /^cell 1 \[1\]kept =/, /^cell 3 \[3\]small/]);
+    await expect(links).toHaveText([/^cell 2 \[2\] · .*spike =/, /^cell 1 \[1\] · .*kept =/, /^cell 3 \[3\] · .*small/]);
     await expect(rows.nth(0).getByRole('cell').nth(1)).toHaveText(/^\+(49\d|5\d\d) MiB$/);
     await expect(rows.nth(1).getByRole('cell').nth(2)).toHaveText(/^\+(29\d|30\d) MiB$/);
     // By RAM kept, from the keyboard: the 300 MiB block first.
     await table.getByRole('button', { name: 'Kept', exact: true }).focus();
     await page.keyboard.press('Enter');
-    await expect(links.first()).toHaveText(/^cell 1 \[1\]kept =/);
+    await expect(links.first()).toHaveText(/^cell 1 \[1\] · .*kept =/);
     await expect(table.getByRole('columnheader', { name: 'Kept', exact: true })).toHaveAttribute(
       'aria-sort',
       'descending'
@@ -41,7 +41,7 @@ test.describe('Memory panel details', () => {
     // A re-run keeps its latest record; a deleted cell drops out.
     await page.notebook.setCell(0, 'code', 'kept = None');
     await page.notebook.runCell(0);
-    await expect(links.first()).toHaveText(/^cell 3 \[3\]small|^cell 2 \[2\]spike/);
+    await expect(links.first()).toHaveText(/^cell 3 \[3\] · .*small|^cell 2 \[2\] · .*spike/);
     await expect(links).toHaveCount(3);
     await page.notebook.selectCells(1);
     await page.evaluate(() => (window as any).jupyterapp.commands.execute('notebook:delete-cell'));

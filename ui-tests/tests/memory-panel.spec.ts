@@ -161,7 +161,7 @@ test.describe('Memory panel', () => {
       '.jp-oomguard-variables-summary',
       '.jp-oomguard-cell-peak',
       '.jp-oomguard-cell-kept',
-      '.jp-oomguard-cell-time',
+      '.jp-oomguard-cell-place',
       '.jp-oomguard-footer-text'
     ].map(selector => panel.locator(selector));
     await expect(panel.locator('.jp-oomguard-limit')).toHaveText(

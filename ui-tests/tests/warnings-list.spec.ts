@@ -28,7 +28,7 @@ test('lists a blocked cell and scrolls back to it', async ({ page }) => {
 
   // The entry names the cell as the notebook shows it: its place, its first line.
   const entry = panelSection(page, 'Warnings').getByRole('button', {
-    name: new RegExp(`^Blocked before it ran: cell ${risky + 1} of ${risky + 7} \\("x = np\\.zeros`)
+    name: new RegExp(`^Blocked before it ran: cell ${risky + 1} of \\d+ \\("x = np\\.zeros`)
   });
   await expect(entry).toHaveCount(1);
   await expect(entry).toContainText(/Line 1: 29\d GiB predicted on cpu/);
