@@ -113,7 +113,9 @@ test.describe('Under a real memory limit (cgroup v1)', () => {
 
     await expect(badge).toHaveAttribute('data-state', 'died', { timeout: 60_000 });
     expect(group.oomKills()).toBe(killsBefore + 1); // the kernel's own count: it was the OOM killer
-    await expect(badge).toContainText(/The kernel died while cell \[2\] ran at [\d.]+ [MG]iB of a/);
+    await expect(badge).toContainText(
+      /The kernel died while cell \[2\] ran, with the session at [\d.]+ [MG]iB of its 2\.0 GiB limit/
+    );
     // The server restarts the kernel into the same group; its hello carries the count.
     await expect.poll(() => panelPid(page), { timeout: 60_000 }).not.toBe(pid);
     await waitForState(page, 'connected');
