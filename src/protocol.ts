@@ -30,6 +30,9 @@ const MAX_SPOOL_CELLS = 2000;
 export const MAX_PREDICT_SOURCE = 100_000;
 export const MAX_CELL_ID = 200;
 const MAX_SIZES = 500;
+/** A cluster's workers listed in one record, and those restarted or lost. */
+const MAX_WORKERS = 100;
+const MAX_WORKER_EVENTS = 50;
 
 export interface IGpuReading {
   index: number;
@@ -85,6 +88,8 @@ export interface ISampleMessage {
   running_cell?: IRunningCell | null;
   /** The OOM killer's count for the kernel's cgroup; absent from older shims. */
   oom_kills?: number | null;
+  /** Only while a cluster's client is in the kernel's namespace (newer shims). */
+  cluster?: IClusterFigures;
   /** Set by the model (never the kernel) on samples back-filled from a dead kernel's spool. */
   from_spool?: boolean;
 }
@@ -113,6 +118,45 @@ export interface IGpuCellReading {
   peak: number | null;
 }
 
+/** The newest figures of a cluster the kernel drives (a Dask cluster), in a sample. */
+export interface IClusterFigures {
+  engine: string;
+  /** The workers' memory together (bytes); null while the cluster does not answer. */
+  memory: number | null;
+  /** Their memory limits together; null unless every worker has one. */
+  limit: number | null;
+  workers: number | null;
+}
+
+/** A worker restarted for memory or lost while a cell ran (or, `idle`, before it). */
+export interface IWorkerEvent {
+  worker: string;
+  reason: string;
+  /** Epoch seconds on the cluster's clock. */
+  t: number | null;
+  rss: number | null;
+  limit: number | null;
+  task: string | null;
+  idle?: boolean;
+}
+
+/** A cluster's memory over one cell (docs/protocol.md, CellRecord `cluster`). */
+export interface IClusterCellRecord {
+  engine: string;
+  scheduler: string | null;
+  workers: number | null;
+  /** Bytes, the workers together, sampled: at the start, at the end, the highest. */
+  before: number | null;
+  after: number | null;
+  peak: number | null;
+  limit: number | null;
+  /** Each worker's highest memory during the cell, by address. */
+  per_worker: Record<string, number>;
+  restarted: IWorkerEvent[];
+  lost: IWorkerEvent[];
+  notes: string[];
+}
+
 export interface ICellRecord {
   execution_count: number | null;
   cell_id: string | null;
@@ -131,6 +175,8 @@ export interface ICellRecord {
   stopped_by?: string | null;
   findings: Record<string, unknown>[];
   notes: string[];
+  /** Only where the kernel drives a cluster (newer shims). */
+  cluster?: IClusterCellRecord;
 }
 
 export interface IVariableInfo {
@@ -261,7 +307,12 @@ export type ClientMessage =
 
 /** Why a message was refused. */
 export type ParseResult =
-  | { ok: true; message: KernelMessage }
+  | {
+      ok: true;
+      message: KernelMessage;
+      /** Optional fields that were malformed and left out, e.g. "record.cluster". */
+      dropped: string[];
+    }
   | { ok: false; reason: string; versionMismatch?: number };
 
 // ---------------------------------------------------------------------------
@@ -355,6 +406,99 @@ const cellRecord = shaped({
   findings: listOf(isDict, MAX_FINDINGS),
   notes
 });
+
+const clusterFigures = shaped({
+  engine: isText,
+  memory: nullable(isCount),
+  limit: nullable(isCount),
+  workers: nullable(isInteger)
+});
+
+const workerEvent = shaped({
+  worker: isText,
+  reason: isText,
+  t: nullable(isNumber),
+  rss: nullable(isCount),
+  limit: nullable(isCount),
+  task: nullable(isText),
+  idle: optional(isBool)
+});
+
+/** {"tcp://10.0.0.5:4000": bytes, …}, at most MAX_WORKERS workers. */
+const bytesByWorker: Check = v =>
+  isDict(v) &&
+  Object.keys(v).length <= MAX_WORKERS &&
+  Object.entries(v).every(([address, bytes]) => isText(address) && isCount(bytes));
+
+const clusterRecord = shaped({
+  engine: isText,
+  scheduler: nullable(isText),
+  workers: nullable(isInteger),
+  before: nullable(isCount),
+  after: nullable(isCount),
+  peak: nullable(isCount),
+  limit: nullable(isCount),
+  per_worker: bytesByWorker,
+  restarted: listOf(workerEvent, MAX_WORKER_EVENTS),
+  lost: listOf(workerEvent, MAX_WORKER_EVENTS),
+  notes
+});
+
+/**
+ * Optional fields whose malformed value is left out alone, the rest of the message kept
+ * (validation is field by field): a bad `cluster` costs the cluster's figures, never the
+ * sample or the cell's record.
+ */
+const SEPARABLE_IN_SAMPLE: Shape = { cluster: clusterFigures };
+const SEPARABLE_IN_RECORD: Shape = { cluster: clusterRecord };
+
+function withoutBad(
+  value: unknown,
+  separable: Shape,
+  path: string,
+  dropped: string[]
+): unknown {
+  if (!isDict(value)) {
+    return value; // the message's own check refuses it
+  }
+  let kept = value;
+  for (const [field, check] of Object.entries(separable)) {
+    if (value[field] !== undefined && !check(value[field])) {
+      if (kept === value) {
+        kept = { ...value };
+      }
+      delete kept[field];
+      dropped.push(path + field);
+    }
+  }
+  return kept;
+}
+
+/** The message with its malformed separable fields left out (a copy where any were). */
+function separate(
+  type: string,
+  data: Record<string, unknown>,
+  dropped: string[]
+): Record<string, unknown> {
+  const inEach = (list: unknown, separable: Shape, path: string) =>
+    Array.isArray(list)
+      ? list.map((item, i) => withoutBad(item, separable, `${path}[${i}].`, dropped))
+      : list;
+  switch (type) {
+    case 'sample':
+      return withoutBad(data, SEPARABLE_IN_SAMPLE, '', dropped) as Record<string, unknown>;
+    case 'cell':
+      return { ...data, record: withoutBad(data.record, SEPARABLE_IN_RECORD, 'record.', dropped) };
+    case 'spool':
+      return {
+        ...data,
+        samples: inEach(data.samples, SEPARABLE_IN_SAMPLE, 'samples'),
+        cells: inEach(data.cells, SEPARABLE_IN_RECORD, 'cells')
+      };
+    default:
+      return data;
+  }
+}
 
 const finding = shaped({
   kind: isText,
@@ -477,7 +621,8 @@ const MESSAGE_SHAPES: Record<KernelMessage['type'], Shape> = {
  * Validate a message received from the kernel.
  *
  * Extra fields are allowed (the protocol may add fields without a version bump);
- * missing or mistyped known fields are not.
+ * missing or mistyped known fields are not, except the separable ones (`cluster`),
+ * which are left out alone and named in `dropped`.
  */
 export function parseKernelMessage(data: unknown): ParseResult {
   if (!isDict(data)) {
@@ -495,11 +640,13 @@ export function parseKernelMessage(data: unknown): ParseResult {
   if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(MESSAGE_SHAPES, type)) {
     return { ok: false, reason: `unknown message type ${JSON.stringify(type)}` };
   }
-  const bad = firstBadField(data, MESSAGE_SHAPES[type as KernelMessage['type']]);
+  const dropped: string[] = [];
+  const kept = separate(type, data, dropped);
+  const bad = firstBadField(kept, MESSAGE_SHAPES[type as KernelMessage['type']]);
   if (bad !== null) {
     return { ok: false, reason: `${type}: bad or missing field "${bad}"` };
   }
-  return { ok: true, message: data as unknown as KernelMessage };
+  return { ok: true, message: kept as unknown as KernelMessage, dropped };
 }
 
 /** Build a front end → kernel message. */
