@@ -36,7 +36,6 @@ class FakeSource:
         self.scheduler = "tcp://scheduler:8786"
         self.answers, self.removals, self.closed = list(ENGINE.pending), {}, False
         ENGINE.pending.clear()
-        self.killed = None
         ENGINE.sources.append(self)
 
     def sample(self, timeout):
@@ -55,16 +54,14 @@ class FakeSource:
     def poll_events(self, timeout):
         return []
 
-    def cell_error(self, error):
-        return self.killed
-
     def close(self):
         self.closed = True
 
 
 ENGINE = types.SimpleNamespace(
     NAME="fake", MODULE="sys", Source=FakeSource, sources=[], pending=[],
-    find=lambda items: [(n, v) for n, v in items if type(v) is FakeClient])
+    find=lambda items: [(n, v) for n, v in items if type(v) is FakeClient],
+    cell_error=lambda error: None, UNSAMPLED="the fake cluster was not sampled")
 
 
 def sample(workers, limit=GiB, t=None):
@@ -76,6 +73,7 @@ def sample(workers, limit=GiB, t=None):
 def setup():
     ENGINE.sources.clear()
     ENGINE.pending.clear()
+    ENGINE.cell_error = lambda error: None
     namespace = {"client": FakeClient(), "x": 1}
     watch = ClusterWatch(lambda: namespace, lambda: 0.5, engines=(ENGINE,))
     yield watch, namespace
@@ -171,7 +169,7 @@ def test_the_cells_path_never_waits_for_a_stuck_cluster(setup):
         watch.begin()
         cluster = watch.end()
         took = time.perf_counter() - took
-        assert took < 0.01, took
+        assert took < 0.05, took  # the stuck call would take 10 s
         assert cluster["after"] is None
         assert any("the scheduler has not answered for 1." in note
                    for note in cluster["notes"]), cluster["notes"]
@@ -220,7 +218,9 @@ def test_killed_worker_names_the_task_on_the_restarted_worker(setup):
     watch.tick()
     watch.begin()
     source.on_event(WorkerEvent("restarted", "a", "its nanny restarted it", 4.0))
-    source.killed = WorkerEvent("lost", "a", "it died running the task", None, task="t-1")
+    killed = WorkerEvent("lost", "a", "it died running the task", None, task="t-1",
+                         error="KilledWorker")
+    ENGINE.cell_error = lambda error: killed if isinstance(error, RuntimeError) else None
     cluster = watch.end(RuntimeError("stand-in for KilledWorker"))
     assert cluster["lost"] == []
     assert cluster["restarted"][0]["task"] == "t-1"

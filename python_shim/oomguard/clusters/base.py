@@ -51,6 +51,7 @@ class WorkerEvent:
     limit: Optional[int] = None           # its memory limit, bytes
     task: Optional[str] = None            # the task it was running, when known
     idle: bool = False                    # it happened while no cell ran
+    error: Optional[str] = None           # the cell's exception that named it (its type)
     extra: Dict[str, object] = field(default_factory=dict)
 
     def to_dict(self) -> dict:

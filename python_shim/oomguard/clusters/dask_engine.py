@@ -36,6 +36,8 @@ from .base import ClusterSample, NotMeasured, WorkerEvent
 
 NAME = "dask"
 MODULE = "distributed"
+# Said where a KilledWorker ends a cell while no Client is in the namespace.
+UNSAMPLED = "no distributed.Client in the namespace: the cluster's memory was not sampled"
 RESTART_TOPIC = "worker-restart-memory"
 CLOSED = ("closing", "closed")  # a Client the user closed is no cluster any more
 MAX_ADDRESS = 200
@@ -95,6 +97,26 @@ def removal_reason(stimulus: Any) -> str:
                 return words
         return clip(f"the scheduler removed it ({stimulus})")
     return "the scheduler removed it"
+
+
+def cell_error(error: BaseException) -> Optional[WorkerEvent]:
+    """The worker and task a KilledWorker error names (read, never repr'd)."""
+    killed_type = module_attr("distributed.scheduler", "KilledWorker")
+    if killed_type is None or type(error) is not killed_type:
+        return None
+    args = _ARGS.__get__(error)
+    if type(args) is not tuple or len(args) < 2:
+        return None
+    worker = None
+    state_type = module_attr("distributed.scheduler", "WorkerState")
+    if state_type is not None and type(args[1]) is state_type:
+        slot = state_type.__dict__.get("address")
+        try:
+            worker = _text(slot.__get__(args[1])) if slot is not None else None
+        except Exception:
+            worker = None
+    return WorkerEvent("lost", worker or "?", "it died while running the cell's task "
+                       "(KilledWorker)", None, task=key_text(args[0]), error="KilledWorker")
 
 
 class Source:
@@ -214,25 +236,6 @@ class Source:
                 found.append(restart)
         self._restarts_seen = max([self._restarts_seen] + [e.t or 0.0 for e in found])
         return found
-
-    def cell_error(self, error: BaseException) -> Optional[WorkerEvent]:
-        """The worker and task a KilledWorker error names (read, never repr'd)."""
-        killed_type = module_attr("distributed.scheduler", "KilledWorker")
-        if killed_type is None or type(error) is not killed_type:
-            return None
-        args = _ARGS.__get__(error)
-        if type(args) is not tuple or len(args) < 2:
-            return None
-        worker = None
-        state_type = module_attr("distributed.scheduler", "WorkerState")
-        if state_type is not None and type(args[1]) is state_type:
-            slot = state_type.__dict__.get("address")
-            try:
-                worker = _text(slot.__get__(args[1])) if slot is not None else None
-            except Exception:
-                worker = None
-        return WorkerEvent("lost", worker or "?", "it died while running the cell's task "
-                           "(KilledWorker)", None, task=key_text(args[0]))
 
     # -- the restart topic ---------------------------------------------------------------
     def _watch_restarts(self) -> None:

@@ -60,6 +60,7 @@ class _Window:
     events: List[WorkerEvent] = field(default_factory=list)
     events_cut: int = 0
     notes: List[str] = field(default_factory=list)
+    sampled: bool = True                  # False: made from the cell's error alone
 
     def add(self, sample: ClusterSample, during: bool) -> None:
         if self.before is None:
@@ -123,14 +124,15 @@ class _Window:
             else:
                 notes.append(f"{count} sample{'s' if count > 1 else ''} during the cell "
                              f"failed: {reason}")
-        if last is None and not self.failures:
+        if last is None and not self.failures and self.sampled:
             notes.append("not measured: no sample of the cluster was taken yet")
         if after is None and last is not None:
             notes.append("after: not measured, the newest sample failed")
         notes.extend(self.notes)
         if killed is not None:
-            notes.append(f"the cell's KilledWorker error comes from the cluster: task "
-                         f"{killed.task} was running on {killed.worker} when it died")
+            notes.append(f"the cell's {killed.error or 'error'} comes from the "
+                         f"cluster: task {killed.task} was running on {killed.worker} "
+                         f"when it was killed")
         per_worker = dict(sorted(self.per_worker.items(), key=lambda kv: -kv[1])
                           [:MAX_LISTED_WORKERS])
         if len(self.per_worker) > len(per_worker):
@@ -355,8 +357,6 @@ class ClusterWatch:
                     window.event(event)
                 self._idle_events.clear()
                 self._window = window
-            if self._run is None:
-                self.poke()
         except Exception as exc:
             self._log_once("begin", exc)
 
@@ -367,19 +367,31 @@ class ClusterWatch:
             with self._lock:
                 window, self._window = self._window, None
                 source = self._source
+            killed, engine = self._cell_error(error)
             if window is None:
-                return None
+                if killed is None:
+                    return None  # no cluster: the record has no `cluster` field
+                window = _Window(engine.NAME, ended, sampled=False)
+                window.notes.append(engine.UNSAMPLED)
             asking = self._asking_since
             if asking is not None and window.samples_during == 0 \
                     and ended - asking > SLOW_ANSWER:
                 window.failed(f"the scheduler has not answered for {ended - asking:.1f} s")
-            killed = source.cell_error(error) if source is not None and error is not None \
-                else None
             every = cadence(self._interval(), window.last.n_workers if window.last else 0)
             return window.record(ended, every, killed)
         except Exception as exc:
             self._log_once("end", exc)
             return None
+
+    def _cell_error(self, error: Optional[BaseException]) -> tuple:
+        """(the WorkerEvent the cell's exception names, its engine), or (None, None)."""
+        if error is not None:
+            for engine in self._engines:
+                if engine.MODULE in sys.modules:
+                    killed = engine.cell_error(error)
+                    if killed is not None:
+                        return killed, engine
+        return None, None
 
     # -- for readings (sampler thread) ----------------------------------------------------
     def figures(self) -> Optional[dict]:
