@@ -163,7 +163,7 @@ def test_the_cells_path_never_waits_for_a_stuck_cluster(setup):
                       lambda: release.wait(10) and sample({"a": 100 * MiB}))
     watch.tick()
     try:
-        watch.start()  # the thread's next sample hangs
+        watch.poke()  # starts the thread: its next sample hangs
         time.sleep(1.3)
         took = time.perf_counter()
         watch.begin()

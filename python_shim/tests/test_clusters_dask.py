@@ -5,7 +5,6 @@ Skipped where distributed or dask.array is not installed (`pip install oomguard[
 brings them). Every cluster and process started here is closed, and the kernel's child
 processes are checked gone at the end."""
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -15,9 +14,8 @@ import pytest
 
 pytest.importorskip("distributed", reason="distributed is not installed (the test extra has it)")
 pytest.importorskip("dask.array", reason="dask[array] is not installed (the test extra has it)")
-psutil = pytest.importorskip("psutil", reason="psutil (a dependency of distributed) is missing")
 
-from kernel_session import KernelSession  # noqa: E402
+from cluster_kernel import free_port, oomguard_kernel  # noqa: E402
 
 from oomguard.clusters import dask_engine  # noqa: E402
 
@@ -63,38 +61,9 @@ def record(kernel):
     return kernel.evaluate("oomguard.cells()[-1].to_dict()")
 
 
-def free_port():
-    # The OS picks an unused port at random (never one of Jupyter's 8888-8895 defaults).
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def children_of(pid):
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
-def shut_down(kernel, pid):
-    """Shut the kernel down and make sure none of its processes (dask workers) outlive it."""
-    children = children_of(pid)
-    kernel.shutdown()
-    _, alive = psutil.wait_procs(children, timeout=15)
-    for process in alive:
-        process.kill()
-    assert not alive, f"processes outlived the kernel: {[p.pid for p in alive]}"
-
-
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
-    session = KernelSession(tmp_path_factory.mktemp("clusters"))
-    pid = None
-    try:
-        session.execute("%load_ext oomguard\nimport oomguard, os, time\n"
-                        "oomguard.enable(interval=0.5, summary='off')")
-        pid = session.evaluate("os.getpid()")
+    with oomguard_kernel(tmp_path_factory.mktemp("clusters")) as session:
         reply, _ = session.run(
             "import dask\n"
             "from distributed import Client, LocalCluster, wait\n"
@@ -104,13 +73,11 @@ def kernel(tmp_path_factory):
             f"                       memory_limit={WORKER_LIMIT}, scheduler_port=0,\n"
             f"                       dashboard_address=':0')\n"
             "client = Client(cluster)", timeout=120)
-        assert reply["status"] == "ok", reply
-        yield session
-    finally:
         try:
-            session.run("client.close(); cluster.close()", timeout=60)
+            assert reply["status"] == "ok", reply
+            yield session
         finally:
-            shut_down(session, pid) if pid else session.shutdown()
+            session.run("client.close(); cluster.close()", timeout=60)
 
 
 @pytest.mark.kernel
@@ -234,44 +201,44 @@ def test_a_frozen_or_dead_scheduler_never_slows_a_cell(tmp_path):
         [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
          "--port", str(port), "--dashboard-address", ":0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    kernel = KernelSession(tmp_path)
-    pid = None
     try:
-        kernel.execute("%load_ext oomguard\nimport oomguard, os, time\n"
-                       "oomguard.enable(interval=0.5, summary='off')")
-        pid = kernel.evaluate("os.getpid()")
-        reply, _ = kernel.run("from distributed import Client\n"
-                              f"client = Client('tcp://127.0.0.1:{port}', timeout=30)",
-                              timeout=60)
-        assert reply["status"] == "ok", reply
-        kernel.run("time.sleep(1.2)")
-        answered = record(kernel)["cluster"]
-        assert answered["workers"] == 0 and answered["before"] == 0, answered
-
-        for stop, expected in ((signal.SIGSTOP, "not measured: the scheduler did not "
-                                                "answer in 2 s"),
-                               (signal.SIGKILL, "not measured: ")):
-            scheduler.send_signal(stop)
-            with_client, without = [], []
-            for _ in range(2):  # side by side: the same cell with and without the Client
-                kernel.run("time.sleep(3)")  # the sample in flight fails (2 s at most)
-                with_client += timed_cells(kernel, 3)
-                kernel.run("hidden = [client]; del client")
-                without += timed_cells(kernel, 3)
-                kernel.run("client = hidden.pop()")
-            for cell in with_client:
-                assert cell["cluster"]["after"] is None, cell["cluster"]
-                assert any(note.startswith(expected) for note in cell["cluster"]["notes"]), \
-                    cell["cluster"]["notes"]
-            assert all("cluster" not in cell for cell in without)
-            slowed = statistics.median(c["duration"] for c in with_client)
-            plain = statistics.median(c["duration"] for c in without)
-            print(f"{signal.Signals(stop).name}: median {slowed * 1e3:.0f} ms with the "
-                  f"Client, {plain * 1e3:.0f} ms without; the record says "
-                  f"{with_client[-1]['cluster']['notes']}")
-            assert slowed <= plain * 1.15 + 0.02
+        with oomguard_kernel(tmp_path) as kernel:
+            _frozen_or_dead(kernel, scheduler, port)
     finally:
         if scheduler.poll() is None:
             scheduler.kill()
         scheduler.wait(10)
-        shut_down(kernel, pid) if pid else kernel.shutdown()
+
+
+def _frozen_or_dead(kernel, scheduler, port):
+    """Frozen (SIGSTOP), then dead (SIGKILL): each cell says so and is not slowed."""
+    reply, _ = kernel.run("from distributed import Client\n"
+                          f"client = Client('tcp://127.0.0.1:{port}', timeout=30)",
+                          timeout=60)
+    assert reply["status"] == "ok", reply
+    kernel.run("time.sleep(1.2)")
+    answered = record(kernel)["cluster"]
+    assert answered["workers"] == 0 and answered["before"] == 0, answered
+
+    for stop, expected in ((signal.SIGSTOP, "not measured: the scheduler did not "
+                                            "answer in 2 s"),
+                           (signal.SIGKILL, "not measured: ")):
+        scheduler.send_signal(stop)
+        with_client, without = [], []
+        for _ in range(2):  # side by side: the same cell with and without the Client
+            kernel.run("time.sleep(3)")  # the sample in flight fails (2 s at most)
+            with_client += timed_cells(kernel, 3)
+            kernel.run("hidden = [client]; del client")
+            without += timed_cells(kernel, 3)
+            kernel.run("client = hidden.pop()")
+        for cell in with_client:
+            assert cell["cluster"]["after"] is None, cell["cluster"]
+            assert any(note.startswith(expected) for note in cell["cluster"]["notes"]), \
+                cell["cluster"]["notes"]
+        assert all("cluster" not in cell for cell in without)
+        slowed = statistics.median(c["duration"] for c in with_client)
+        plain = statistics.median(c["duration"] for c in without)
+        print(f"{signal.Signals(stop).name}: median {slowed * 1e3:.0f} ms with the "
+              f"Client, {plain * 1e3:.0f} ms without; the record says "
+              f"{with_client[-1]['cluster']['notes']}")
+        assert slowed <= plain * 1.15 + 0.02

@@ -70,45 +70,41 @@ def test_the_messages_of_ray_2_60_and_2_2_are_read(monkeypatch):
 def test_a_task_killed_by_rays_memory_monitor_is_named(tmp_path):
     pytest.importorskip("ray", reason="ray is not installed (the test extra has it)")
     psutil = pytest.importorskip("psutil", reason="psutil (a dependency of ray) is missing")
-    from kernel_session import KernelSession
-    from test_clusters_dask import shut_down
+    from cluster_kernel import oomguard_kernel
 
     temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths
-    kernel = KernelSession(tmp_path)
-    pid = None
     try:
-        kernel.execute("%load_ext oomguard\nimport oomguard, os, time\n"
-                       "oomguard.enable(interval=0.5, summary='off')")
-        pid = kernel.evaluate("os.getpid()")
-        memory = psutil.virtual_memory()
-        threshold = (memory.total - memory.available + GiB) / memory.total
-        reply, _ = kernel.run(
-            f"os.environ['RAY_memory_usage_threshold'] = '{threshold:.4f}'\n"
-            "import ray\n"
-            f"ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False,\n"
-            f"         object_store_memory=100 * 2**20, _temp_dir={temp!r})\n"
-            "@ray.remote(max_retries=0)\n"
-            "def hog():\n"
-            "    block = bytearray(3 * 2**30)\n"
-            "    for i in range(0, len(block), 4096):\n"
-            "        block[i] = 1\n"
-            "    time.sleep(30)\n", timeout=120)
-        assert reply["status"] == "ok", reply
-        reply, _ = kernel.run("ray.get(hog.remote())", timeout=120)
-        assert reply["status"] == "error" and reply["ename"] == "OutOfMemoryError", reply
-        record = kernel.evaluate("oomguard.cells()[-1].to_dict()")
-        cluster = record["cluster"]
-        print("ray record:", cluster)
-        assert cluster["engine"] == "ray"
-        (killed,) = cluster["lost"]
-        assert killed["task"] == "hog"
-        assert killed["reason"].startswith("Ray's memory monitor killed it: the node's memory")
-        assert killed["node_used"] > killed["node_threshold"]
-        assert killed["node_total"] == pytest.approx(memory.total, rel=0.01)
-        assert GiB * 0.5 < killed["rss"] <= 3.2 * GiB
-        assert any("OutOfMemoryError" in note and "hog" in note for note in cluster["notes"])
-        assert any("not sampled" in note for note in cluster["notes"])
-        kernel.run("ray.shutdown()", timeout=60)
+        with oomguard_kernel(tmp_path) as kernel:
+            memory = psutil.virtual_memory()
+            threshold = (memory.total - memory.available + GiB) / memory.total
+            reply, _ = kernel.run(
+                f"os.environ['RAY_memory_usage_threshold'] = '{threshold:.4f}'\n"
+                "import ray\n"
+                f"ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False,\n"
+                f"         object_store_memory=100 * 2**20, _temp_dir={temp!r})\n"
+                "@ray.remote(max_retries=0)\n"
+                "def hog():\n"
+                "    block = bytearray(3 * 2**30)\n"
+                "    for i in range(0, len(block), 4096):\n"
+                "        block[i] = 1\n"
+                "    time.sleep(30)\n", timeout=120)
+            assert reply["status"] == "ok", reply
+            try:
+                reply, _ = kernel.run("ray.get(hog.remote())", timeout=120)
+                assert reply["status"] == "error", reply
+                assert reply["ename"] == "OutOfMemoryError", reply
+                cluster = kernel.evaluate("oomguard.cells()[-1].to_dict()")["cluster"]
+            finally:
+                kernel.run("ray.shutdown()", timeout=60)
     finally:
-        shut_down(kernel, pid) if pid else kernel.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
+    print("ray record:", cluster)
+    assert cluster["engine"] == "ray"
+    (killed,) = cluster["lost"]
+    assert killed["task"] == "hog"
+    assert killed["reason"].startswith("Ray's memory monitor killed it: the node's memory")
+    assert killed["node_used"] > killed["node_threshold"]
+    assert killed["node_threshold"] < killed["node_total"] <= memory.total * 1.01
+    assert GiB * 0.5 < killed["rss"] <= 3.2 * GiB
+    assert any("OutOfMemoryError" in note and "hog" in note for note in cluster["notes"])
+    assert any("not sampled" in note for note in cluster["notes"])

@@ -9,7 +9,6 @@ own event loop, and go into the record of the cell that was running (or, when no
 into the next one, marked `idle`)."""
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 import time
@@ -17,11 +16,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ..sampler import Sampler
 from ..sizes.safe import clip
 from .base import ClusterSample, NotMeasured, WorkerEvent
 from .engines import ENGINES
-
-log = logging.getLogger("oomguard")
 
 THREAD_NAME = "oomguard-clusters"
 TIMEOUT = 2.0            # seconds any one call into a cluster may take
@@ -152,15 +150,6 @@ class _Window:
         }
 
 
-class _Run:
-    """One thread's life, so that stop() then start() cannot confuse two threads."""
-
-    def __init__(self):
-        self.stop = threading.Event()
-        self.wake = threading.Event()
-        self.thread: Optional[threading.Thread] = None
-
-
 class ClusterWatch:
     """Finds a cluster's client in the namespace and samples it; see the module's doc."""
 
@@ -170,7 +159,9 @@ class ClusterWatch:
         self._interval = interval
         self._engines = engines
         self._lock = threading.Lock()
-        self._run: Optional[_Run] = None
+        # The sampler's thread machinery, paced by `_cadence` (it never raises).
+        self._thread = Sampler(self.tick, pace=self._cadence, name=THREAD_NAME)
+        self._workers = 0                        # at the last sample: sets the cadence
         self.enabled = True
         self._source = None                      # the engine's view of the client measured
         self._latest: Optional[ClusterSample] = None
@@ -180,59 +171,36 @@ class ClusterWatch:
         self._restarted: deque = deque(maxlen=200)  # addresses: not "lost" as well
         self._others = 0                         # more clients than the one measured
         self._asking_since: Optional[float] = None  # a call to the cluster in flight
-        self._logged: set = set()
 
     # -- the thread -----------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        run = self._run
-        return run is not None and run.thread is not None and run.thread.is_alive()
+        return self._thread.running
 
     def poke(self, _reading=None) -> None:
         """Sampler sink: start the thread once an engine's module has been imported."""
         if self.enabled and not self.running and self._engine_loaded():
-            self.start()
-
-    def start(self) -> None:
-        with self._lock:
-            if self.running:
-                return
-            run = _Run()
-            run.thread = threading.Thread(target=self._loop, args=(run,), name=THREAD_NAME,
-                                          daemon=True)
-            self._run = run
-            run.thread.start()
+            self._thread.start()
 
     def stop(self) -> None:
         """Stop sampling and leave the client as it was found (no subscription of ours).
         Does not wait for a call in flight: the thread ends after it (TIMEOUT at most)."""
+        self._thread.stop(timeout=0.1)
         with self._lock:
-            run, self._run = self._run, None
             source, self._source = self._source, None
             self._latest = self._failure = self._window = None
-        if run is not None:
-            run.stop.set()
-            run.wake.set()
         if source is not None:
             source.close()
 
-    def _loop(self, run: _Run) -> None:
-        while not run.stop.is_set():
-            started = time.monotonic()
-            workers = 0
-            try:
-                workers = self.tick()
-            except Exception as exc:  # never let the thread die of a surprise
-                self._log_once("tick", exc)
-            every = cadence(self._interval(), workers)
-            if run.wake.wait(max(0.0, every - (time.monotonic() - started))):
-                run.wake.clear()
+    def _cadence(self) -> float:
+        return cadence(self._interval(), self._workers)
 
-    def tick(self) -> int:
-        """One sample; returns the number of workers (for the cadence)."""
+    def tick(self) -> None:
+        """One sample, on the thread."""
+        self._workers = 0
         source = self._current_source()
         if source is None:
-            return 0
+            return
         self._asking_since = time.time()
         try:
             sample = source.sample(TIMEOUT)
@@ -242,12 +210,13 @@ class ClusterWatch:
                     self._failure = (missing.reason, time.time())
                     if self._window is not None:
                         self._window.failed(missing.reason)
-            return 0
+            return
         finally:
             self._asking_since = None
+        self._workers = sample.n_workers
         with self._lock:
             if source is not self._source:
-                return sample.n_workers
+                return
             previous, self._latest, self._failure = self._latest, sample, None
             if self._window is not None:
                 self._window.add(sample, during=True)
@@ -257,7 +226,6 @@ class ClusterWatch:
                     self._lost(source, address, previous)
         for event in source.poll_events(TIMEOUT):
             self.worker_event(event)
-        return sample.n_workers
 
     def _lost(self, source, address: str, previous: ClusterSample) -> None:
         try:
@@ -358,7 +326,7 @@ class ClusterWatch:
                 self._idle_events.clear()
                 self._window = window
         except Exception as exc:
-            self._log_once("begin", exc)
+            self._thread.log_once("begin", exc)
 
     def end(self, error: Optional[BaseException] = None) -> Optional[dict]:
         """The record's `cluster` dict, or None where no cluster was seen."""
@@ -380,7 +348,7 @@ class ClusterWatch:
             every = cadence(self._interval(), window.last.n_workers if window.last else 0)
             return window.record(ended, every, killed)
         except Exception as exc:
-            self._log_once("end", exc)
+            self._thread.log_once("end", exc)
             return None
 
     def _cell_error(self, error: Optional[BaseException]) -> tuple:
@@ -405,10 +373,3 @@ class ClusterWatch:
             return {"engine": source.engine, "memory": None, "limit": None, "workers": None}
         return {"engine": source.engine, "memory": latest.total, "limit": latest.limit,
                 "workers": latest.n_workers}
-
-    def _log_once(self, where: str, exc: Exception) -> None:
-        kind = (where, type(exc).__name__)
-        if kind not in self._logged:
-            self._logged.add(kind)
-            log.warning("oomguard clusters: %s failed (%s); further failures of this kind "
-                        "are not logged", where, type(exc).__name__, exc_info=True)
