@@ -402,3 +402,17 @@ def test_a_plain_timeline_exports_no_cluster_columns(tmp_path):
     for path in (samples_csv, cells_csv):
         with open(path) as f:
             assert "cluster_" not in f.readline()
+
+
+def test_oomguard_imports_no_cluster_engine():
+    import subprocess
+    import sys
+    code = ("import sys, time, oomguard\n"
+            "oomguard.enable(interval=0.2, summary='off', spool=False)\n"
+            "time.sleep(0.7)\n"
+            "oomguard.disable()\n"
+            "print(sorted(m for m in ('distributed', 'dask', 'ray') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

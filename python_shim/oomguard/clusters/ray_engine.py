@@ -12,7 +12,7 @@ already cover the node. Checked against ray 2.60 and the message of ray 2.9-2.50
 from __future__ import annotations
 
 import re
-from typing import Any, List, Optional
+from typing import Optional
 
 from ..sizes.safe import clip, instance_dict, module_attr
 from .base import WorkerEvent
@@ -34,10 +34,6 @@ _TASK_ID = re.compile(r"task ID: ([0-9a-f]+)")
 _PID = re.compile(r"pid=(\d+)")
 _TASK_MEMORY = re.compile(r"memory used=([\d.]+)GB")
 _WORKER_ID = re.compile(r"(?:worker ID=|killed this worker \(ID: )([0-9a-f]+)")
-
-
-def find(items: List[Any]) -> list:
-    return []  # nothing to sample (see the module's doc)
 
 
 def _first(pattern: re.Pattern, text: str) -> Optional[str]:

@@ -1,9 +1,10 @@
 """Per-cell memory of the cluster a notebook drives, sampled on a thread of our own.
 
-The thread asks the engine (engines.py lists them; Dask today) for its workers' memory
-every sampling interval. The cell's hooks (records.py calls `begin` and `end`) only read
-what the thread already has, under a lock: a slow or dead cluster never slows a cell. A
-call into a cluster that does not answer within `TIMEOUT` becomes a note in the record.
+The thread asks the engine (engines.py: Dask is sampled; a Ray task killed for memory is
+read from the cell's error) for its workers' memory every sampling interval. The cell's
+hooks (records.py calls `begin` and `end`) only read what the thread already has, under
+a lock: a slow or dead cluster never slows a cell. A call into a cluster that does not
+answer within `TIMEOUT` becomes a note in the record.
 Workers restarted or lost arrive as `WorkerEvent`s, from the thread or from the client's
 own event loop, and go into the record of the cell that was running (or, when none was,
 into the next one, marked `idle`)."""
@@ -158,6 +159,8 @@ class ClusterWatch:
         self._namespace = namespace
         self._interval = interval
         self._engines = engines
+        # Those with a client to sample (Ray's only reads the cell's error).
+        self._sampled = tuple(e for e in engines if getattr(e, "Source", None) is not None)
         self._lock = threading.Lock()
         # The sampler's thread machinery, paced by `_cadence` (it never raises).
         self._thread = Sampler(self.tick, pace=self._cadence, name=THREAD_NAME)
@@ -262,7 +265,7 @@ class ClusterWatch:
         if type(namespace) is not dict:
             return [], None
         items = list(namespace.items())  # one C-level copy: safe while cells change it
-        for engine in self._engines:
+        for engine in self._sampled:
             if engine.MODULE in sys.modules:
                 found = engine.find(items)
                 if found:
@@ -282,7 +285,7 @@ class ClusterWatch:
         return any(c is client for _, c in found)
 
     def _engine_loaded(self) -> bool:
-        return any(engine.MODULE in sys.modules for engine in self._engines)
+        return any(engine.MODULE in sys.modules for engine in self._sampled)
 
     # -- events (any thread) --------------------------------------------------------------
     def worker_event(self, event: WorkerEvent) -> None:
