@@ -18,13 +18,14 @@ from typing import Any, List, Optional, Tuple
 from .protocol import CLUSTER_SAMPLE_FIELDS as CLUSTER_FIELDS
 
 # The fields of a `sample` message (docs/protocol.md), then the optional ones. Every
-# sample `samples()` returns has all of these but OPTIONAL_FIELDS; None where the sample
-# lacked one.
+# sample `samples()` returns has all of these; None where the sample lacked one.
 SAMPLE_FIELDS = (
     "t", "rss", "children_rss", "limit", "limit_source", "used", "free",
-    "host_total", "host_available", "notes", "gpus", "running_cell", "cluster",
+    "host_total", "host_available", "notes", "gpus", "running_cell",
 )
-OPTIONAL_FIELDS = ("cluster",)  # left out of `samples()` where a sample has none
+# Packed like those, but left out of `samples()` where a sample has none.
+OPTIONAL_FIELDS = ("cluster",)
+PACKED_FIELDS = SAMPLE_FIELDS + OPTIONAL_FIELDS
 GPU_FIELDS = (
     "index", "uuid", "name", "used", "total", "process_used", "torch_allocated",
     "torch_reserved", "source",
@@ -32,7 +33,7 @@ GPU_FIELDS = (
 RUNNING_FIELDS = ("execution_count", "cell_id", "start")
 _GPUS = SAMPLE_FIELDS.index("gpus")
 _RUNNING = SAMPLE_FIELDS.index("running_cell")
-_CLUSTER = SAMPLE_FIELDS.index("cluster")
+_CLUSTER = PACKED_FIELDS.index("cluster")
 _SHARED_TYPES = (int, float, str, tuple)  # immutable: safe to share between samples
 
 
@@ -160,7 +161,7 @@ class Timeline:
             before = previous[_CLUSTER] if previous else None
             record["cluster"] = _pack(cluster, CLUSTER_FIELDS,
                                       before if isinstance(before, tuple) else None)
-        return _pack(record, SAMPLE_FIELDS, previous)
+        return _pack(record, PACKED_FIELDS, previous)
 
     @staticmethod
     def _pack_gpus(gpus, previous) -> tuple:
@@ -182,7 +183,7 @@ class Timeline:
     def _unpack_sample(row) -> dict:
         if not isinstance(row, tuple):  # kept as a plain copy
             return dict(row)
-        sample = _unpack(row, SAMPLE_FIELDS)
+        sample = _unpack(row, PACKED_FIELDS)
         if isinstance(sample.get("notes"), tuple):
             sample["notes"] = list(sample["notes"])
         gpus = sample.get("gpus")

@@ -153,7 +153,7 @@ def test_a_failure_after_good_samples_leaves_after_unmeasured(setup):
     cluster = watch.end()
     assert cluster["before"] == 100 * MiB and cluster["peak"] == 150 * MiB
     assert cluster["after"] is None
-    assert "1 sample during the cell failed: the Client is connecting" in cluster["notes"]
+    assert "1 sample around the cell failed: the Client is connecting" in cluster["notes"]
 
 
 def test_the_cells_path_never_waits_for_a_stuck_cluster(setup):

@@ -148,7 +148,9 @@ def test_a_worker_restarted_for_memory_is_named(kernel):
 
 @pytest.mark.kernel
 def test_a_worker_that_dies_is_named_as_lost(kernel):
-    address = kernel.evaluate("sorted(client.scheduler_info()['workers'])[0]")
+    # A worker the samples saw (one that joins and dies between two samples is not seen).
+    kernel.run("time.sleep(1.2)")
+    address = sorted(record(kernel)["cluster"]["per_worker"])[0]
     reply, _ = kernel.run(
         f"client.run(lambda: os.kill(os.getpid(), 9), workers=[{address!r}],"
         " on_error='ignore')\n"

@@ -105,6 +105,8 @@ def test_a_task_killed_by_rays_memory_monitor_is_named(tmp_path):
     assert killed["reason"].startswith("Ray's memory monitor killed it: the node's memory")
     assert killed["node_used"] > killed["node_threshold"]
     assert killed["node_threshold"] < killed["node_total"] <= memory.total * 1.01
-    assert GiB * 0.5 < killed["rss"] <= 3.2 * GiB
+    # Ray kills it as soon as the node passes the threshold: how far it got depends on
+    # what else the machine holds by then.
+    assert 0 < killed["rss"] <= 3.2 * GiB
     assert any("OutOfMemoryError" in note and "hog" in note for note in cluster["notes"])
     assert any("not sampled" in note for note in cluster["notes"])

@@ -91,6 +91,7 @@ class _Window:
             self.events_cut += 1
 
     def record(self, ended: float, every: float, killed: Optional[WorkerEvent]) -> dict:
+        """The record's `cluster`; `killed`: the worker the cell's error names."""
         if killed is not None:
             for known in self.events:
                 if known.worker == killed.worker:
@@ -98,9 +99,30 @@ class _Window:
                     break
             else:
                 self.event(killed)
-        before = self.before.total if self.before is not None else None
         last = self.last
         after = last.total if last is not None and not self.failed_last else None
+        per_worker = dict(sorted(self.per_worker.items(), key=lambda kv: -kv[1])
+                          [:MAX_LISTED_WORKERS])
+        notes = self._notes(ended, every, after, killed)
+        if len(self.per_worker) > len(per_worker):
+            notes.append(f"per_worker lists the {len(per_worker)} workers with the highest "
+                         f"peaks of {len(self.per_worker)}")
+        return {
+            "engine": self.engine, "scheduler": self.scheduler,
+            "workers": last.n_workers if last is not None else None,
+            "before": self.before.total if self.before is not None else None,
+            "after": after, "peak": _max(self.peak, after),
+            "limit": last.limit if last is not None else None,
+            "per_worker": per_worker,
+            "restarted": [e.to_dict() for e in self.events if e.kind == "restarted"],
+            "lost": [e.to_dict() for e in self.events if e.kind == "lost"],
+            "notes": [clip(note) for note in dict.fromkeys(notes)][:MAX_NOTES],
+        }
+
+    def _notes(self, ended: float, every: float, after: Optional[int],
+               killed: Optional[WorkerEvent]) -> List[str]:
+        """How the figures were taken, and what was not measured and why."""
+        last = self.last
         notes: List[str] = []
         if last is not None:
             notes.append(
@@ -121,7 +143,7 @@ class _Window:
             if last is None:
                 notes.append(f"not measured: {reason}")
             else:
-                notes.append(f"{count} sample{'s' if count > 1 else ''} during the cell "
+                notes.append(f"{count} sample{'s' if count > 1 else ''} around the cell "
                              f"failed: {reason}")
         if last is None and not self.failures and self.sampled:
             notes.append("not measured: no sample of the cluster was taken yet")
@@ -132,23 +154,9 @@ class _Window:
             notes.append(f"the cell's {killed.error or 'error'} comes from the "
                          f"cluster: task {killed.task} was running on {killed.worker} "
                          f"when it was killed")
-        per_worker = dict(sorted(self.per_worker.items(), key=lambda kv: -kv[1])
-                          [:MAX_LISTED_WORKERS])
-        if len(self.per_worker) > len(per_worker):
-            notes.append(f"per_worker lists the {len(per_worker)} workers with the highest "
-                         f"peaks of {len(self.per_worker)}")
         if self.events_cut:
             notes.append(f"{self.events_cut} more workers restarted or lost: not listed")
-        return {
-            "engine": self.engine, "scheduler": self.scheduler,
-            "workers": last.n_workers if last is not None else None,
-            "before": before, "after": after, "peak": _max(self.peak, after),
-            "limit": last.limit if last is not None else None,
-            "per_worker": per_worker,
-            "restarted": [e.to_dict() for e in self.events if e.kind == "restarted"],
-            "lost": [e.to_dict() for e in self.events if e.kind == "lost"],
-            "notes": [clip(note) for note in dict.fromkeys(notes)][:MAX_NOTES],
-        }
+        return notes
 
 
 class ClusterWatch:
