@@ -19,6 +19,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -99,17 +100,22 @@ def measure(kernel: Kernel, pid: int, phase: str, results: dict) -> None:
 
 def run() -> tuple:
     port = free_port()
+    scheduler_dir = tempfile.TemporaryDirectory()  # not /tmp/dask-scratch-space
     scheduler = subprocess.Popen(
         [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
          "--port", str(port), "--dashboard-address", ":0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "DASK_TEMPORARY_DIRECTORY": scheduler_dir.name})
     kernel = Kernel()
     results: dict = {}
     try:
-        kernel.run("import oomguard, os, time; oomguard.enable(summary='off')")
+        kernel.run("import oomguard, os, tempfile, time; oomguard.enable(summary='off')")
         pid = kernel.value("os.getpid()")
         kernel.run(
             "from distributed import Client, LocalCluster\n"
+            "import dask\n"
+            "scratch = tempfile.TemporaryDirectory()  # not /tmp/dask-scratch-space\n"
+            "dask.config.set({'temporary-directory': scratch.name})\n"
             "cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,\n"
             "                       memory_limit=2**30, scheduler_port=0,\n"
             "                       dashboard_address=':0')\n"
@@ -123,13 +129,15 @@ def run() -> tuple:
             for phase in PHASES:
                 measure(kernel, pid, phase, results)
         scheduler.kill()
-        kernel.run("client = None; clients['live cluster'].close(); cluster.close()")
+        kernel.run("client = None; clients['live cluster'].close(); cluster.close()\n"
+                   "scratch.cleanup()")
         workers = 2
     finally:
         if scheduler.poll() is None:
             scheduler.kill()
         scheduler.wait(10)
         kernel.close()
+        scheduler_dir.cleanup()
     return results, workers
 
 
