@@ -38,6 +38,7 @@ class Event:
     device: str
     message: str
     suggestion: str
+    exact: bool = False
 
 
 class Analysis:
@@ -356,8 +357,9 @@ class Analysis:
     # -- allocations -------------------------------------------------------------------
     def alloc(self, node: ast.AST, arr: Arr, consumed, kind: str, what: str,
               suggestion: str = "", transient: int = 0, nbytes: Optional[int] = None,
-              freed_inputs: bool = True) -> Ev:
-        """Record an allocation of `arr` made by `node`; free the consumed temporaries."""
+              freed_inputs: bool = True, exact: Optional[bool] = None) -> Ev:
+        """Record an allocation of `arr` made by `node`; free the consumed temporaries.
+        `exact` defaults to whether the array's shape is known rather than estimated."""
         size = arr.nbytes if nbytes is None else nbytes
         device = arr.device
         if size is None or device == "meta":
@@ -367,25 +369,28 @@ class Analysis:
         self.live[device] += size + transient
         peak = self.live[device]
         self.live[device] -= transient
-        self.record(node, kind, size, peak, device, what, arr, suggestion)
+        self.record(node, kind, size, peak, device, what, arr, suggestion,
+                    exact=not arr.estimated if exact is None else exact)
         if freed_inputs:
             for ev in consumed:
                 self.free(ev)
         return Ev(arr, {device: size})
 
-    def record(self, node, kind, size, peak, device, what, arr, suggestion) -> None:
+    def record(self, node, kind, size, peak, device, what, arr, suggestion,
+               exact: bool = True) -> None:
         line = getattr(node, "lineno", 1)
         shape = ""
         if isinstance(arr, Arr) and arr.shape is not None and arr.role != "bytes":
             shape = " (" + " x ".join(f"{d:,}" for d in arr.shape) + f", {arr.dtype})"
         code = self.snippet(node)
-        message = (f"Line {line}: {what}{shape} needs {format_bytes(size)} on {device}"
-                   f"{' — ' + code if code else ''}")
+        message = (f"Line {line}: {what}{shape} needs {'' if exact else 'about '}"
+                   f"{format_bytes(size)} on {device}{' — ' + code if code else ''}")
         if peak > size:
             message += (f"; {format_bytes(peak)} at that moment with its inputs and what "
                         "the cell already holds there")
         self.events.append(Event(kind, line, int(size), int(peak), device, message,
-                                 suggestion or rules.default_suggestion(kind, arr)))
+                                 suggestion or rules.default_suggestion(kind, arr),
+                                 bool(exact)))
 
     def snippet(self, node) -> str:
         try:

@@ -64,6 +64,9 @@ class Arr:
     num_nodes: Optional[int] = None   # for an edge_index: the graph's node count
     strided: bool = False             # an expand/transpose view: .contiguous() copies
     role: str = ""                    # "edge_index", "x" for graph tensors
+    estimated: bool = False           # its shape comes from a density, bound or heuristic
+    strides: Optional[Tuple[int, ...]] = None  # where known and not contiguous (meta results)
+    origin: Optional[int] = None      # key of the live tensor it is (Resolver.readable)
 
     @property
     def numel(self) -> Optional[int]:
@@ -80,10 +83,13 @@ class Arr:
         return None if n is None else n * ITEMSIZE.get(self.dtype, 4)
 
     def but(self, **changes: Any) -> "Arr":
-        """A copy with some fields changed (dataclasses.replace is 10x slower)."""
+        """A copy with some fields changed (dataclasses.replace is 10x slower). A changed
+        array is no longer the live tensor it came from: `origin` goes unless given."""
         new = object.__new__(Arr)
         fields = new.__dict__
         fields.update(self.__dict__)
+        fields["origin"] = None
+        fields["strides"] = None
         fields.update(changes)
         return new
 

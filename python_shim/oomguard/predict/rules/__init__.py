@@ -1,9 +1,9 @@
 """Dispatch from AST nodes to the rule families (one module each)."""
 from __future__ import annotations
 
-from ..values import UNKNOWN, Bound, Ev, Model, Ref
+from ..values import UNKNOWN, Arr, Bound, Ev, Model, Ref
 from . import (adjacency, batching, combine, constructors, convert,  # noqa: F401 (registers)
-               pairwise, python)
+               meta, pairwise, python)
 from .advice import suggestion_for
 from .common import NotHandled
 from .registry import FUNCS, METHODS, names_by_family, owner_kind
@@ -27,17 +27,32 @@ def default_suggestion(kind: str, arr) -> str:
 
 
 def call(an, node, func, args, kwargs, inputs):
-    """The Ev of a call, or None when no rule knows it (inputs are then freed)."""
+    """The Ev of a call, or None when no rule knows it (inputs are then freed). A torch
+    call no specific rule handles (or whose rule gave up) is evaluated on meta tensors."""
     if isinstance(func, Ref):
+        if func.family == "numpy":  # every ufunc, by NumPy's own type resolution
+            found = pairwise.numpy_ufunc(an, node, func.path, args, kwargs, inputs)
+            if found is not None:
+                return found
         for key in func.keys():
             handler = FUNCS.get(key)
             if handler is not None:
-                return handler(an, node, args, kwargs, inputs)
+                try:
+                    return handler(an, node, args, kwargs, inputs)
+                except NotHandled:
+                    break
+        if func.family == "torch":
+            return meta.call_function(an, node, func.path, args, kwargs, inputs)
         return None
     if isinstance(func, Bound):
         handler = METHODS.get((owner_kind(func.owner), func.name))
         if handler is not None:
-            return handler(an, node, func.owner, args, kwargs, inputs)
+            try:
+                return handler(an, node, func.owner, args, kwargs, inputs)
+            except NotHandled:
+                pass
+        if isinstance(func.owner, Arr):
+            return meta.call_method(an, node, func.owner, func.name, args, kwargs, inputs)
         return None
     if isinstance(func, Model) or func is UNKNOWN:
         return batching.model_call(an, node, args, kwargs, inputs)

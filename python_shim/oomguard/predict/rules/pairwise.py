@@ -4,9 +4,10 @@ N x N x F), matrix products (`x @ x.T`, torch.mm/matmul, np.dot), torch.cdist, c
 from __future__ import annotations
 
 import ast
+import sys
 
-from ..values import UNKNOWN, Arr, Ev, Graph, Seq, is_float, promote
-from .common import NotHandled, as_int, items_of, kw, torch_default_float
+from ..values import UNKNOWN, Arr, Ev, Graph, Seq, canonical_dtype, is_float, promote
+from .common import NotHandled, as_int, dtype_of, items_of, kw, torch_default_float
 from .registry import func, method
 
 
@@ -115,43 +116,51 @@ def cdist(an, node, args, kwargs, inputs):
     return an.alloc(node, result, inputs, "pairwise", "torch.cdist: a distance for every pair")
 
 
-_UNARY = ("exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "sin", "cos", "neg",
-          "square", "log1p", "expm1", "softmax", "log_softmax", "clamp", "clip", "round",
-          "floor", "ceil", "sign", "pow", "mul", "add", "sub", "div", "gelu", "leaky_relu",
-          "dropout", "normalize", "elu")
-_TO_FLOAT = ("exp", "log", "sqrt", "sigmoid", "tanh", "sin", "cos", "log1p", "expm1",
-             "softmax", "log_softmax", "div", "gelu", "normalize", "elu")
+def numpy_ufunc(an, node, path: str, args, kwargs, inputs):
+    """Any NumPy ufunc (np.exp, np.add, np.subtract.outer, ...): the result's dtype from
+    the ufunc's own type resolution, its shape from NumPy's broadcasting."""
+    numpy = sys.modules.get("numpy")
+    parts = path.split(".")
+    if numpy is None or len(parts) not in (2, 3) or set(kwargs) - {"dtype"}:
+        return None
+    ufunc = numpy.__dict__.get(parts[1])
+    method = parts[2] if len(parts) == 3 else None
+    if type(ufunc) is not numpy.ufunc or ufunc.signature is not None or \
+            method not in (None, "outer") or len(args) != ufunc.nin or ufunc.nout != 1:
+        return None
+    dtypes, shapes = [], []
+    for value in args:
+        if isinstance(value, Arr) and value.lib == "numpy" and value.shape is not None:
+            dtypes.append(numpy.dtype(value.dtype))
+            shapes.append(value.shape)
+        elif type(value) in (int, float, bool):
+            dtypes.append(type(value))
+            shapes.append(())
+        else:
+            return None
+    try:
+        resolved = ufunc.resolve_dtypes(tuple(dtypes) + (None,))
+        shape = shapes[0] + shapes[1] if method == "outer" else \
+            tuple(numpy.broadcast_shapes(*shapes))
+    except Exception:
+        return None
+    dtype = dtype_of(kw(kwargs, "dtype", None), canonical_dtype(str(resolved[-1])))
+    if dtype is None:
+        return None
+    result = Arr("numpy", tuple(int(d) for d in shape), dtype,
+                 estimated=any(isinstance(v, Arr) and v.estimated for v in args))
+    biggest = max((v.numel or 0 for v in args if isinstance(v, Arr)), default=0)
+    grows = (result.numel or 0) > biggest
+    return an.alloc(node, result, inputs, "pairwise" if grows else "elementwise",
+                    f"np.{'.'.join(parts[1:])}" + (": every pair" if grows else ""))
 
 
-def _unary(an, node, arr, name, inputs) -> Ev:
-    dtype = arr.dtype
-    if name in _TO_FLOAT and not is_float(dtype):
-        dtype = torch_default_float() if arr.lib == "torch" else "float64"
-    return an.alloc(node, arr.but(dtype=dtype, strided=False, role="", density=None),
-                    inputs, "elementwise", f"{name}: a new array of the same size")
-
-
-@func(*(f"torch.{n}" for n in _UNARY), *(f"numpy.{n}" for n in _UNARY))
-def unary_func(an, node, args, kwargs, inputs):
-    if not args or not isinstance(args[0], Arr):
-        raise NotHandled()
-    if len(args) > 1 and isinstance(args[1], Arr):
-        result = _result(args[0], args[1], None)
-        return an.alloc(node, result, inputs, "elementwise", "an elementwise result")
-    return _unary(an, node, args[0], getattr(node.func, "attr", "op"), inputs)
-
-
-@method("arr", *_UNARY)
-def unary_method(an, node, arr, args, kwargs, inputs):
-    if args and isinstance(args[0], Arr):
-        return an.alloc(node, _result(arr, args[0], None), inputs, "elementwise",
-                        "an elementwise result")
-    return _unary(an, node, arr, node.func.attr, inputs)
-
-
-@method("arr", "sum", "mean", "max", "min", "std", "var", "norm", "prod", "any", "all",
-        "argmax", "argmin", "amax", "amin")
+@method("arr", "sum", "mean", "max", "min", "std", "var", "prod", "any", "all",
+        "argmax", "argmin")
 def reduction(an, node, arr, args, kwargs, inputs):
+    """An ndarray's reductions (a tensor's go through PyTorch's own shape logic)."""
+    if arr.lib != "numpy":
+        raise NotHandled()
     dim = args[0] if args else kw(kwargs, "dim", kw(kwargs, "axis", None))
     keep = kw(kwargs, "keepdim", kw(kwargs, "keepdims", False)) is True
     shape = None
