@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional
 from . import rules
 from .budget import Budget
 from .findings import format_bytes
-from .values import UNKNOWN, Arr, Ev, Ref, Seq
+from .values import UNKNOWN, Arr, Ev, ReadInt, Ref, Seq, read_notes
 
 MAX_DEPTH = 60          # deeper expressions are unknown (and cannot be huge allocations)
 MAX_TEXT = 80
@@ -55,6 +55,7 @@ class Analysis:
         self.events: List[Event] = []
         self.depth = 0
         self._tokens = 0
+        self.notes: List[str] = []  # per call being evaluated: what its sizes were read from
 
     # -- statements -------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
@@ -303,10 +304,14 @@ class Analysis:
             else:
                 args.append(ev)
         inputs = [func] + args + list(kwargs.values())
+        notes = read_notes(values + [ev.value for ev in kwargs.values()])
+        self.notes.append(notes[0] if notes else "")
         try:
             result = rules.call(self, node, func.value, values, kwargs, inputs)
         except rules.NotHandled:
             result = None
+        finally:
+            self.notes.pop()
         if result is None:
             for ev in inputs:
                 self.free(ev)
@@ -352,7 +357,10 @@ class Analysis:
             result = _INT_OPS[type(op)](a, b)
         except Exception:
             return UNKNOWN
-        return result if abs(result) <= MAX_INT * MAX_INT else UNKNOWN
+        if abs(result) > MAX_INT * MAX_INT:
+            return UNKNOWN
+        notes = read_notes((a, b))
+        return ReadInt(result, notes[0]) if notes else result
 
     # -- allocations -------------------------------------------------------------------
     def alloc(self, node: ast.AST, arr: Arr, consumed, kind: str, what: str,
@@ -383,6 +391,8 @@ class Analysis:
         if isinstance(arr, Arr) and arr.shape is not None and arr.role != "bytes":
             shape = " (" + " x ".join(f"{d:,}" for d in arr.shape) + f", {arr.dtype})"
         code = self.snippet(node)
+        if self.notes and self.notes[-1] and self.notes[-1] not in what:
+            what += f", sized from {self.notes[-1]}"
         message = (f"Line {line}: {what}{shape} needs {'' if exact else 'about '}"
                    f"{format_bytes(size)} on {device}{' — ' + code if code else ''}")
         if peak > size:

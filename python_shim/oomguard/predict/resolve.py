@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional
 
 from ..sizes.arrays import NumpyKit
 from .budget import Budget, OutOfTime
+from .reads import READER
 from ..sizes.safe import instance_dict, is_sub, module_attr
 from ..sizes.torchlike import TorchKit
 from .values import (UNKNOWN, Arr, Device, DType, Graph, GraphList, Loader, Model, NxGraph,
@@ -76,6 +77,7 @@ class Resolver:
         }
         self._cache: Dict[int, Any] = {}
         self._items_read = 0
+        self._readable: Dict[int, Any] = {}  # Arr.origin -> the live tensor or array
 
     @staticmethod
     def _exports(rule_names) -> Dict[int, str]:
@@ -170,13 +172,33 @@ class Resolver:
             device = kit.device_name(kit.device(obj))
         # A meta tensor in the namespace stands for a tensor of that shape: that is how
         # one sketches a 60k x 60k adjacency without the memory (and how tests do).
-        return Arr("torch", shape, dtype, "cpu" if device == "meta" else normal_device(device))
+        arr = Arr("torch", shape, dtype, "cpu" if device == "meta" else normal_device(device))
+        return self._remember(arr, obj) if device == "cpu" else arr
 
     def ndarray(self, obj: Any) -> Any:
         kit = self.numpy
         shape = tuple(int(d) for d in kit.shape(obj))
         dtype = canonical_dtype(kit.dtype_name(kit.dtype(obj)))
-        return Arr("numpy", shape, dtype or "float64") if dtype else UNKNOWN
+        return self._remember(Arr("numpy", shape, dtype), obj) if dtype else UNKNOWN
+
+    def _remember(self, arr: Arr, obj: Any) -> Arr:
+        """An integer array whose values a rule may read (reads.py decides if it can)."""
+        if not READER.readable(arr.numel or 0, arr.dtype):
+            return arr
+        key = len(self._readable) + 1
+        self._readable[key] = obj
+        return arr.but(origin=key)
+
+    def read_max(self, arr: Arr) -> Optional[int]:
+        """The largest value of the live array `arr` stands for, where cheap to read."""
+        obj = self._readable.get(arr.origin) if arr.origin is not None else None
+        if obj is None:
+            return None
+        if arr.lib == "torch" and self.torch is not None:
+            return READER.tensor_max(self.torch, obj, arr.numel, self.budget)
+        if arr.lib == "numpy" and self.numpy is not None:
+            return READER.array_max(self.numpy, obj, arr.numel, self.budget)
+        return None
 
     def sparse(self, obj: Any) -> Any:
         fields = instance_dict(obj) or {}
@@ -206,7 +228,7 @@ class Resolver:
                 explicit_nodes = item
             elif self.torch is not None and is_sub(type(item), self.torch.Tensor):
                 arr = self.tensor(item)
-                tensors.append((key, arr.but(role=key)))
+                tensors.append((key, arr.but(role=key, origin=arr.origin)))
         by_name = dict(tensors)
         nodes = explicit_nodes
         x = by_name.get("x")
@@ -216,8 +238,8 @@ class Resolver:
         edges = edge_index.shape[1] if edge_index is not None and edge_index.shape \
             and len(edge_index.shape) == 2 else None
         if edge_index is not None:
-            tensors = [(k, a.but(num_nodes=nodes) if k == "edge_index" else a)
-                       for k, a in tensors]
+            tensors = [(k, a.but(num_nodes=nodes, origin=a.origin) if k == "edge_index"
+                        else a) for k, a in tensors]
         return Graph(tuple(tensors), nodes, edges)
 
     def graph_list(self, graphs: list, count: int) -> Any:

@@ -42,6 +42,29 @@ def promote(a: str, b: str) -> str:
     return a if ITEMSIZE.get(a, 0) >= ITEMSIZE.get(b, 0) else b
 
 
+class ReadInt(int):
+    """An int read from data (edge_index.max() + 1), with what it was read from, so that
+    a finding sized by it can say so. Arithmetic on it keeps the note (Analysis.intop)."""
+
+    def __new__(cls, value: int, note: str):
+        made = int.__new__(cls, value)
+        made.note = note
+        return made
+
+
+def read_notes(values) -> list:
+    """The notes of the ReadInts among `values` (one level into tuples and lists)."""
+    notes = []
+    for value in values:
+        if isinstance(value, ReadInt):
+            notes.append(value.note)
+        elif isinstance(value, tuple):
+            notes.extend(v.note for v in value if isinstance(v, ReadInt))
+        elif isinstance(value, Seq) and value.items:
+            notes.extend(v.note for v in value.items if isinstance(v, ReadInt))
+    return notes
+
+
 class Unknown:
     __slots__ = ()
 
@@ -66,7 +89,8 @@ class Arr:
     role: str = ""                    # "edge_index", "x" for graph tensors
     estimated: bool = False           # its shape comes from a density, bound or heuristic
     strides: Optional[Tuple[int, ...]] = None  # where known and not contiguous (meta results)
-    origin: Optional[int] = None      # key of the live tensor it is (Resolver.readable)
+    origin: Optional[int] = field(default=None, compare=False)  # the live array it is
+    #                                   (a key of Resolver._readable, for reads.py)
 
     @property
     def numel(self) -> Optional[int]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..values import UNKNOWN, Arr, Bound, Ev, Model, Ref
 from . import (adjacency, batching, combine, constructors, convert,  # noqa: F401 (registers)
-               meta, pairwise, python)
+               meta, pairwise, python, reading)
 from .advice import suggestion_for
 from .common import NotHandled
 from .registry import FUNCS, METHODS, names_by_family, owner_kind

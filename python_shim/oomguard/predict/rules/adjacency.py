@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..values import UNKNOWN, Arr, Ev, NxGraph, SparseMat
 from .common import NotHandled, as_int, dtype_of, kw
+from .reading import node_count
 from .registry import func, method
 
 
@@ -23,7 +24,8 @@ def _nonzero(an, node, arr: Arr, inputs, as_tuple: bool, copies: int = 1) -> Ev:
                  num_nodes=arr.shape[0] if ndim == 2 else None)
     transient = (copies - 1) * (result.nbytes or 0)
     ev = an.alloc(node, result, inputs, "nonzero",
-                  f"indices of the non-zeros as int64: {how}", transient=transient)
+                  f"indices of the non-zeros as int64: {how}", transient=transient,
+                  exact=False)
     if as_tuple:
         ev.value = tuple(result.but(shape=(nnz,)) for _ in range(ndim))
     return ev
@@ -55,19 +57,21 @@ def nonzero_func(an, node, args, kwargs, inputs):
 
 @func("torch_geometric.to_dense_adj")
 def to_dense_adj(an, node, args, kwargs, inputs):
+    """PyG sizes the matrix max_num_nodes, else edge_index.max() + 1 (read where it can
+    be: exact; else the graph's num_nodes or a randint bound, or a variable named
+    num_nodes: estimates)."""
     edge_index = args[0] if args else kw(kwargs, "edge_index")
     if not isinstance(edge_index, Arr):
         raise NotHandled()
     n = as_int(kw(kwargs, "max_num_nodes", args[3] if len(args) > 3 else None))
-    source = "max_num_nodes"
-    if n is None and edge_index.num_nodes is not None:
-        n, source = edge_index.num_nodes, "the graph's num_nodes"
-    if n is None and edge_index.high is not None:
-        n, source = edge_index.high, "the largest possible index"
+    source, exact = "max_num_nodes", True
+    if n is None:
+        n, source, exact = node_count(an, edge_index, an.snippet(node.args[0]) if node.args
+                                      else "edge_index")
     if n is None:
         named = an.lookup("num_nodes")
         if as_int(named) is not None:
-            n, source = named, "num_nodes"
+            n, source, exact = named, "num_nodes", False
     if n is None:
         raise NotHandled()
     edge_attr = kw(kwargs, "edge_attr", args[2] if len(args) > 2 else None)
@@ -76,7 +80,8 @@ def to_dense_adj(an, node, args, kwargs, inputs):
         dtype, extra = edge_attr.dtype, edge_attr.shape[1:]
     result = Arr("torch", (1, n, n) + extra, dtype, edge_index.device)
     return an.alloc(node, result, inputs, "dense_adjacency",
-                    f"to_dense_adj: a dense N x N adjacency (N = {n:,} from {source})")
+                    f"to_dense_adj: a dense N x N adjacency (N = {n:,} from {source})",
+                    exact=exact and not edge_index.estimated)
 
 
 def _densify(an, node, matrix: SparseMat, inputs, what: str) -> Ev:

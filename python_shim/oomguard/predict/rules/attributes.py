@@ -3,9 +3,10 @@ graph's tensors and counts, and methods (bound here, applied by the call rules).
 from __future__ import annotations
 
 from ..values import (UNKNOWN, Arr, Bound, Device, DType, Ev, Graph, GraphList, Loader,
-                      Model, NxGraph, Ref, Seq, SparseMat)
+                      Model, NxGraph, ReadInt, Ref, Seq, SparseMat)
 from ..values import ITEMSIZE
 
+READ_SCALAR_METHODS = ("item", "long", "int", "tolist")
 _METHOD_OWNERS = (Arr, SparseMat, Graph, NxGraph, GraphList, Loader, Seq, tuple, Model)
 
 
@@ -43,6 +44,8 @@ def attribute(an, node, base: Ev) -> Ev:
         return Ev(value.feature_dim if value.feature_dim is not None else UNKNOWN)
     if isinstance(value, Loader) and name == "batch_size":
         return Ev(value.batch_size if value.batch_size is not None else UNKNOWN)
+    if isinstance(value, ReadInt) and name in READ_SCALAR_METHODS:
+        return Ev(Bound(value, name))  # edge_index.max().item(): the value read
     if isinstance(value, Device) and name in ("type", "index"):
         kind, _, index = value.name.partition(":")
         return Ev(kind if name == "type" else (int(index) if index.isdigit() else None))

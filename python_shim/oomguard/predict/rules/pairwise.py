@@ -155,8 +155,8 @@ def numpy_ufunc(an, node, path: str, args, kwargs, inputs):
                     f"np.{'.'.join(parts[1:])}" + (": every pair" if grows else ""))
 
 
-@method("arr", "sum", "mean", "max", "min", "std", "var", "prod", "any", "all",
-        "argmax", "argmin")
+@method("arr", "sum", "mean", "min", "std", "var", "prod", "any", "all", "argmax",
+        "argmin")
 def reduction(an, node, arr, args, kwargs, inputs):
     """An ndarray's reductions (a tensor's go through PyTorch's own shape logic)."""
     if arr.lib != "numpy":

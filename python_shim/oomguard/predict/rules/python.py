@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from ..values import UNKNOWN, Arr, Ev, GraphList, Loader, NxGraph, Ref, Seq, SparseMat
+from ..values import (UNKNOWN, Arr, Ev, GraphList, Loader, NxGraph, ReadInt, Ref, Seq,
+                      SparseMat)
 from .common import as_int, items_of
 from .registry import func
 
@@ -47,8 +48,10 @@ def number(an, node, args, kwargs, inputs):
     for ev in inputs:
         an.free(ev)
     value = args[0] if len(args) == 1 else UNKNOWN
+    name = node.func.id if isinstance(node.func, ast.Name) else ""
+    if isinstance(value, ReadInt) and name in ("int", "abs", "round"):
+        return Ev(value)  # keeps what it was read from
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        name = node.func.id if isinstance(node.func, ast.Name) else ""
         try:
             return Ev({"int": int, "float": float, "abs": abs, "round": round}
                       .get(name, lambda v: v)(value))
