@@ -31,8 +31,8 @@ _MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
 # objects is how a bare name (`randn`, `to_dense_adj`, `Batch`) is recognised.
 _EXPORTS = {
     "torch": ("torch", "torch.nn.functional", "torch.utils.data", "torch.nn"),
-    "numpy": ("numpy", "numpy.random"),
-    "scipy": ("scipy.sparse",),
+    "numpy": ("numpy", "numpy.random", "numpy.linalg"),
+    "scipy": ("scipy.sparse", "scipy.sparse.csgraph", "scipy.linalg"),
     "networkx": ("networkx",),
     "torch_geometric": ("torch_geometric.utils", "torch_geometric.data",
                         "torch_geometric.loader"),

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ..values import UNKNOWN, Arr, Bound, Ev, Model, Ref
-from . import (adjacency, batching, combine, constructors, convert,  # noqa: F401 (registers)
-               meta, pairwise, python, reading)
+from . import (adjacency, batching, combine, composite, constructors,  # noqa: F401
+               convert, meta, pairwise, python, reading)  # (each registers its rules)
 from .advice import suggestion_for
 from .common import NotHandled
 from .registry import FUNCS, METHODS, names_by_family, owner_kind
