@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional
 from . import rules
 from .budget import Budget
 from .findings import format_bytes
-from .values import UNKNOWN, Arr, Ev, ReadInt, Ref, Seq, read_notes
+from .values import (UNKNOWN, Arr, Ev, Graph, Hetero, ModelClass, ReadInt, Ref, Seq,
+                     read_notes)
 
 MAX_DEPTH = 60          # deeper expressions are unknown (and cannot be huge allocations)
 MAX_TEXT = 80
@@ -100,7 +101,12 @@ class Analysis:
                 self.block(handler.body)
             self.block(node.orelse)
             self.block(node.finalbody)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        elif isinstance(node, ast.ClassDef):
+            # bodies run later, if ever: not analysed; a Module subclass makes models
+            bases = [self.expr(base).value for base in node.bases]
+            self.set_name(node.name, ModelClass(node.name)
+                          if any(_is_module_class(b) for b in bases) else UNKNOWN)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self.unbind(node.name)
             self.env[node.name] = UNKNOWN  # bodies run later, if ever: not analysed
         elif isinstance(node, ast.Import):
@@ -178,7 +184,27 @@ class Analysis:
             for i, element in enumerate(target.elts):
                 self.bind(element, Ev(values[i] if values else UNKNOWN))
             # the bytes stay held by the unpacked names' objects: not freed
-        # attributes and items (`data.x = ...`): the object keeps the bytes alive
+        elif isinstance(target, ast.Attribute):
+            self.set_attribute(target, ev)
+        # items (`data['x'] = ...`): the object keeps the bytes alive
+
+    def set_attribute(self, target: ast.Attribute, ev: Ev) -> None:
+        """`data.adj = ...` on a graph the cell knows: the graph now holds it (a later
+        data.to(device) moves it too); `data['paper'].x = ...` likewise. The object keeps
+        the bytes alive, so they are not freed."""
+        owner = target.value
+        if isinstance(owner, ast.Name):
+            graph = self.lookup(owner.id)
+            if isinstance(graph, Graph):
+                self.env[owner.id] = graph.with_tensor(target.attr, ev.value)
+        elif isinstance(owner, ast.Subscript) and isinstance(owner.value, ast.Name) \
+                and isinstance(owner.slice, ast.Constant) and isinstance(owner.slice.value, str):
+            data = self.lookup(owner.value.id)
+            store = data.store(owner.slice.value) if isinstance(data, Hetero) else None
+            if store is not None:
+                self.env[owner.value.id] = data.with_store(owner.slice.value,
+                                                           store.with_tensor(target.attr,
+                                                                             ev.value))
 
     def unbind(self, name: str) -> None:
         token = self.owner.pop(name, None)
@@ -413,3 +439,12 @@ class Analysis:
             return ""
         text = text.strip()
         return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
+
+
+def _is_module_class(base: Any) -> bool:
+    """A base class that makes a model: torch.nn.Module (or a PyG layer or model base),
+    or a class already known to be one."""
+    if isinstance(base, ModelClass):
+        return True
+    return isinstance(base, Ref) and base.family in ("torch", "torch_geometric") and \
+        base.path.rsplit(".", 1)[-1] in ("Module", "MessagePassing", "BasicGNN")

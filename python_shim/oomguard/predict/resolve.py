@@ -15,12 +15,12 @@ from typing import Any, Dict, Optional
 from ..sizes.arrays import NumpyKit
 from .budget import Budget, OutOfTime
 from .reads import READER
-from ..sizes.safe import instance_dict, is_sub, module_attr
+from ..sizes.safe import instance_dict, is_sub, module_attr, type_name
 from ..sizes.torchlike import TorchKit
-from .values import (UNKNOWN, Arr, Device, DType, Graph, GraphList, Loader, Model, NxGraph,
-                     Ref, Seq, SparseMat, canonical_dtype)
+from .values import (UNKNOWN, Arr, Device, DType, Graph, GraphList, Hetero, Loader, Model,
+                     ModelClass, NxGraph, Ref, Seq, SparseMat, TensorSet, canonical_dtype)
 
-FAMILIES = ("torch", "numpy", "scipy", "networkx", "torch_geometric")
+FAMILIES = ("torch", "numpy", "scipy", "networkx", "torch_geometric", "copy")
 MAX_SEQ_READ = 1000    # items of a list read one by one; longer lists are unknown
 MAX_ITEMS_READ = 2000  # items of all lists per predict call: past it, lists are counts
 MAX_GRAPHS_READ = 100  # graphs of a list read one by one; the rest extrapolated
@@ -36,6 +36,7 @@ _EXPORTS = {
     "networkx": ("networkx",),
     "torch_geometric": ("torch_geometric.utils", "torch_geometric.data",
                         "torch_geometric.loader"),
+    "copy": ("copy",),
 }
 
 
@@ -69,6 +70,8 @@ class Resolver:
             "dataset": _first_class("torch_geometric.data.dataset", "Dataset"),
             "loader": _first_class("torch.utils.data.dataloader", "DataLoader"),
             "module": _first_class("torch.nn.modules.module", "Module"),
+            "conv": _first_class("torch_geometric.nn.conv.message_passing", "MessagePassing"),
+            "tensorset": _first_class("torch.utils.data.dataset", "TensorDataset"),
             "size": _first_class("torch", "Size"),
             "device": _first_class("torch", "device"),
             "dtype": _first_class("torch", "dtype"),
@@ -140,9 +143,13 @@ class Resolver:
             if is_sub(tp, self._classes["device"]):
                 return Device(normal_device(kit.device_name(obj)))
             if is_sub(tp, self._classes["module"]):
-                return Model()
+                return self.model(obj)
             if is_sub(tp, self._classes["loader"]):
                 return self.loader(obj, depth)
+            if is_sub(tp, self._classes["tensorset"]):
+                return self.tensor_set(obj)
+            if is_sub(tp, type) and is_sub(obj, self._classes["module"]):
+                return ModelClass(type_name(obj))
         if self.numpy is not None:
             if is_sub(tp, self.numpy.ndarray):
                 return self.ndarray(obj)
@@ -215,7 +222,26 @@ class Resolver:
 
     # -- graphs and loaders -----------------------------------------------------------
     def graph(self, obj: Any) -> Any:
-        store = (instance_dict(obj) or {}).get("_store")
+        fields = instance_dict(obj) or {}
+        if "_node_store_dict" in fields:
+            return self.hetero(fields)
+        return self.store(fields.get("_store"))
+
+    def hetero(self, fields: dict) -> Any:
+        nodes, edges = fields.get("_node_store_dict"), fields.get("_edge_store_dict")
+        if type(nodes) is not dict or type(edges) is not dict:
+            return UNKNOWN
+        node_stores = tuple((key, self.store(store)) for key, store in list(nodes.items())[:64]
+                            if type(key) is str)
+        edge_stores = tuple((key, self.store(store)) for key, store in list(edges.items())[:256]
+                            if type(key) is tuple and len(key) == 3
+                            and all(type(k) is str for k in key))
+        if not all(isinstance(g, Graph) for _, g in node_stores + edge_stores):
+            return UNKNOWN
+        return Hetero(node_stores, edge_stores)
+
+    def store(self, store: Any) -> Any:
+        """A Data's (or one HeteroData type's) attributes: its tensors and counts."""
         mapping = (instance_dict(store) or {}).get("_mapping") if store is not None else None
         if type(mapping) is not dict:
             return UNKNOWN
@@ -282,7 +308,38 @@ class Resolver:
         x = whole.tensor("x")
         return GraphList(count, whole.nbytes, whole.num_nodes, whole.num_edges,
                          x.shape[1] if x is not None and x.shape and len(x.shape) == 2 else None,
-                         whole.device)
+                         whole.device, whole=whole)
+
+    def tensor_set(self, obj: Any) -> Any:
+        tensors = (instance_dict(obj) or {}).get("tensors")
+        if type(tensors) is not tuple or not tensors or len(tensors) > 16:
+            return UNKNOWN
+        arrays = tuple(self.value(t) for t in tensors)
+        return TensorSet(arrays) if all(isinstance(a, Arr) for a in arrays) else UNKNOWN
+
+    def model(self, obj: Any) -> Model:
+        """An nn.Module: the device of its first parameter, and the width each of its
+        message-passing layers propagates (walked through `_modules`, at most 200)."""
+        conv = self._classes["conv"]
+        widths, device, stack, seen = [], None, [obj], 0
+        while stack and seen < 200:
+            module, seen = stack.pop(), seen + 1
+            fields = instance_dict(module) or {}
+            if conv is not None and is_sub(type(module), conv):
+                width = message_width(type_name(type(module)).rsplit(".", 1)[-1], fields)
+                if width:
+                    widths.append(width)
+            parameters = fields.get("_parameters")
+            if device is None and type(parameters) is dict and self.torch is not None:
+                for tensor in dict.values(parameters):
+                    if tensor is not None and is_sub(type(tensor), self.torch.Tensor):
+                        device = normal_device(self.torch.device_name(self.torch.device(tensor)))
+                        break
+            children = fields.get("_modules")
+            if type(children) is dict:
+                stack.extend(child for child in reversed(list(dict.values(children)))
+                             if child is not None)
+        return Model(device or "cpu", tuple(widths))
 
     def loader(self, obj: Any, depth: int) -> Any:
         fields = instance_dict(obj) or {}
@@ -306,6 +363,31 @@ class Resolver:
 
 
 float_type, int_type, bool_type = float, int, bool
+
+# What a PyG layer's messages hold per edge: layers that transform first (x @ W, then
+# propagate) send out_channels (times heads for attention), the others send their input.
+TRANSFORM_FIRST = ("GCNConv", "ResGatedGraphConv", "GCN2Conv", "GatedGraphConv")
+ATTENTION = ("GATConv", "GATv2Conv", "TransformerConv", "SuperGATConv", "FeaStConv")
+PROPAGATE_INPUT = ("SAGEConv", "GINConv", "GINEConv", "GraphConv", "ChebConv", "SGConv",
+                   "TAGConv", "ARMAConv", "APPNP", "EdgeConv", "LEConv", "ClusterGCNConv")
+
+
+def message_width(name: str, fields: dict) -> Optional[int]:
+    def channels(key):
+        value = fields.get(key)
+        if type(value) is tuple and value and all(type(v) is int for v in value):
+            value = max(value)  # bipartite (in_src, in_dst)
+        return value if type(value) is int and value > 0 else None
+    width_in, width_out = channels("in_channels"), channels("out_channels")
+    heads = fields.get("heads") if type(fields.get("heads")) is int else 1
+    if name in TRANSFORM_FIRST:
+        return width_out
+    if name in ATTENTION:
+        return width_out * heads if width_out else None
+    if name in PROPAGATE_INPUT:
+        return width_in
+    known = [w for w in (width_in, width_out) if w]
+    return max(known) * heads if known else None
 
 
 def normal_device(name: str) -> str:

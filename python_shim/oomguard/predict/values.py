@@ -179,6 +179,25 @@ class Graph:
                 return arr
         return None
 
+    def with_tensor(self, name: str, arr: Any) -> "Graph":
+        """The graph after `graph.name = arr` (an attribute set in the cell)."""
+        tensors = tuple((k, a) for k, a in self.tensors if k != name)
+        if isinstance(arr, Arr):
+            tensors += ((name, arr.but(role=name)),)
+        nodes = self.num_nodes
+        if name == "x" and isinstance(arr, Arr) and arr.shape and nodes is None:
+            nodes = arr.shape[0]
+        if name == "num_nodes" and isinstance(arr, int) and not isinstance(arr, bool):
+            nodes = arr
+        return Graph(tensors, nodes, self.num_edges, self.estimated)
+
+    def moved(self, device: str, names: Optional[Tuple[str, ...]] = None) -> "Graph":
+        """The graph after .to(device) (of only `names`, as Data.to(device, *attrs))."""
+        return Graph(tuple((k, a.but(device=device, origin=a.origin if device == "cpu"
+                                     else None) if names is None or k in names else a)
+                           for k, a in self.tensors),
+                     self.num_nodes, self.num_edges, self.estimated)
+
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes or 0 for _, a in self.tensors)
@@ -191,6 +210,53 @@ class Graph:
 
 
 @dataclass(frozen=True)
+class Hetero:
+    """A PyG HeteroData: a Graph per node type and per edge type."""
+    nodes: Tuple[Tuple[str, Graph], ...]
+    edges: Tuple[Tuple[Tuple[str, str, str], Graph], ...]
+
+    def store(self, key: Any) -> Optional[Graph]:
+        """data['paper'], data['paper', 'cites', 'paper'] or data['cites'] (unique)."""
+        for name, graph in self.nodes:
+            if name == key:
+                return graph
+        for triple, graph in self.edges:
+            if triple == key:
+                return graph
+        matches = [graph for triple, graph in self.edges if triple[1] == key]
+        return matches[0] if len(matches) == 1 else None
+
+    @property
+    def num_nodes(self) -> Optional[int]:
+        counts = [g.num_nodes for _, g in self.nodes]
+        return sum(counts) if counts and None not in counts else None
+
+    @property
+    def num_edges(self) -> Optional[int]:
+        counts = [g.num_edges for _, g in self.edges]
+        return sum(counts) if counts and None not in counts else None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(g.nbytes for _, g in self.nodes + self.edges)
+
+    @property
+    def device(self) -> str:
+        for _, graph in self.nodes + self.edges:
+            if graph.tensors:
+                return graph.device
+        return "cpu"
+
+    def with_store(self, key: str, graph: Graph) -> "Hetero":
+        return Hetero(tuple((k, graph if k == key else g) for k, g in self.nodes),
+                      tuple((k, graph if k == key else g) for k, g in self.edges))
+
+    def moved(self, device: str) -> "Hetero":
+        return Hetero(tuple((k, g.moved(device)) for k, g in self.nodes),
+                      tuple((k, g.moved(device)) for k, g in self.edges))
+
+
+@dataclass(frozen=True)
 class GraphList:
     """Several graphs (a list or dataset): totals over all of them."""
     count: int
@@ -200,6 +266,18 @@ class GraphList:
     feature_dim: Optional[int]
     device: str = "cpu"
     estimated: bool = False
+    whole: Optional[Graph] = None   # an InMemoryDataset's collated data (dataset._data)
+
+
+@dataclass(frozen=True)
+class TensorSet:
+    """A torch TensorDataset: samples are rows of these tensors."""
+    arrays: Tuple[Arr, ...]
+
+    @property
+    def count(self) -> Optional[int]:
+        first = self.arrays[0] if self.arrays else None
+        return first.shape[0] if first is not None and first.shape else None
 
 
 @dataclass(frozen=True)
@@ -223,8 +301,17 @@ class NxGraph:
 
 @dataclass(frozen=True)
 class Model:
-    """An nn.Module instance (we never look inside it)."""
+    """An nn.Module instance: where it lives, and the widths its message-passing layers
+    propagate (read from the layers, or a guess from a constructor's arguments)."""
     device: str = "cpu"
+    widths: Tuple[int, ...] = ()
+    guessed: bool = False
+
+
+@dataclass(frozen=True)
+class ModelClass:
+    """A class known to be an nn.Module subclass (calling it makes a Model)."""
+    name: str
 
 
 @dataclass

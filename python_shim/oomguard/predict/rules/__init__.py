@@ -1,9 +1,9 @@
 """Dispatch from AST nodes to the rule families (one module each)."""
 from __future__ import annotations
 
-from ..values import UNKNOWN, Arr, Bound, Ev, Model, Ref
+from ..values import UNKNOWN, Arr, Bound, Ev, Model, ModelClass, Ref
 from . import (adjacency, batching, combine, composite, constructors,  # noqa: F401
-               convert, meta, pairwise, python, reading)  # (each registers its rules)
+               convert, graphs, meta, pairwise, python, reading)  # (each registers rules)
 from .advice import suggestion_for
 from .common import NotHandled
 from .registry import FUNCS, METHODS, names_by_family, owner_kind
@@ -11,7 +11,7 @@ from .python import element_of, listcomp, repeat_seq
 from .pairwise import array_binop, compare, subscript
 from .attributes import attribute
 
-FAMILIES = ("torch", "numpy", "scipy", "networkx", "torch_geometric", "builtins")
+FAMILIES = ("torch", "numpy", "scipy", "networkx", "torch_geometric", "copy", "builtins")
 
 __all__ = ["attribute", "array_binop", "call", "compare", "default_suggestion",
            "element_of", "known_family", "listcomp", "names_by_family", "NotHandled",
@@ -54,6 +54,8 @@ def call(an, node, func, args, kwargs, inputs):
         if isinstance(func.owner, Arr):
             return meta.call_method(an, node, func.owner, func.name, args, kwargs, inputs)
         return None
-    if isinstance(func, Model) or func is UNKNOWN:
-        return batching.model_call(an, node, args, kwargs, inputs)
+    if isinstance(func, Model):
+        return batching.model_call(an, node, func, args, kwargs, inputs)
+    if isinstance(func, ModelClass):
+        return graphs.construct_model(an, node, func, args, kwargs, inputs)
     return None

@@ -6,7 +6,8 @@ from __future__ import annotations
 import ast
 import sys
 
-from ..values import UNKNOWN, Arr, Ev, Graph, Seq, canonical_dtype, is_float, promote
+from ..values import (UNKNOWN, Arr, Ev, Graph, GraphList, Hetero, Seq, TensorSet,
+                      canonical_dtype, is_float, promote)
 from .common import NotHandled, as_int, dtype_of, items_of, kw, torch_default_float
 from .registry import func, method
 
@@ -263,6 +264,10 @@ def subscript(an, node) -> Ev:
     if isinstance(value, Graph) and isinstance(index.value, str):
         arr = value.tensor(index.value)
         return Ev(arr if arr is not None else UNKNOWN, base.temp)
+    if isinstance(value, (Hetero, GraphList, TensorSet)):
+        from .graphs import item_of
+        an.free(index)
+        return Ev(item_of(value, index.value), base.temp)
     if isinstance(value, Arr):
         return _index_array(an, node, base, index)
     an.free(index)

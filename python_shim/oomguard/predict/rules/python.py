@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from ..values import (UNKNOWN, Arr, Ev, GraphList, Loader, NxGraph, ReadInt, Ref, Seq,
-                      SparseMat)
+                      SparseMat, TensorSet)
 from .common import as_int, items_of
 from .registry import func
 
@@ -22,6 +22,8 @@ def length(an, node, args, kwargs, inputs):
     if isinstance(value, Seq) and value.count is not None:
         return Ev(value.count)
     if isinstance(value, GraphList):
+        return Ev(value.count)
+    if isinstance(value, TensorSet) and value.count is not None:
         return Ev(value.count)
     if isinstance(value, (Arr, SparseMat)) and value.shape:
         return Ev(value.shape[0])
@@ -160,3 +162,25 @@ def listcomp(an, node: ast.ListComp) -> Ev:
 
 
 __all__ = ["element_of", "listcomp", "repeat_seq", "Ref"]
+
+
+@func("copy.copy")
+def shallow_copy(an, node, args, kwargs, inputs):
+    """copy.copy shares every tensor and array of what it copies: nothing new."""
+    if len(args) != 1:
+        return None
+    return Ev(args[0], an.merge_temps(inputs))
+
+
+@func("copy.deepcopy")
+def deep_copy(an, node, args, kwargs, inputs):
+    value = args[0] if args else None
+    size = getattr(value, "nbytes", None)
+    if not isinstance(size, int) or not size:
+        return None
+    device = getattr(value, "device", "cpu")
+    ev = an.alloc(node, Arr("torch", (size,), "uint8", device, role="bytes"), inputs, "clone",
+                  "copy.deepcopy copies every tensor it holds",
+                  exact=not getattr(value, "estimated", False))
+    ev.value = value
+    return ev

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Tuple
 
-from ..values import (Arr, Graph, GraphList, Loader, Model, NxGraph, ReadInt, Seq,
-                      SparseMat)
+from ..values import (Arr, Graph, GraphList, Hetero, Loader, Model, ModelClass, NxGraph,
+                      ReadInt, Seq, SparseMat, TensorSet)
 
 FUNCS: Dict[str, Callable] = {}
 METHODS: Dict[Tuple[str, str], Callable] = {}
@@ -29,7 +29,9 @@ def method(kind: str, *names: str):
 def owner_kind(value) -> str:
     for cls, kind in ((Arr, "arr"), (SparseMat, "sparse"), (Graph, "graph"),
                       (NxGraph, "nx"), (GraphList, "graphs"), (Loader, "loader"),
-                      (Seq, "seq"), (tuple, "seq"), (Model, "model"), (ReadInt, "read")):
+                      (Seq, "seq"), (tuple, "seq"), (Model, "model"), (ReadInt, "read"),
+                      (Hetero, "hetero"), (TensorSet, "tensorset"),
+                      (ModelClass, "modelclass")):
         if isinstance(value, cls):
             return kind
     return ""
