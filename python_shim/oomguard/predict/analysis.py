@@ -18,12 +18,13 @@ from typing import Any, Dict, List, Optional
 from . import rules
 from .budget import Budget
 from .findings import format_bytes
-from .values import (UNKNOWN, Arr, Ev, Graph, Hetero, ModelClass, ReadInt, Ref, Seq,
-                     read_notes)
+from .values import (RANGE_ITEM, UNKNOWN, Arr, Ev, Graph, Hetero, LoopInt, ModelClass,
+                     ReadInt, Ref, Seq, Span, read_notes)
 
 MAX_DEPTH = 60          # deeper expressions are unknown (and cannot be huge allocations)
 MAX_TEXT = 80
 MAX_INT = 1 << 64
+MAX_SPREAD = 64         # items of a starred list of identical items spread into a call
 _INT_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
             ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
 _BUILTINS = ("len", "range", "int", "float", "next", "iter", "list", "tuple", "min",
@@ -77,7 +78,13 @@ class Analysis:
         elif isinstance(node, ast.AugAssign):
             self.augassign(node)
         elif isinstance(node, ast.Expr):
-            self.free(self.expr(node.value))
+            ev = self.expr(node.value)
+            moved = _moved_in_place(node.value)
+            if moved is not None and isinstance(self.lookup(moved), (Graph, Hetero)) \
+                    and isinstance(ev.value, (Graph, Hetero)):
+                self.bind(ast.Name(id=moved), ev)  # data.to(device): PyG moves in place
+            else:
+                self.free(ev)
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             self.loop(node)
         elif isinstance(node, ast.While):
@@ -128,7 +135,11 @@ class Analysis:
 
     def loop(self, node) -> None:
         ev = self.expr(node.iter)
-        self.bind(node.target, Ev(rules.element_of(self, node.iter, ev)))
+        element = rules.element_of(self, node.iter, ev)
+        if element is RANGE_ITEM:
+            element = LoopInt(node.target.id) if isinstance(node.target, ast.Name) \
+                else UNKNOWN
+        self.bind(node.target, Ev(element))
         self.free(ev)
         self.block(node.body)
         self.block(node.orelse)
@@ -292,6 +303,11 @@ class Analysis:
             if all(b is None or (isinstance(b, int) and not isinstance(b, bool))
                    for b in bounds):
                 return Ev(slice(*bounds))
+            low, high, step = bounds
+            if isinstance(low, LoopInt) and isinstance(high, LoopInt) and step is None \
+                    and (low.name, low.scale) == (high.name, high.scale) \
+                    and high.offset >= low.offset:
+                return Ev(Span(high.offset - low.offset))  # x[i * b:(i + 1) * b]
             return Ev(UNKNOWN)
         return Ev(UNKNOWN)
 
@@ -304,6 +320,9 @@ class Analysis:
                     values.extend(inner)
                 elif isinstance(inner, Seq) and inner.items is not None:
                     values.extend(inner.items)
+                elif isinstance(inner, Seq) and inner.count is not None \
+                        and inner.count <= MAX_SPREAD and inner.each is not UNKNOWN:
+                    values.extend([inner.each] * inner.count)  # *[x for _ in range(3)]
                 else:
                     values.append(UNKNOWN)
             else:
@@ -352,6 +371,8 @@ class Analysis:
             return Ev(self.numop(node.op, a, b))
         if isinstance(a, tuple) and isinstance(b, tuple) and isinstance(node.op, ast.Add):
             return Ev(a + b)
+        if isinstance(a, LoopInt) or isinstance(b, LoopInt):
+            return Ev(_affine(node.op, a, b))
         if isinstance(a, (tuple, Seq)) and isinstance(b, int) and isinstance(node.op, ast.Mult):
             return Ev(rules.repeat_seq(a, b))
         if isinstance(a, Arr) or isinstance(b, Arr):
@@ -448,3 +469,28 @@ def _is_module_class(base: Any) -> bool:
         return True
     return isinstance(base, Ref) and base.family in ("torch", "torch_geometric") and \
         base.path.rsplit(".", 1)[-1] in ("Module", "MessagePassing", "BasicGNN")
+
+
+def _moved_in_place(call: ast.AST) -> Optional[str]:
+    """`data.to(device)` / `.cuda()` / `.cpu()` as a statement: the name it moves."""
+    if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
+            and call.func.attr in ("to", "cuda", "cpu") and isinstance(call.func.value, ast.Name):
+        return call.func.value.id
+    return None
+
+
+def _affine(op, a: Any, b: Any) -> Any:
+    """Arithmetic of a loop variable with ints: i * b, (i + 1) * b, i + k."""
+    if isinstance(a, LoopInt) and isinstance(b, int) and not isinstance(b, bool):
+        loop, k, flipped = a, b, False
+    elif isinstance(b, LoopInt) and isinstance(a, int) and not isinstance(a, bool):
+        loop, k, flipped = b, a, True
+    else:
+        return UNKNOWN
+    if isinstance(op, ast.Add):
+        return LoopInt(loop.name, loop.scale, loop.offset + k)
+    if isinstance(op, ast.Sub) and not flipped:
+        return LoopInt(loop.name, loop.scale, loop.offset - k)
+    if isinstance(op, ast.Mult):
+        return LoopInt(loop.name, loop.scale * k, loop.offset * k)
+    return UNKNOWN

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .values import ITEMSIZE, Arr, ReadInt, Seq, SparseMat, canonical_dtype
 
 _SAFE_BUILTINS = {"min": min, "max": max, "sum": sum, "range": range, "comb": math.comb,
+                  "int": int, "abs": abs,
                   "__builtins__": {}}
 
 
@@ -48,7 +49,11 @@ class Compiled:
     def __init__(self, formula: Formula):
         self.formula = formula
         self.params: List[Tuple[str, Optional[Tuple[str, ...]], Any, bool]] = []
+        self.rest = False  # a **kwargs parameter takes what the others do not
         for item in _split(formula.params):
+            if item.startswith("**"):
+                self.rest = True
+                continue
             star = item.startswith("*")
             item = item.lstrip("*")
             name, _, default = item.partition("=")
@@ -111,6 +116,7 @@ class Outcome:
     exact: bool
     what: str
     notes: List[str]
+    value: Any = None                # what the call returns (an Arr or a tuple)
 
 
 class Evaluation:
@@ -126,9 +132,13 @@ class Evaluation:
         self.env.update(nodes=self.nodes, size=_size, length=_length, itemsize=_itemsize,
                         linalg=_linalg_dtype, einsum=_einsum_shape, nnz=_nnz,
                         dense=_is_dense, maxplus1=self.maxplus1, grid=_grid,
-                        len_graph=_graph_nodes, tril_count=_tril_count)
+                        len_graph=_graph_nodes, tril_count=_tril_count, dtype=_dtype,
+                        reduced=_reduced, ndim=_ndim, side=_square_side,
+                        given=lambda name: name in self.given)
         self.arrays: List[Any] = []
+        self.given: set = set()
         self._bind(args, kwargs)
+        self.given |= {name for name, _, _, _ in self.compiled.params[:len(args)]}
 
     def _bind(self, args: list, kwargs: Dict[str, Any]) -> None:
         position = 0
@@ -143,6 +153,7 @@ class Evaluation:
                 position += 1
             elif name in kwargs:
                 value = kwargs.pop(name)
+                self.given.add(name)
             elif default is not _REQUIRED:
                 value = default
             else:
@@ -152,8 +163,10 @@ class Evaluation:
             if isinstance(value, (Arr, SparseMat)):
                 self.arrays.append(value)
             self.env[name] = value
-        if position < len(args) or kwargs:
+        if position < len(args) or (kwargs and not self.compiled.rest):
             raise LookupError("unexpected arguments")
+        self.passed = set(kwargs) | {name for name, _, _, _ in
+                                     self.compiled.params[:position]}
 
     def _shape(self, value: Any, dims: Tuple[str, ...]) -> None:
         shape = getattr(value, "shape", None)
@@ -215,7 +228,15 @@ class Evaluation:
         exact = self.exact and not any(getattr(a, "estimated", False) for a in self.arrays)
         what = self.compiled.formula.what.format(**{k: v for k, v in env.items()
                                                     if isinstance(v, (int, str))})
-        return Outcome(results, max(peak, total), total, exact, what, self.notes)
+        returns = self.compiled.formula.returns
+        as_tuple = returns == "tuple" or (returns == "auto" and len(results) > 1) or \
+            (returns == "tuple_if_uv" and len(results) > 1) or \
+            (returns == "with_attr" and "edge_attr" in self.given)
+        value = tuple(arr for _, arr in results) if as_tuple else \
+            (results[0][1] if results else None)
+        if returns in ("pair", "with_attr") and as_tuple or returns == "pair":
+            value = (results[0][1], None) if results else None
+        return Outcome(results, max(peak, total), total, exact, what, self.notes, value)
 
 
 def evaluate(formula: Formula, args: list, kwargs: Dict[str, Any], reader) -> Optional[Outcome]:
@@ -229,7 +250,44 @@ def evaluate(formula: Formula, args: list, kwargs: Dict[str, Any], reader) -> Op
 def _size(value: Any) -> int:
     if isinstance(value, (Arr, SparseMat)) and value.shape is not None:
         return math.prod(value.shape)
+    if isinstance(value, Seq) and value.count is not None:
+        return value.count  # a range or list as array_like
     raise LookupError("size")
+
+
+def _dtype(value: Any) -> str:
+    """An array's dtype; a range or list of ints becomes int64 (NumPy's default int)."""
+    if isinstance(value, (Arr, SparseMat)):
+        return value.dtype
+    if isinstance(value, Seq):
+        return "int64"
+    raise LookupError("dtype")
+
+
+def _ndim(value: Any) -> int:
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple):
+        return len(shape)
+    raise LookupError("ndim")
+
+
+def _reduced(value: Any, axis: Any, keepdims: Any) -> tuple:
+    """The shape left after reducing `value` over `axis` (None: everything)."""
+    shape = value.shape
+    if axis is None:
+        return (1,) * len(shape) if keepdims else ()
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = {a % len(shape) for a in axes}
+    return tuple(1 if i in axes else d for i, d in enumerate(shape)
+                 if keepdims or i not in axes)
+
+
+def _square_side(count: int) -> int:
+    """scipy's squareform: the n whose n * (n - 1) / 2 pairs a condensed matrix holds."""
+    side = (1 + math.isqrt(1 + 8 * count)) // 2
+    if side * (side - 1) // 2 != count:
+        raise LookupError("not a condensed matrix")
+    return side
 
 
 def _graph_nodes(value: Any) -> int:
@@ -325,7 +383,7 @@ TABLE: Tuple[Formula, ...] = (
             ("edge_index: int64[2, E]",),
             peak="(33 if is_sorted else 57) * E",
             what="coalesce sorts and de-duplicates {E:,} edges", kind="graph_utility",
-            exact=False),
+            exact=False, returns="with_attr"),
     # to_undirected: both directions concatenated (row and col, 16E each), stacked (32E),
     # then coalesced as 2E edges.
     Formula(f"{PYG}.to_undirected",
@@ -333,18 +391,20 @@ TABLE: Tuple[Formula, ...] = (
             ("edge_index: int64[2, 2 * E]",),
             peak="64 * E + 57 * 2 * E",
             what="to_undirected doubles {E:,} edges, then sorts and de-duplicates them",
-            kind="graph_utility", exact=False),
+            kind="graph_utility", exact=False, returns="with_attr"),
     # add_self_loops: arange(N) repeated into a 2 x N loop index (16N), concatenated.
     Formula(f"{PYG}.add_self_loops",
             "edge_index[2, E], edge_attr=None, fill_value=None, num_nodes=None",
             ("edge_index: int64[2, E + N]",),
             where=(("N", "nodes(edge_index, num_nodes)"),),
             peak="results + 16 * N",
-            what="add_self_loops adds N = {N:,} loops to {E:,} edges", kind="graph_utility"),
+            what="add_self_loops adds N = {N:,} loops to {E:,} edges", kind="graph_utility",
+            returns="pair"),
     # remove_self_loops: a mask (1E), its int64 index (8E), the kept edges (16E).
     Formula(f"{PYG}.remove_self_loops", "edge_index[2, E], edge_attr=None",
             ("edge_index: int64[2, E]",), peak="25 * E",
-            what="remove_self_loops copies {E:,} edges", kind="graph_utility", exact=False),
+            what="remove_self_loops copies {E:,} edges", kind="graph_utility", exact=False,
+            returns="pair"),
     # scipy.sparse.csgraph: distances are float64, predecessors int32, one row per source.
     Formula("scipy.sparse.csgraph.dijkstra",
             "csgraph[N, N], directed=True, indices=None, return_predecessors=False, "
@@ -433,7 +493,7 @@ TABLE: Tuple[Formula, ...] = (
     Formula("numpy.meshgrid", "*xi, copy=True, sparse=False, indexing='xy'",
             ("g1: T[G] if copy and not sparse", "g2: T[G] if copy and not sparse and L > 1",
              "g3: T[G] if copy and not sparse and L > 2"),
-            where=(("T", "xi[0].dtype"), ("L", "length(xi)"), ("G", "grid(xi, indexing)")),
+            where=(("T", "dtype(xi[0])"), ("L", "length(xi)"), ("G", "grid(xi, indexing)")),
             what="meshgrid copies each of its {L} grids", kind="expansion", returns="tuple"),
     # tril/triu_indices: an n x m boolean mask, then two int64 index arrays.
     Formula("numpy.tril_indices", "n, k=0, m=None",
@@ -460,6 +520,39 @@ TABLE: Tuple[Formula, ...] = (
             ("out: int64[tensor.shape, C]",),
             where=(("C", "num_classes if num_classes > 0 else maxplus1(tensor)"),),
             what="one_hot with {C:,} classes", kind="expansion"),
+    # dropout_edge: a uniform draw per edge (float32) and its mask, then the kept edges
+    # through the mask's int64 index. How many are kept is drawn: (1 - p) E expected.
+    Formula(f"{PYG}.dropout_edge",
+            "edge_index[2, E], p=0.5, force_undirected=False, training=True",
+            ("edge_index: int64[2, K]", "mask: bool[E]"),
+            where=(("K", "int(E * (1 - p)) if training else E"),),
+            peak="results + 4 * E + 8 * K",
+            what="dropout_edge keeps about {K:,} of {E:,} edges", kind="graph_utility",
+            exact=False, returns="tuple"),
+    # np.linalg.norm along an axis squares every element first (x * x), then reduces.
+    Formula("numpy.linalg.norm", "x, ord=None, axis=None, keepdims=False",
+            ("norm: T[reduced(x, axis, keepdims)]",),
+            where=(("T", "linalg(x)"), ("s", "itemsize(T)")),
+            peak="results + (size(x) * s if axis is not None else 0)",
+            what="norm", kind="elementwise"),
+    # np.diag of a vector builds the square matrix (of a matrix it returns a view).
+    Formula("numpy.diag", "v, k=0",
+            ("d: T[D, D] if ndim(v) == 1",),
+            where=(("T", "dtype(v)"), ("D", "size(v) + max(k, -k)")),
+            what="np.diag: a {D:,} x {D:,} matrix from a vector", kind="expansion",
+            also=("numpy.diagflat",)),
+    # scipy.spatial.distance: float64 distances, M_A x M_B (cdist) or condensed (pdist);
+    # squareform turns n (n - 1) / 2 distances into an n x n matrix.
+    Formula("scipy.spatial.distance.cdist", "XA[MA, DA], XB[MB, DB], metric='euclidean', **kw",
+            ("d: float64[MA, MB]",), what="cdist: {MA:,} x {MB:,} distances",
+            kind="pairwise"),
+    Formula("scipy.spatial.distance.pdist", "X[M, D], metric='euclidean', **kw",
+            ("d: float64[M * (M - 1) // 2]",), what="pdist: the distances of {M:,} points",
+            kind="pairwise"),
+    Formula("scipy.spatial.distance.squareform", "X, force='no', checks=True",
+            ("square: T[side(size(X)), side(size(X))] if ndim(X) == 1",),
+            where=(("T", "dtype(X)"),), what="squareform: an n x n matrix from pairs",
+            kind="pairwise"),
     # networkx: to_numpy_array, then SciPy's Floyd-Warshall on it and its result.
     Formula("networkx.floyd_warshall_numpy", "G, nodelist=None, weight='weight'",
             ("dist: float64[N, N]",),

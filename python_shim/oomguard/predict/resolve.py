@@ -16,9 +16,10 @@ from ..sizes.arrays import NumpyKit
 from .budget import Budget, OutOfTime
 from .reads import READER
 from ..sizes.safe import instance_dict, is_sub, module_attr, type_name
-from ..sizes.torchlike import TorchKit
+from ..sizes.torchlike import TorchKit, tensor_parts
 from .values import (UNKNOWN, Arr, Device, DType, Graph, GraphList, Hetero, Loader, Model,
-                     ModelClass, NxGraph, Ref, Seq, SparseMat, TensorSet, canonical_dtype)
+                     ModelClass, NxGraph, Record, Ref, Seq, SparseMat, TensorSet,
+                     canonical_dtype)
 
 FAMILIES = ("torch", "numpy", "scipy", "networkx", "torch_geometric", "copy")
 MAX_SEQ_READ = 1000    # items of a list read one by one; longer lists are unknown
@@ -32,7 +33,8 @@ _MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
 _EXPORTS = {
     "torch": ("torch", "torch.nn.functional", "torch.utils.data", "torch.nn"),
     "numpy": ("numpy", "numpy.random", "numpy.linalg"),
-    "scipy": ("scipy.sparse", "scipy.sparse.csgraph", "scipy.linalg"),
+    "scipy": ("scipy.sparse", "scipy.sparse.csgraph", "scipy.linalg",
+              "scipy.spatial.distance"),
     "networkx": ("networkx",),
     "torch_geometric": ("torch_geometric.utils", "torch_geometric.data",
                         "torch_geometric.loader"),
@@ -72,6 +74,7 @@ class Resolver:
             "module": _first_class("torch.nn.modules.module", "Module"),
             "conv": _first_class("torch_geometric.nn.conv.message_passing", "MessagePassing"),
             "tensorset": _first_class("torch.utils.data.dataset", "TensorDataset"),
+            "argparse": _first_class("argparse", "Namespace"),
             "size": _first_class("torch", "Size"),
             "device": _first_class("torch", "device"),
             "dtype": _first_class("torch", "dtype"),
@@ -168,7 +171,24 @@ class Resolver:
             return NxGraph(len(nodes) if type(nodes) is dict else None)
         if obj is float_type or obj is int_type or obj is bool_type:
             return DType({float: "float64", int: "int64", bool: "bool"}[obj])
+        if tp is types.SimpleNamespace or (self._classes["argparse"] is not None
+                                           and tp is self._classes["argparse"]):
+            return self.record(obj, depth)
         return UNKNOWN
+
+    def record(self, obj: Any, depth: int) -> Any:
+        """An argparse.Namespace or SimpleNamespace: its plain values (numbers, strings,
+        tuples of them), read from the instance dict; anything else is unknown."""
+        fields = instance_dict(obj)
+        if fields is None or len(fields) > 200 or depth > 2:
+            return UNKNOWN
+        plain = []
+        for key, item in list(fields.items()):
+            if type(key) is str and (item is None or type(item) in (int, float, str, bool,
+                                                                      tuple)):
+                value = self.value(item, depth + 1)
+                plain.append((key, value))
+        return Record(tuple(plain))
 
     # -- arrays ---------------------------------------------------------------------
     def tensor(self, obj: Any) -> Any:
@@ -177,10 +197,23 @@ class Resolver:
             shape = tuple(int(d) for d in kit.shape(obj))
             dtype = canonical_dtype(kit.dtype_name(kit.dtype(obj))) or "float32"
             device = kit.device_name(kit.device(obj))
+            if kit.layout(obj) is not kit.strided:
+                return self.torch_sparse(obj, shape, dtype, device)
         # A meta tensor in the namespace stands for a tensor of that shape: that is how
         # one sketches a 60k x 60k adjacency without the memory (and how tests do).
         arr = Arr("torch", shape, dtype, "cpu" if device == "meta" else normal_device(device))
         return self._remember(arr, obj) if device == "cpu" else arr
+
+    def torch_sparse(self, obj: Any, shape, dtype: str, device: str) -> Any:
+        """A sparse tensor: its dense shape, and the non-zeros its values hold."""
+        kit = self.torch
+        try:
+            values = tensor_parts(kit, obj)[-1]
+            nnz = int(kit.shape(values)[0]) if kit.shape(values) else None
+        except Exception:
+            nnz = None
+        return SparseMat(shape, dtype, nnz, lib="torch",
+                         device="cpu" if device == "meta" else normal_device(device))
 
     def ndarray(self, obj: Any) -> Any:
         kit = self.numpy
@@ -295,6 +328,10 @@ class Resolver:
         if fields.get("_indices") is not None:
             return UNKNOWN  # a subset: its length would need the index list read
         whole = self.value(data)
+        if isinstance(whole, Hetero):
+            return GraphList(1, whole.nbytes, whole.num_nodes, whole.num_edges, None,
+                             whole.device, whole=whole) if _one_graph(slices, self) \
+                else UNKNOWN
         if not isinstance(whole, Graph):
             return UNKNOWN
         count = None
@@ -395,6 +432,17 @@ def normal_device(name: str) -> str:
     if name == "cuda":
         return "cuda:0"
     return name
+
+
+def _one_graph(slices: dict, resolver: "Resolver") -> bool:
+    """An InMemoryDataset of one graph (OGB_MAG, MovieLens, ...): its slices say 0..n."""
+    for item in slices.values():
+        if resolver.torch is not None and is_sub(type(item), resolver.torch.Tensor):
+            shape = resolver.tensor(item).shape
+            return bool(shape) and shape[0] == 2
+        if type(item) is dict:
+            return _one_graph(item, resolver)
+    return False
 
 
 def _first_class(module: str, attr: str) -> Optional[type]:

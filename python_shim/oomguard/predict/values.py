@@ -266,7 +266,7 @@ class GraphList:
     feature_dim: Optional[int]
     device: str = "cpu"
     estimated: bool = False
-    whole: Optional[Graph] = None   # an InMemoryDataset's collated data (dataset._data)
+    whole: Any = None   # an InMemoryDataset's collated data (dataset._data): Graph, Hetero
 
 
 @dataclass(frozen=True)
@@ -289,9 +289,48 @@ class Loader:
 
 @dataclass(frozen=True)
 class SparseMat:
+    """A scipy.sparse matrix or a torch sparse tensor (lib "torch"): what densifying
+    it would take."""
     shape: Optional[Tuple[int, ...]]
     dtype: str
     nnz: Optional[int] = None
+    lib: str = "scipy"
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class Record:
+    """An argparse.Namespace or types.SimpleNamespace: its plain values by name."""
+    fields: Tuple[Tuple[str, Any], ...]
+
+    def get(self, name: str) -> Any:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return UNKNOWN
+
+
+@dataclass(frozen=True)
+class LoopInt:
+    """`scale * i + offset` for the variable `i` of a `for i in range(...)` loop: so that
+    x[i * b:(i + 1) * b] is known to be b rows long (fld's chunked cdist)."""
+    name: str
+    scale: int = 1
+    offset: int = 0
+
+
+class RangeItem:
+    """What iterating a range yields (bound as a LoopInt to a plain loop variable)."""
+    __slots__ = ()
+
+
+RANGE_ITEM = RangeItem()
+
+
+@dataclass(frozen=True)
+class Span:
+    """A slice whose bounds are loop-relative but whose length is known."""
+    length: int
 
 
 @dataclass(frozen=True)

@@ -87,16 +87,36 @@ def to_dense_adj(an, node, args, kwargs, inputs):
 def _densify(an, node, matrix: SparseMat, inputs, what: str) -> Ev:
     if matrix.shape is None:
         raise NotHandled()
-    result = Arr("numpy", matrix.shape, matrix.dtype,
+    result = Arr("numpy" if matrix.lib != "torch" else "torch", matrix.shape, matrix.dtype,
+                 matrix.device,
                  density=(matrix.nnz / max(1, _product(matrix.shape)))
                  if matrix.nnz is not None else None)
     return an.alloc(node, result, inputs, "dense_adjacency", what)
 
 
-@method("sparse", "toarray", "todense")
+@method("sparse", "toarray", "todense", "to_dense")
 def sparse_dense(an, node, matrix, args, kwargs, inputs):
     return _densify(an, node, matrix, inputs,
                     f"sparse .{node.func.attr}(): every zero stored explicitly")
+
+
+@func("torch.sparse_coo_tensor", "torch.sparse.FloatTensor", "torch.sparse.IntTensor",
+      "torch.sparse.LongTensor", "torch.sparse.DoubleTensor")
+def sparse_tensor(an, node, args, kwargs, inputs):
+    """A sparse tensor from indices and values: nothing dense, and it knows its size."""
+    values = args[1] if len(args) > 1 else kw(kwargs, "values")
+    size = args[2] if len(args) > 2 else kw(kwargs, "size", None)
+    name = getattr(node.func, "attr", "")
+    dtype = {"FloatTensor": "float32", "IntTensor": "int32", "LongTensor": "int64",
+             "DoubleTensor": "float64"}.get(name)
+    shape = tuple(size) if isinstance(size, tuple) and all(
+        as_int(d) is not None for d in size) else None
+    if not isinstance(values, Arr):
+        raise NotHandled()
+    for ev in inputs:
+        an.free(ev)  # the indices and values are kept, not copied
+    return Ev(SparseMat(shape, dtype or dtype_of(kw(kwargs, "dtype"), values.dtype),
+                        values.numel, lib="torch", device=values.device))
 
 
 @method("sparse", "tocsr", "tocoo", "tocsc", "tolil", "astype", "copy", "transpose")

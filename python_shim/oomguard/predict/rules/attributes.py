@@ -3,8 +3,8 @@ graph's tensors and counts, and methods (bound here, applied by the call rules).
 from __future__ import annotations
 
 from ..values import (UNKNOWN, Arr, Bound, Device, DType, Ev, Graph, GraphList, Hetero,
-                      Loader, Model, ModelClass, NxGraph, ReadInt, Ref, Seq, SparseMat,
-                      TensorSet)
+                      Loader, Model, ModelClass, NxGraph, ReadInt, Record, Ref, Seq,
+                      SparseMat, TensorSet)
 from ..values import ITEMSIZE
 
 READ_SCALAR_METHODS = ("item", "long", "int", "tolist")
@@ -55,13 +55,15 @@ def attribute(an, node, base: Ev) -> Ev:
             return Ev(value.feature_dim if value.feature_dim is not None else UNKNOWN)
         if name in ("data", "_data") and value.whole is not None:
             return Ev(value.whole)
-        if name == "num_classes" and value.whole is not None:
+        if name == "num_classes" and isinstance(value.whole, Graph):
             from .graphs import num_classes
             return Ev(num_classes(an, value.whole, an.snippet(node.value)))
-        if value.whole is not None and value.whole.tensor(name) is not None:
+        if isinstance(value.whole, Graph) and value.whole.tensor(name) is not None:
             return Ev(value.whole.tensor(name))  # PyG forwards dataset.x to its data
     if isinstance(value, TensorSet) and name == "tensors":
         return Ev(value.arrays)
+    if isinstance(value, Record):
+        return Ev(value.get(name))
     if isinstance(value, Loader) and name == "batch_size":
         return Ev(value.batch_size if value.batch_size is not None else UNKNOWN)
     if isinstance(value, ReadInt) and name in READ_SCALAR_METHODS:

@@ -25,11 +25,7 @@ def _handler(formula: formulas.Formula):
         ev = an.alloc(node, biggest if len(arrays) == 1 else biggest.but(role="bytes"),
                       inputs, formula.kind, what, nbytes=outcome.nbytes,
                       transient=outcome.peak - outcome.nbytes, exact=outcome.exact)
-        if formula.returns == "tuple" or (formula.returns == "auto" and len(arrays) > 1) \
-                or (formula.returns == "tuple_if_uv" and len(arrays) > 1):
-            ev.value = tuple(arrays)
-        else:
-            ev.value = arrays[0]
+        ev.value = outcome.value
         return ev
     return apply
 

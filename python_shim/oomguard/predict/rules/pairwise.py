@@ -6,8 +6,8 @@ from __future__ import annotations
 import ast
 import sys
 
-from ..values import (UNKNOWN, Arr, Ev, Graph, GraphList, Hetero, Seq, TensorSet,
-                      canonical_dtype, is_float, promote)
+from ..values import (ITEMSIZE, UNKNOWN, Arr, Ev, Graph, GraphList, Hetero, Seq, Span,
+                      TensorSet, canonical_dtype, is_float, promote)
 from .common import NotHandled, as_int, dtype_of, items_of, kw, torch_default_float
 from .registry import func, method
 
@@ -83,9 +83,19 @@ def matmul_of(an, node, a, b, inputs) -> Ev:
     shape = matmul_shape(a.shape, b.shape)
     if shape is None:
         raise NotHandled()
-    result = Arr(a.lib, shape, promote(a.dtype, b.dtype),
-                 a.device if a.device != "cpu" else b.device)
-    return an.alloc(node, result, inputs, "pairwise", "a matrix product of every pair")
+    dtype = promote(a.dtype, b.dtype)
+    result = Arr(a.lib, shape, dtype, a.device if a.device != "cpu" else b.device,
+                 estimated=a.estimated or b.estimated)
+    # NumPy multiplies one type: an input of another dtype is first copied as `dtype`
+    # (a bool matrix dotted with a float64 vector becomes a float64 matrix).
+    cast = sum((x.numel or 0) * ITEMSIZE.get(dtype, 8) for x in (a, b)
+               if a.lib == "numpy" and x.dtype != dtype)
+    what = "a matrix product of every pair" if (result.numel or 0) > \
+        max(a.numel or 0, b.numel or 0) else "a matrix product"
+    if cast:
+        what += f" (its {'inputs are' if a.dtype != b.dtype else 'input is'} first "\
+                f"copied as {dtype})"
+    return an.alloc(node, result, inputs, "pairwise", what, transient=cast)
 
 
 @func("torch.mm", "torch.matmul", "torch.bmm", "numpy.dot", "numpy.matmul", "numpy.inner")
@@ -293,7 +303,8 @@ def _index_array(an, node, base: Ev, index: Ev) -> Ev:
         if isinstance(element, ast.Slice):
             if position >= len(dims):
                 break
-            out.append(_slice_len(part, dims[position]))
+            out.append(min(part.length, dims[position]) if isinstance(part, Span)
+                       else _slice_len(part, dims[position]))
             position += 1
         elif part is None:
             out.append(1)

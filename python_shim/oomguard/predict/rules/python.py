@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
-from ..values import (UNKNOWN, Arr, Ev, GraphList, Loader, NxGraph, ReadInt, Ref, Seq,
-                      SparseMat, TensorSet)
+from ..values import (RANGE_ITEM, UNKNOWN, Arr, Ev, GraphList, Loader, LoopInt, NxGraph,
+                      ReadInt, Ref, Seq, SparseMat, TensorSet)
 from .common import as_int, items_of
 from .registry import func
 
@@ -38,11 +38,11 @@ def range_(an, node, args, kwargs, inputs):
         an.free(ev)
     bounds = [as_int(a) for a in args]
     if not bounds or None in bounds:
-        return Ev(Seq(None))
+        return Ev(Seq(None, each=RANGE_ITEM))
     try:
-        return Ev(Seq(len(range(*bounds))))
+        return Ev(Seq(len(range(*bounds)), each=RANGE_ITEM))
     except Exception:
-        return Ev(Seq(None))
+        return Ev(Seq(None, each=RANGE_ITEM))
 
 
 @func("builtins.int", "builtins.float", "builtins.abs", "builtins.round")
@@ -140,7 +140,11 @@ def listcomp(an, node: ast.ListComp) -> Ev:
     source = an.expr(generator.iter)
     count = source.value.count if isinstance(source.value, Seq) else \
         source.value.count if isinstance(source.value, GraphList) else None
-    an.bind(generator.target, Ev(element_of(an, None, source)))
+    element = element_of(an, None, source)
+    if element is RANGE_ITEM:
+        element = LoopInt(generator.target.id) if isinstance(generator.target, ast.Name) \
+            else UNKNOWN
+    an.bind(generator.target, Ev(element))
     an.free(source)
     element = an.expr(node.elt)
     if count is None:
@@ -184,3 +188,13 @@ def deep_copy(an, node, args, kwargs, inputs):
                   exact=not getattr(value, "estimated", False))
     ev.value = value
     return ev
+
+
+@func("torch.Size")
+def torch_size(an, node, args, kwargs, inputs):
+    for ev in inputs:
+        an.free(ev)
+    items = items_of(args[0]) if args else ()
+    if items is not None and all(as_int(v) is not None for v in items):
+        return Ev(tuple(items))
+    return Ev(UNKNOWN)

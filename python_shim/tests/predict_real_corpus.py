@@ -1,0 +1,537 @@
+"""Cells from real public code for the predictor: PyG and OGB examples, GitHub issues
+about memory errors, Q&A threads and research repositories, lifted nearly verbatim, each
+with its source beside it. Risky cells carry the peak worked out by hand from the
+libraries' arithmetic, and the line and device where the allocation happens.
+
+Namespaces are sized to the datasets the sources use (ogbn-arxiv 169,343 nodes and
+1,166,243 edges; ogbn-products 2,449,029 nodes and 123,718,280 directed edges in PyG's
+edge_index, i.e. 61,859,140 undirected; Reddit 232,965 nodes and 114,615,892 edges;
+ogbn-papers100M 111,059,956 nodes and 1,615,685,872 edges; ...), built as
+predict_corpus.py builds them: tensors and arrays that are expanded views owning one
+element, datasets and graphs holding such views, and real small data where a value
+must be read (labels, so that `dataset.num_classes` reads y.max() + 1). A networkx
+graph of a million nodes is a Graph whose node dict has that many keys (all that the
+predictor reads of it). There is no GPU here, so a tensor can only live on the CPU
+before the cell: where a source's tensors were already on the GPU, the cell runs on CPU
+memory instead (said per case), and where the cell itself moves them, the device is
+the GPU's.
+
+`reconstructed` marks the few cells whose source states the call and the sizes but
+shows no code (the call is written as its documentation shows it)."""
+from __future__ import annotations
+
+import argparse
+import copy
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional
+
+import networkx as nx
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+import scipy.sparse.csgraph
+import scipy.spatial.distance
+import torch
+import torch.nn.functional as F
+import torch_geometric
+from torch.utils.data import DataLoader as TorchLoader, TensorDataset
+from torch_geometric.data import Batch, Data, HeteroData, InMemoryDataset
+from torch_geometric.loader import DataLoader, NeighborLoader
+from torch_geometric.nn import GATConv, GCNConv, GENConv, SAGEConv
+from torch_geometric.utils import (add_self_loops, remove_self_loops, to_dense_adj,
+                                   to_dense_batch, to_undirected)
+
+from predict_corpus import big, big_np
+
+GiB = 1 << 30
+RAM = int(12.7 * GiB)   # a Colab session
+VRAM = 15 * GiB         # a T4
+
+
+@dataclass
+class Case:
+    name: str
+    source: str            # repository + path, or the thread's address
+    cell: str
+    setup: Callable[[], Dict]
+    family: str
+    line: int = 0          # risky cells: where the finding must be
+    peak: float = 0        # risky cells: the peak by hand
+    device: str = "cpu"
+    note: str = ""         # how the cell or its namespace departs from the source
+
+
+# -- datasets ----------------------------------------------------------------------------
+class Stored(InMemoryDataset):
+    """An InMemoryDataset holding given data (what PygNodePropPredDataset, Reddit, ...
+    hold once loaded), without files."""
+
+    def __init__(self, data, slices):
+        super().__init__(None)
+        self.data, self.slices = data, slices
+
+
+def labels(n: int, classes: int, column: bool = False) -> torch.Tensor:
+    """Real int64 labels (the max is what num_classes reads)."""
+    y = torch.zeros((n, 1) if column else (n,), dtype=torch.long)
+    y.view(-1)[0] = classes - 1
+    return y
+
+
+def graph(nodes, edges, features, classes=None, column=False, **extra) -> Data:
+    data = Data(x=big(nodes, features), edge_index=big(2, edges, dtype=torch.long), **extra)
+    if classes is not None:
+        data.y = labels(nodes, classes, column)
+    return data
+
+
+def dataset_of(data: Data) -> Stored:
+    return Stored(data, {"x": torch.tensor([0, data.num_nodes])})
+
+
+ARXIV = dict(nodes=169_343, edges=1_166_243, features=128, classes=40, column=True)
+PRODUCTS = dict(nodes=2_449_029, edges=123_718_280, features=100, classes=47, column=True)
+REDDIT = dict(nodes=232_965, edges=114_615_892, features=602, classes=41)
+PAPERS = dict(nodes=111_059_956, edges=1_615_685_872, features=128)
+FLICKR = dict(nodes=89_250, edges=899_756, features=500, classes=7)
+CORA = dict(nodes=2_708, edges=10_556, features=1_433, classes=7)
+PENN94 = dict(nodes=41_554, edges=1_362_229, features=4_814, classes=2)
+
+
+def masks(n):
+    return dict(train_mask=big(n, dtype=torch.bool), val_mask=big(n, dtype=torch.bool),
+                test_mask=big(n, dtype=torch.bool))
+
+
+def ogb(spec, **extra):
+    return lambda: dataset_of(graph(**spec, **extra))
+
+
+def mag() -> HeteroData:
+    """OGB_MAG as PyG holds it (preprocess='metapath2vec': every type has x)."""
+    data = HeteroData()
+    data["paper"].x = big(736_389, 128)
+    data["paper"].y = labels(736_389, 349)
+    data["paper"].train_mask = big(736_389, dtype=torch.bool)
+    data["paper"].val_mask = big(736_389, dtype=torch.bool)
+    for kind, count in (("author", 1_134_649), ("institution", 8_740),
+                        ("field_of_study", 59_965)):
+        data[kind].x = big(count, 128)
+    for triple, count in ((("author", "affiliated_with", "institution"), 1_043_998),
+                          (("author", "writes", "paper"), 7_145_660),
+                          (("paper", "cites", "paper"), 5_416_271),
+                          (("paper", "has_topic", "field_of_study"), 7_505_078)):
+        data[triple].edge_index = big(2, count, dtype=torch.long)
+    return data
+
+
+def movielens() -> HeteroData:
+    """PyG's MovieLens (model_name='all-MiniLM-L6-v2'): 610 users without features."""
+    data = HeteroData()
+    data["user"].num_nodes = 610
+    data["movie"].x = big(9_742, 404)
+    data["user", "rates", "movie"].edge_index = big(2, 100_836, dtype=torch.long)
+    return data
+
+
+def dblp() -> HeteroData:
+    data = HeteroData()
+    for kind, count, width in (("author", 4_057, 334), ("paper", 14_328, 4_231),
+                               ("term", 7_723, 50)):
+        data[kind].x = big(count, width)
+    data["author"].y = labels(4_057, 4)
+    data["author"].train_mask = big(4_057, dtype=torch.bool)
+    data["conference"].num_nodes = 20
+    for triple, count in ((("author", "to", "paper"), 19_645),
+                          (("paper", "to", "author"), 19_645),
+                          (("paper", "to", "term"), 85_810),
+                          (("term", "to", "paper"), 85_810),
+                          (("paper", "to", "conference"), 14_328),
+                          (("conference", "to", "paper"), 14_328)):
+        data[triple].edge_index = big(2, count, dtype=torch.long)
+    return data
+
+
+@functools.lru_cache(maxsize=None)
+def nx_graph(nodes: int, directed: bool = False):
+    """A networkx graph with `nodes` nodes and no edges, its node dict filled directly
+    (nx.empty_graph of a million nodes takes seconds and hundreds of MiB)."""
+    graph_ = nx.DiGraph() if directed else nx.Graph()
+    graph_._node = dict.fromkeys(range(nodes), {})
+    return graph_
+
+
+def csr(n, m=None, dtype=np.float64, nnz=10):
+    m = n if m is None else m
+    rows = np.arange(nnz) % n
+    return sp.coo_matrix((np.ones(nnz, dtype=dtype), (rows, rows % m)), shape=(n, m)).tocsr()
+
+
+# -- models built as the sources build them ----------------------------------------------
+class TwoLayerGCN(torch.nn.Module):
+    """pyg-team/pytorch_geometric#1725's GCN(num_features, num_classes, hidden)."""
+
+    def __init__(self, num_features, num_classes, hidden_channels):
+        super().__init__()
+        self.conv1 = GCNConv(num_features, hidden_channels)
+        self.conv2 = GCNConv(hidden_channels, num_classes)
+
+
+class DeeperGCN(torch.nn.Module):
+    """lightaime/deep_gcns_torch's ogbn-products model: 14 GENConv layers of 128."""
+
+    def __init__(self, layers=14, hidden=128):
+        super().__init__()
+        self.node_features_encoder = torch.nn.Linear(100, hidden)
+        self.gcns = torch.nn.ModuleList(GENConv(hidden, hidden) for _ in range(layers))
+
+
+class OgbGCN(torch.nn.Module):
+    """The GCN class of ogb's examples/nodeproppred/*/gnn.py (defined in an earlier cell:
+    its constructor runs later, so only its arguments are known to the predictor)."""
+
+    def __init__(self, in_channels, hidden_channels, out_channels, num_layers, dropout):
+        super().__init__()
+
+
+class SAGE(torch.nn.Module):
+    """examples/reddit.py's SAGE, defined in an earlier cell."""
+
+    def __init__(self, in_channels, hidden_channels, out_channels):
+        super().__init__()
+
+
+def libs(**extra) -> Callable[[], Dict]:
+    def make():
+        # values are made fresh per call: a value that is itself callable (a function
+        # or class) is given as `lambda: value`, classes as they are
+        namespace = {"torch": torch, "np": np, "sp": sp, "nx": nx, "F": F,
+                     "torch_geometric": torch_geometric, "Data": Data, "Batch": Batch,
+                     "DataLoader": DataLoader, "NeighborLoader": NeighborLoader,
+                     "to_dense_adj": to_dense_adj, "to_undirected": to_undirected,
+                     "add_self_loops": add_self_loops, "remove_self_loops": remove_self_loops,
+                     "to_dense_batch": to_dense_batch, "copy": copy, "math": math,
+                     "scipy": scipy, "device": torch.device("cuda")}
+        namespace.update({k: v() if callable(v) and not isinstance(v, type) else v
+                          for k, v in extra.items()})
+        return namespace
+    return make
+
+
+PYG = "pyg-team/pytorch_geometric"
+OGB = "snap-stanford/ogb"
+GH = "https://github.com/"
+
+RISKY = [
+    Case("cdist_80000_points", GH + "pytorch/pytorch/issues/57720",
+         'a=torch.randn(2,80000,5, device="cuda", requires_grad=True)\n'
+         'b=torch.randn(2,80000,5, device="cuda", requires_grad=True)\n'
+         "c=torch.cdist(a,b)\nc.sum().backward()",
+         libs(), "pairwise", 3, 2 * 2 * 80_000 * 5 * 4 + 2 * 80_000 ** 2 * 4, "cuda:0"),
+    Case("fld_nn_dists_chunks", "marcojira/fld fld/metrics/PrecisionRecall.py (issue #8)",
+         "dists = torch.zeros(feat.shape[0]).to(DEVICE)\n"
+         "for i in range(math.ceil(feat.shape[0] / BATCH_SIZE)):\n"
+         "    start, end = i * BATCH_SIZE, (i + 1) * BATCH_SIZE\n"
+         "    curr_dists = torch.cdist(feat[start:end], feat)\n"
+         "    curr_dists = curr_dists.topk(\n"
+         "        self.num_neighbors, dim=1, largest=False\n"
+         "    ).values\n"
+         "    dists[start:end] = curr_dists[:, -1]",
+         libs(feat=lambda: big(1_344_726, 2048), DEVICE=torch.device("cpu"),
+              BATCH_SIZE=10_000), "pairwise", 4,
+         10_000 * 1_344_726 * 4 + 1_344_726 * 4,
+         note="features on the CPU (the issue's were on the GPU: DEVICE is cpu here)"),
+    Case("pynbs_todense", GH + "idekerlab/pyNBS/issues/3",
+         "tmp_dense = adj_mat.todense()", libs(adj_mat=lambda: csr(119_290)),
+         "dense_adjacency", 1, 119_290 ** 2 * 8),
+    Case("dijkstra_200k_nodes", GH + "scipy/scipy/issues/18090",
+         "from scipy.sparse.csgraph import dijkstra\n"
+         "dist_matrix = dijkstra(csgraph=graph, directed=False)",
+         libs(graph=lambda: csr(200_000)), "graph_algorithm", 2, 200_000 ** 2 * 8,
+         note="reconstructed: the issue states the call and the 200k nodes"),
+    Case("deepwalk_transition_matrix", GH + "shun1024/weighted-deepwalk/issues/2",
+         "matrix = np.empty([len(nodes), len(nodes)])",
+         libs(nodes=lambda: list(range(65_000))), "dense_constructor", 1, 65_000 ** 2 * 8),
+    Case("tadw_adjacency", "thunlp/OpenNE src/openne/tadw.py (issue #112)",
+         "adj = np.zeros((node_size, node_size))\n"
+         "for edge in G.edges():\n"
+         "    adj[look_up[edge[0]]][look_up[edge[1]]] = 1.0\n"
+         "    adj[look_up[edge[1]]][look_up[edge[0]]] = 1.0",
+         libs(node_size=884_901, G=lambda: nx_graph(884_901), look_up={}),
+         "dense_constructor", 1, 884_901 ** 2 * 8),
+    Case("tadw_second_order", "thunlp/OpenNE src/openne/tadw.py (issue #112)",
+         "M = (adj + np.dot(adj, adj))/2",
+         libs(adj=lambda: big_np(884_901, 884_901)), "pairwise", 1,
+         2 * 884_901 ** 2 * 8),  # the product is freed once added; the sum and its half
+    Case("products_full_batch_gcn", OGB + " issues #16 and #53 (examples/nodeproppred/"
+         "products full-batch GCN)",
+         "model = GCN(data.num_features, 256, dataset.num_classes, 3, 0.5).to(device)\n"
+         "data = data.to(device)\n"
+         "out = model(data.x, data.edge_index)[train_idx]",
+         libs(dataset=ogb(PRODUCTS), data=lambda: graph(**PRODUCTS), GCN=OgbGCN,
+              train_idx=lambda: big(196_615, dtype=torch.long)),
+         "message_passing", 3,
+         123_718_280 * 256 * 4 + 2_449_029 * 100 * 4 + 2 * 123_718_280 * 8
+         + 2_449_029 * 8, "cuda:0"),
+    Case("attention_scores_40320", GH + "pytorch/pytorch/issues/133206",
+         "scores = (query @ key.transpose(-2, -1)).to(dtype=working_precision)",
+         libs(query=lambda: big(1, 8, 40_320, 64), key=lambda: big(1, 8, 40_320, 64),
+              working_precision=torch.float32), "pairwise", 1, 8 * 40_320 ** 2 * 4,
+         note="query and key on the CPU (the issue's on the GPU)"),
+    Case("softtriple_recall_sim", GH + "idstcv/SoftTriple/issues/13",
+         "num = X.shape[0]\nsim = X.dot(X.T)\nminval = np.min(sim) - 1.\n"
+         "sim -= np.diag(np.diag(sim))\nsim += np.diag(np.ones(num) * minval)",
+         libs(X=lambda: big_np(122_994, 512, dtype=np.float32)), "pairwise", 2,
+         122_994 ** 2 * 4),
+    Case("textfooler_cos_sim", "jind11/TextFooler comp_cos_sim_mat.py (issues #3, #30)",
+         "norm = np.linalg.norm(embeddings, axis=1, keepdims=True)\n"
+         'embeddings = np.asarray(embeddings / norm, "float32")\n'
+         "product = np.dot(embeddings, embeddings.T)",
+         libs(embeddings=lambda: big_np(65_713, 300)), "pairwise", 3,
+         65_713 ** 2 * 4 + 65_713 * 300 * 4),
+    Case("embedding_distance_matrix", "nesl/nlp_adversarial_examples compute_dist_mat.py"
+         " (issue #4)", "c_ = -2*np.dot(embedding_matrix.T , embedding_matrix)",
+         libs(embedding_matrix=lambda: big_np(300, 50_001, dtype=np.float32)), "pairwise",
+         1, 2 * 50_001 ** 2 * 4),
+    Case("lemon_to_numpy_array", GH + "GiulioRossetti/cdlib/issues/133",
+         "graph_m = nx.convert_matrix.to_numpy_array(graph)",
+         libs(graph=lambda: nx_graph(850_000)), "dense_adjacency", 1, 850_000 ** 2 * 8),
+    Case("sdne_adjacency", "palash1992/GEM gem/utils/graph_util.py (issue #22)",
+         "n = di_graph.number_of_nodes()\nadj = np.zeros((n, n))\n"
+         "for st, ed, w in di_graph.edges(data='weight', default=1):\n    adj[st, ed] = w",
+         libs(di_graph=lambda: nx_graph(1_500_000, directed=True)), "dense_constructor",
+         2, 1_500_000 ** 2 * 8),
+    Case("gcn_608_classes", GH + "pyg-team/pytorch_geometric/issues/1725",
+         "model.train()\noptimizer.zero_grad() #clear gradients\nout = model(data)\n"
+         "loss = loss_fn(out[data.train_mask], data.y[train_mask])",
+         libs(model=lambda: TwoLayerGCN(875, 608, 16),
+              data=lambda: Data(x=big(5_182, 875),
+                                edge_index=big(2, 25_298_524, dtype=torch.long),
+                                edge_attr=big(25_298_524), y=big(5_182, 608),
+                                train_mask=big(960, dtype=torch.long))),
+         "message_passing", 3, 25_298_524 * 608 * 4,
+         note="data on the CPU (the issue trains on the GPU)"),
+    Case("skspatial_svd_points", GH + "numpy/numpy/issues/27542",
+         "u, s, vh = np.linalg.svd(points)",
+         libs(points=lambda: big_np(3_305_428, 3)), "linalg", 1, 2 * 3_305_428 ** 2 * 8,
+         note="reconstructed: the issue gives the failing shape (3305428, 3305428)"),
+    Case("scipy_svd_wide", GH + "scipy/scipy/issues/14001",
+         "import scipy.linalg\nimport numpy as np\n"
+         "df=np.ones((4799,53130), dtype=np.float64)\nscipy.linalg.svd(df)",
+         libs(), "linalg", 4,
+         2 * 4799 * 53130 * 8 + 53130 ** 2 * 8 + 4799 ** 2 * 8 + 4 * 4799 ** 2 * 8),
+    Case("numpy_svd_27000", GH + "numpy/numpy/issues/20384",
+         "import numpy as np\nx = np.random.randn(27000,27000)\nu,s,v = np.linalg.svd(x)",
+         libs(), "linalg", 3, 27_000 ** 2 * 8 * (1 + 2 * 2 + 1 + 4)),
+    Case("bool_matrix_dot", "https://coderapp.vercel.app/answer/74633899 "
+         "(Stack Overflow: Numpy matmul requires way more memory ...)",
+         "import numpy as np\nx,y=286880, 20419\n"
+         "a=np.random.randint(0,2,(x,y),dtype=np.bool_).reshape(x,y)\n"
+         "v=np.random.rand(y)\nprint(f'{a.shape=} {a.dtype=} {a.size * a.itemsize=}')\n"
+         "print(f'{v.shape=} {v.dtype=} {v.size * v.itemsize=}')\nd = np.dot(a, v)",
+         libs(), "pairwise", 7, 286_880 * 20_419 * (1 + 8)),
+    Case("papers100m_sgc_undirected", OGB + " examples/nodeproppred/papers100M/sgc.py",
+         "x = data.x.numpy()\nN = data.num_nodes\n\nprint('Making the graph undirected.')\n"
+         "### Randomly drop some edges to save computation\n"
+         "data.edge_index, _ = dropout_edge(data.edge_index, p = args.dropedge_rate)\n"
+         "data.edge_index = to_undirected(data.edge_index, data.num_nodes)",
+         libs(data=lambda: graph(**PAPERS), dropout_edge=lambda: torch_geometric.utils.dropout_edge,
+              args=lambda: argparse.Namespace(dropedge_rate=0.4)),
+         # to_undirected of the kept edges (178 bytes each), with dropout_edge's result
+         # (the kept int64 edges and the bool mask) held by the cell
+         "graph_utility", 7, 194 * int(0.6 * 1_615_685_872) + 1_615_685_872),
+    Case("ogbn_train_products_undirected", PYG + " examples/ogbn_train.py "
+         "(--dataset ogbn-products)",
+         "if not args.use_directed_graph:\n"
+         "    data.edge_index = to_undirected(data.edge_index, reduce='mean')",
+         libs(data=lambda: graph(**PRODUCTS), args=None), "graph_utility", 2,
+         178 * 123_718_280),
+    Case("ogbn_train_papers_undirected", PYG + " examples/ogbn_train.py "
+         "(--dataset ogbn-papers100M)",
+         "if not args.use_directed_graph:\n"
+         "    data.edge_index = to_undirected(data.edge_index, reduce='mean')",
+         libs(data=lambda: graph(**PAPERS), args=None), "graph_utility", 2,
+         178 * 1_615_685_872),
+    Case("spose_one_hot_eye", "ViCCo-Group/SPoSE main.py#L154 (issue #1)",
+         "I = torch.eye(n_items)", libs(n_items=1_461_680), "dense_constructor", 1,
+         8_546_033_689_600),
+    Case("rasterfairy_cdist", GH + "scipy/scipy/issues/8891",
+         ">>> print(grid.shape)\n>>> print(features.shape)\n"
+         ">>> cost = cdist(grid, features, 'sqeuclidean')".replace(">>> ", ""),
+         libs(grid=lambda: big_np(331_776, 2), features=lambda: big_np(331_368, 2),
+              cdist=lambda: scipy.spatial.distance.cdist), "pairwise", 3, 331_776 * 331_368 * 8),
+    Case("st_dbscan_squareform", "eren-ck/st_dbscan src/st_dbscan/st_dbscan.py (issue #2)",
+         "time_dist = squareform(pdist(X[:, 0].reshape(n, 1), metric=self.metric))\n"
+         "euc_dist = squareform(pdist(X[:, 1:], metric=self.metric))\n"
+         "dist = np.where(time_dist <= self.eps2, euc_dist, 2 * self.eps1)",
+         libs(X=lambda: big_np(50_000, 3), n=50_000,
+              pdist=lambda: scipy.spatial.distance.pdist,
+              squareform=lambda: scipy.spatial.distance.squareform), "pairwise", 1,
+         50_000 * 49_999 // 2 * 8 + 50_000 ** 2 * 8),
+    Case("rmse_pdist", GH + "openproblems-bio/openproblems-v2/issues/46",
+         "from scipy.spatial.distance import pdist\nD = pdist(embedding)",
+         libs(embedding=lambda: big_np(100_955, 2)), "pairwise", 2,
+         100_955 * 100_954 // 2 * 8, note="reconstructed: the issue names pdist and the "
+         "100,955 observations"),
+    Case("meshgrid_3d_range", GH + "numpy/numpy/issues/17595",
+         "dimension=3\ntot_length=2000\nlist_no=range(1, tot_length)\n"
+         "arr = np.meshgrid ( *[list_no for _ in range ( dimension )] )",
+         libs(), "expansion", 4, 3 * 1_999 ** 3 * 8),
+    Case("deepergcn_products_test",
+         "lightaime/deep_gcns_torch examples/ogb/ogbn_products/test.py (issues #50, #92)",
+         "model.eval()\nout = model(x, edge_index)",
+         libs(model=lambda: DeeperGCN(), x=lambda: big(2_449_029, 100),
+              edge_index=lambda: big(2, 123_718_280 + 2_449_029, dtype=torch.long)),
+         "message_passing", 2, 64_597_662_208),
+    Case("dgl_khop_adj_dense", "dmlc/dgl python/dgl/transforms/functional.py khop_adj "
+         "(issue #4121, ogbn-arxiv)", "dense = adj_k.todense().astype(np.float32)",
+         libs(adj_k=lambda: csr(169_343, dtype=np.int64)), "dense_adjacency", 1,
+         169_343 ** 2 * (8 + 4)),
+    Case("textsgc_dense_adj", "Tiiiger/SGC downstream/TextSGC/utils.py (issue #11, 20ng)",
+         "dense = sparse.todense().astype(np.float32)\n"
+         "torch_dense = torch.from_numpy(dense).to(device=device)",
+         libs(sparse=lambda: csr(61_603).tocoo(), device="cpu"), "dense_adjacency", 1,
+         61_603 ** 2 * (8 + 4)),
+]
+
+BENIGN = [
+    Case("reddit_features_to_gpu", PYG + " examples/reddit.py",
+         "data = dataset[0].to(device, 'x', 'y')", libs(dataset=ogb(REDDIT)), "device_copy"),
+    Case("reddit_train_loader", PYG + " examples/reddit.py",
+         "kwargs = {'batch_size': 1024, 'num_workers': 6, 'persistent_workers': True}\n"
+         "train_loader = NeighborLoader(data, input_nodes=data.train_mask,\n"
+         "                              num_neighbors=[25, 10], shuffle=True, **kwargs)",
+         libs(data=lambda: graph(**REDDIT, **masks(232_965))), "loader"),
+    Case("reddit_subgraph_loader", PYG + " examples/reddit.py",
+         "subgraph_loader = NeighborLoader(copy.copy(data), input_nodes=None,\n"
+         "                                 num_neighbors=[-1], shuffle=False, **kwargs)\n\n"
+         "# No need to maintain these features during evaluation:\n"
+         "del subgraph_loader.data.x, subgraph_loader.data.y\n"
+         "# Add global node index information.\n"
+         "subgraph_loader.data.num_nodes = data.num_nodes\n"
+         "subgraph_loader.data.n_id = torch.arange(data.num_nodes)",
+         libs(data=lambda: graph(**REDDIT, **masks(232_965)),
+              kwargs={"batch_size": 1024, "num_workers": 6, "persistent_workers": True}),
+         "loader"),
+    Case("reddit_model", PYG + " examples/reddit.py",
+         "model = SAGE(dataset.num_features, 256, dataset.num_classes).to(device)\n"
+         "optimizer = torch.optim.Adam(model.parameters(), lr=0.01)",
+         libs(dataset=ogb(REDDIT), SAGE=SAGE), "model"),
+    Case("cluster_gcn_reddit_subgraph_loader", PYG + " examples/cluster_gcn_reddit.py",
+         "subgraph_loader = NeighborLoader(data, num_neighbors=[-1], batch_size=1024,\n"
+         "                                 shuffle=False, num_workers=12)",
+         libs(data=lambda: graph(**REDDIT)), "loader"),
+    Case("ogbn_train_arxiv_undirected", PYG + " examples/ogbn_train.py (default ogbn-arxiv)",
+         "if not args.use_directed_graph:\n"
+         "    data.edge_index = to_undirected(data.edge_index, reduce='mean')\n"
+         "if args.add_self_loop:\n"
+         "    data.edge_index, _ = remove_self_loops(data.edge_index)\n"
+         "    data.edge_index, _ = add_self_loops(data.edge_index,\n"
+         "                                        num_nodes=data.num_nodes)\n\n"
+         "data.to(device, 'x', 'y')",
+         libs(data=lambda: graph(**ARXIV), args=None), "graph_utility"),
+    Case("products_mlp_to_gpu", OGB + " examples/nodeproppred/products/mlp.py",
+         "x = data.x\nx = x.to(device)\n\ny_true = data.y.to(device)\n"
+         "train_idx = split_idx['train'].to(device)",
+         libs(data=lambda: graph(**PRODUCTS), split_idx={}), "device_copy"),
+    Case("arxiv_mlp_to_gpu", OGB + " examples/nodeproppred/arxiv/mlp.py",
+         "x = data.x\nx = x.to(device)\n\ny_true = data.y.to(device)\n"
+         "train_idx = split_idx['train'].to(device)",
+         libs(data=lambda: graph(**ARXIV), split_idx={}), "device_copy"),
+    Case("correct_and_smooth_to_gpu", PYG + " examples/correct_and_smooth.py",
+         "x, y = data.x.to(device), data.y.to(device)\n"
+         "train_idx = split_idx['train'].to(device)",
+         libs(data=lambda: graph(**PRODUCTS), split_idx={}), "device_copy"),
+    Case("unimp_arxiv_to_gpu", PYG + " examples/unimp_arxiv.py",
+         "data = dataset[0].to(device)", libs(dataset=ogb(ARXIV)), "device_copy"),
+    Case("gcn_cora", PYG + " examples/gcn.py", "data = dataset[0].to(device)",
+         libs(dataset=ogb(CORA)), "device_copy"),
+    Case("linkx_penn94", PYG + " examples/linkx.py", "data = dataset[0].to(device)",
+         libs(dataset=ogb(PENN94)), "device_copy"),
+    Case("captum_hetero_user_eye", PYG + " examples/explain/captum_explainer_hetero_link.py",
+         "data = dataset[0].to(device)\n\n# Add user node features for message passing:\n"
+         "data['user'].x = torch.eye(data['user'].num_nodes, device=device)\n"
+         "del data['user'].num_nodes",
+         libs(dataset=lambda: Stored(movielens(), {"x": torch.tensor([0, 1])})),
+         "hetero"),
+    Case("to_hetero_mag_to_gpu", PYG + " examples/hetero/to_hetero_mag.py",
+         "data = dataset[0].to(device, 'x', 'y')\n\n"
+         "train_input_nodes = ('paper', data['paper'].train_mask)\n"
+         "val_input_nodes = ('paper', data['paper'].val_mask)",
+         libs(dataset=lambda: Stored(mag(), {"x": torch.tensor([0, 1])})), "hetero"),
+    Case("hgt_dblp_to_gpu", PYG + " examples/hetero/hgt_dblp.py",
+         "data, model = data.to(device), model.to(device)",
+         libs(data=dblp, model=lambda: torch.nn.Linear(4, 4)), "hetero"),
+    Case("graph_saint_full_test", PYG + " examples/graph_saint.py (Flickr)",
+         "model.eval()\nout = model(data.x.to(device), data.edge_index.to(device))\n"
+         "pred = out.argmax(dim=-1)\ncorrect = pred.eq(data.y.to(device))",
+         libs(data=lambda: graph(**FLICKR),
+              model=lambda: torch.nn.ModuleList([GCNConv(500, 256), GCNConv(256, 256)])),
+         "message_passing"),
+    Case("papers100m_dataset_and_loader", PYG + " examples/multi_gpu/papers100m_gcn.py",
+         "data = dataset[0]\n"
+         "train_loader = NeighborLoader(data, input_nodes=split_idx['train'],\n"
+         "                              num_neighbors=[15, 10], batch_size=1024,\n"
+         "                              shuffle=True, drop_last=True)",
+         libs(dataset=ogb(PAPERS), split_idx={}), "loader"),
+    Case("deepergcn_self_loops", "lightaime/deep_gcns_torch examples/ogb/ogbn_products/"
+         "test.py",
+         "if args.self_loop:\n"
+         "    graph.edge_index = add_self_loops(edge_index=graph.edge_index,\n"
+         "                                      num_nodes=graph.num_nodes)[0]",
+         libs(graph=lambda: graph(**PRODUCTS), args=None), "graph_utility"),
+    Case("torch_svd_transposed", GH + "pytorch/pytorch/issues/24900",
+         "N=150000\nX = torch.randn((N,4))\nU,S,V = torch.svd(torch.t(X))", libs(),
+         "linalg"),
+    Case("loader_batch_size_1e10", GH + "pytorch/pytorch/issues/80493",
+         "X = torch.randn(50, 1)\ndataset = data.TensorDataset(X)\n\n# works fine\n"
+         "loader = data.DataLoader(dataset, batch_size=7)\nfor batch in loader:\n    pass\n\n"
+         "# breaks\nloader = data.DataLoader(dataset, batch_size=int(1e10))\n"
+         "for batch in loader:\n    pass",
+         libs(data=torch.utils.data), "loader",
+         note="fixed since (BatchSampler no longer allocates batch_size slots)"),
+    Case("cdist_batched_16gb", GH + "pytorch/pytorch/issues/37754",
+         'a=torch.randn(4,6890,1000, device="cuda", requires_grad=True)\n'
+         'b=torch.randn(4,8690,1000, device="cuda", requires_grad=True)\n'
+         "c=torch.cdist(a,b)\nc.sum().backward()", libs(), "pairwise"),
+    Case("einsum_xla_chain", GH + "pytorch/xla/issues/1785",
+         "tensor_1 = torch.rand([5856, 3, 3], device=device)\n"
+         "tensor_2 = torch.rand(3, device=device)\n"
+         "tensor_3 = torch.rand([40000, 3], device=device)\n\n"
+         "eijk = torch.zeros((3, 3, 3), device=device, dtype=torch.float32)\n"
+         "eijk[0, 1, 2] = eijk[1, 2, 0] = eijk[2, 0, 1] = 1\n"
+         "eijk[0, 2, 1] = eijk[2, 1, 0] = eijk[1, 0, 2] = -1\n"
+         "eps = torch.tensor(0.000001, device=device, dtype=torch.float32)\n\n"
+         "tensor_14 = tensor_1[:, 0, :] - tensor_1[:, 1, :]\n"
+         "tensor_15 = tensor_1[:, 0, :] - tensor_1[:, 2, :]\n"
+         "tensor_4 = torch.einsum('ijk,uj,vk->uvi', eijk, tensor_3, tensor_15)\n\n"
+         "tensor_5 = torch.einsum('ijk,jk->ij', tensor_4, tensor_14)",
+         libs(device="cpu"), "expansion", note="device = 'cpu', as the issue's comment "
+         "shows it run"),
+    Case("matmul_chain_vs_einsum", GH + "pytorch/pytorch/issues/28943",
+         "x = torch.randn(100, 128, 512, requires_grad=True)\n"
+         "y = torch.randn(100, 128, 512, requires_grad=True)\n"
+         "w = torch.randn(50, 512, 512, requires_grad=True)\n"
+         "s = (x.unsqueeze(1) @ w @ y.unsqueeze(1).transpose(-1,-2))\n"
+         "s2 = torch.einsum('bxi,oij,byj->boxy', x, w, y)", libs(), "pairwise"),
+    Case("to_dense_batch_dd", GH + "pyg-team/pytorch_geometric/issues/1328",
+         "for i, data in enumerate(train_loader):\n        a, b = to_dense_batch(data.x)",
+         libs(train_loader=lambda: DataLoader([Data(x=big(263, 89),
+                                                    edge_index=big(2, 1_312,
+                                                                   dtype=torch.long))] * 1_178,
+                                              batch_size=50)),
+         "loader"),
+    Case("igraph_dense_adjacency", GH + "igraph/python-igraph/issues/111",
+         "n = G.vcount()\na = np.zeros((n, n))\nrows, cols = zip(*G.get_edgelist())\n"
+         "a[rows, cols] = 1", libs(G=object()), "dense_constructor",
+         note="G is an igraph Graph: unknown to the predictor (27,885 nodes, 5.8 GiB)"),
+    Case("sgc_reddit_features", "Tiiiger/SGC utils.py load_reddit_data",
+         "features = torch.FloatTensor(np.array(features))\n"
+         "features = (features-features.mean(dim=0))/features.std(dim=0)",
+         libs(features=lambda: big_np(232_965, 602)), "elementwise"),
+    Case("grace_similarity_dblp", "CRIPAC-DIG/GRACE model.py (Model.sim, DBLP)",
+         "z1 = F.normalize(z1)\nz2 = F.normalize(z2)\ns = torch.mm(z1, z2.t())",
+         libs(z1=lambda: big(17_716, 256), z2=lambda: big(17_716, 256)), "pairwise"),
+]
