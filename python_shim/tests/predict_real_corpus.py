@@ -61,6 +61,8 @@ class Case:
     peak: float = 0        # risky cells: the peak by hand
     device: str = "cpu"
     note: str = ""         # how the cell or its namespace departs from the source
+    ram: int = RAM         # free memory to judge against: the source's machine where
+    vram: int = VRAM       # it says, else a Colab session and a T4
 
 
 # -- datasets ----------------------------------------------------------------------------
@@ -396,6 +398,60 @@ RISKY = [
          61_603 ** 2 * (8 + 4)),
 ]
 
+RISKY += [
+    Case("keras_to_categorical", "keras-team/keras keras/utils/np_utils.py to_categorical "
+         "(issue #7167)",
+         "y = np.array(y, dtype='int').ravel()\nif not num_classes:\n"
+         "    num_classes = np.max(y) + 1\nn = y.shape[0]\n"
+         "categorical = np.zeros((n, num_classes))\ncategorical[np.arange(n), y] = 1",
+         libs(y=lambda: big_np(10_000, 256, 256, 4, dtype=np.uint8), num_classes=16),
+         "dense_constructor", 5,
+         10_000 * 256 * 256 * 4 * 8 + 10_000 * 256 * 256 * 4 * 16 * 8, ram=48 * GiB,
+         note="the reporter's 48 GB machine"),
+    Case("rnn_one_hot_labels", GH + "WillKoehrsen/recurrent-neural-networks/issues/2",
+         "y = np.zeros((400000,4000000), dtype=np.int8)", libs(), "dense_constructor", 1,
+         400_000 * 4_000_000, ram=51 * GiB, note="the reporter's 51 GB machine"),
+]
+
+RISKY += [
+    Case("ogbn_train_papers_to_gpu", PYG + " examples/ogbn_train.py (--dataset "
+         "ogbn-papers100M)", "data.to(device, 'x', 'y')",
+         libs(data=lambda: Data(x=big(111_059_956, 128),
+                                edge_index=big(2, 1_615_685_872, dtype=torch.long),
+                                y=big(111_059_956, 1))),
+         "device_copy", 1, 111_059_956 * 129 * 4, "cuda:0"),
+    Case("papers100m_mlp_node2vec", OGB + " examples/nodeproppred/papers100M/mlp.py",
+         "x = data_dict['node_feat']\nsplit_idx = data_dict['split_idx']\n"
+         "y = data_dict['label'].to(torch.long)\n\nif args.use_node_embedding:\n"
+         "    x = torch.cat([x, data_dict['node2vec_embedding']], dim=-1)\n\nprint(x.shape)",
+         libs(data_dict=lambda: {"node_feat": big(111_059_956, 128),
+                                 "node2vec_embedding": big(111_059_956, 128),
+                                 "label": big(111_059_956),
+                                 "split_idx": {"train": big(1_207_179, dtype=torch.long)}},
+              args=lambda: argparse.Namespace(use_node_embedding=True)),
+         "concat", 6, 111_059_956 * 256 * 4 + 111_059_956 * 8),
+    Case("swalk_slist_inverse", "jin530/SWalk algorithms/swalk/swalk.py make_SLIST (issue "
+         "#3)", "P = np.linalg.inv(G + np.identity(self.n_items, dtype=np.float16) * self.reg)",
+         libs(G=lambda: big_np(131_342, 131_342),
+              self=lambda: argparse.Namespace(n_items=131_342, reg=10.0)),
+         "linalg", 1, 4 * 131_342 ** 2 * 8,
+         note="self is a namespace with the model's n_items and reg"),
+]
+
+RISKY += [
+    Case("sdpa_reference_long_sequence", GH + "pytorch/pytorch/issues/103082 (the "
+         "documented reference of scaled_dot_product_attention), sized by " + GH
+         + "meta-pytorch/attention-gym/issues/32",
+         "attn_mask = torch.ones((L, S), dtype=torch.bool).tril(diagonal=0)\n"
+         "attn_mask = attn_mask.maksed_fill(not attn_mask, -float('inf'))\n"
+         "attn_weight = torch.softmax((Q @ K.transpose(-2, -1) / math.sqrt(Q.size(-1))) + "
+         "attn_mask, dim=-1)\nout = attn_weight @ V",
+         libs(Q=lambda: big(2, 12, 93_600, 128), K=lambda: big(2, 12, 93_600, 128),
+              V=lambda: big(2, 12, 93_600, 128), L=93_600, S=93_600),
+         "pairwise", 3, 2 * 2 * 12 * 93_600 ** 2 * 4,
+         note="q, k, v of the attention-gym issue's shape, on the CPU"),
+]
+
 BENIGN = [
     Case("reddit_features_to_gpu", PYG + " examples/reddit.py",
          "data = dataset[0].to(device, 'x', 'y')", libs(dataset=ogb(REDDIT)), "device_copy"),
@@ -531,6 +587,43 @@ BENIGN = [
          "features = torch.FloatTensor(np.array(features))\n"
          "features = (features-features.mean(dim=0))/features.std(dim=0)",
          libs(features=lambda: big_np(232_965, 602)), "elementwise"),
+    Case("numpy_inv_eye_50000", GH + "numpy/numpy/issues/5898",
+         "A = np.eye(50000)\n\nA\n\nX = np.linalg.inv(A)\n\nX.shape\n\nnp.abs(X).sum()",
+         libs(), "linalg", ram=138_568_436 * 1024,
+         note="the reporter's 138 GB of free memory: the 80 GB it takes fits"),
+    Case("papers100m_mlp_split", OGB + " examples/nodeproppred/papers100M/mlp.py",
+         "train_dataset = SimpleDataset(x[split_idx['train']], y[split_idx['train']])\n"
+         "valid_dataset = SimpleDataset(x[split_idx['valid']], y[split_idx['valid']])\n"
+         "test_dataset = SimpleDataset(x[split_idx['test']], y[split_idx['test']])",
+         libs(x=lambda: big(111_059_956, 128), y=lambda: big(111_059_956, dtype=torch.long),
+              split_idx=lambda: {"train": big(1_207_179, dtype=torch.long),
+                                 "valid": big(125_265, dtype=torch.long),
+                                 "test": big(214_338, dtype=torch.long)},
+              SimpleDataset=TensorDataset), "gather"),
+    Case("openne_hope_blogcatalog", "thunlp/OpenNE src/openne/hope.py (BlogCatalog)",
+         "A = nx.to_numpy_matrix(graph)\n\n# self._beta = 0.0728\n\n"
+         "# M_g = np.eye(graph.number_of_nodes()) - self._beta * A\n# M_l = self._beta * A\n\n"
+         "M_g = np.eye(graph.number_of_nodes())\nM_l = np.dot(A, A)\n\n"
+         "S = np.dot(np.linalg.inv(M_g), M_l)",
+         libs(graph=lambda: nx_graph(10_312)), "linalg"),
+    Case("openne_grarep_svd", "thunlp/OpenNE src/openne/grarep.py GetRepUseSVD (BlogCatalog)",
+         "U, S, VT = la.svd(probTranMat)\nUd = U[:, 0:dim]\nSd = S[0:dim]\n"
+         "rep = np.array(Ud)*np.power(Sd, alpha).reshape((dim))",
+         libs(probTranMat=lambda: big_np(10_312, 10_312), la=lambda: np.linalg, dim=32,
+              alpha=0.5), "linalg"),
+    Case("causal_attention_mask", GH + "rasbt/LLMs-from-scratch/issues/60 (ch03 "
+         "CausalAttention, GPT-2's 1,024-token context)",
+         "mask = torch.triu(torch.ones(block_size, block_size), diagonal=1)\n"
+         "b, num_tokens, d_in = x.shape # New batch dimension b\n"
+         "keys = W_key(x)\nqueries = W_query(x)\nvalues = W_value(x)\n\n"
+         "attn_scores = queries @ keys.transpose(1, 2) # Changed transpose\n"
+         "attn_scores.masked_fill_(  # New, _ ops are in-place\n"
+         "    mask.bool()[:num_tokens, :num_tokens], -torch.inf)\n"
+         "attn_weights = torch.softmax(attn_scores / keys.shape[-1]**0.5, dim=-1)",
+         libs(block_size=1024, x=lambda: big(8, 1024, 768),
+              W_key=lambda: torch.nn.Linear(768, 768),
+              W_query=lambda: torch.nn.Linear(768, 768),
+              W_value=lambda: torch.nn.Linear(768, 768)), "pairwise"),
     Case("grace_similarity_dblp", "CRIPAC-DIG/GRACE model.py (Model.sim, DBLP)",
          "z1 = F.normalize(z1)\nz2 = F.normalize(z2)\ns = torch.mm(z1, z2.t())",
          libs(z1=lambda: big(17_716, 256), z2=lambda: big(17_716, 256)), "pairwise"),

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional
 from . import rules
 from .budget import Budget
 from .findings import format_bytes
-from .values import (RANGE_ITEM, UNKNOWN, Arr, Ev, Graph, Hetero, LoopInt, ModelClass,
+from .values import (RANGE_ITEM, SCALAR, UNKNOWN, Arr, Scalar, Ev, Graph, Hetero, LoopInt, ModelClass,
                      ReadInt, Ref, Seq, Span, read_notes)
 
 MAX_DEPTH = 60          # deeper expressions are unknown (and cannot be huge allocations)
@@ -92,9 +92,13 @@ class Analysis:
             self.block(node.body)
             self.block(node.orelse)
         elif isinstance(node, ast.If):
-            self.free(self.expr(node.test))
-            self.block(node.body)
-            self.block(node.orelse)
+            test = self.expr(node.test)
+            self.free(test)
+            known = _truth(test.value)
+            if known is not False:  # a branch that cannot run is skipped
+                self.block(node.body)
+            if known is not True:
+                self.block(node.orelse)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
                 ev = self.expr(item.context_expr)
@@ -261,7 +265,11 @@ class Analysis:
             return ev
         if isinstance(node, ast.Attribute):
             base = self.expr(node.value)
-            return rules.attribute(self, node, base)
+            try:
+                return rules.attribute(self, node, base)
+            except rules.NotHandled:
+                self.free(base)
+                return Ev(UNKNOWN)
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.BinOp):
@@ -271,6 +279,8 @@ class Analysis:
             if isinstance(ev.value, (int, float)) and not isinstance(ev.value, bool) \
                     and isinstance(node.op, (ast.USub, ast.UAdd)):
                 return Ev(-ev.value if isinstance(node.op, ast.USub) else ev.value)
+            if isinstance(node.op, ast.Not) and _truth(ev.value) is not None:
+                return Ev(not _truth(ev.value))
             if isinstance(ev.value, Arr) and not isinstance(node.op, ast.Not):
                 return self.alloc(node, ev.value.but(strided=False, role=""), [ev],
                                   "elementwise", "an elementwise result")
@@ -373,10 +383,16 @@ class Analysis:
             return Ev(a + b)
         if isinstance(a, LoopInt) or isinstance(b, LoopInt):
             return Ev(_affine(node.op, a, b))
+        if (a is SCALAR and isinstance(b, (int, float, Scalar))) or \
+                (b is SCALAR and isinstance(a, (int, float))):
+            return Ev(SCALAR)
         if isinstance(a, (tuple, Seq)) and isinstance(b, int) and isinstance(node.op, ast.Mult):
             return Ev(rules.repeat_seq(a, b))
         if isinstance(a, Arr) or isinstance(b, Arr):
-            return rules.array_binop(self, node, left, right)
+            try:
+                return rules.array_binop(self, node, left, right)
+            except rules.NotHandled:  # x @ something unknown: the result is unknown
+                pass
         self.free(left)
         self.free(right)
         return Ev(UNKNOWN)
@@ -494,3 +510,11 @@ def _affine(op, a: Any, b: Any) -> Any:
     if isinstance(op, ast.Mult):
         return LoopInt(loop.name, loop.scale * k, loop.offset * k)
     return UNKNOWN
+
+
+def _truth(value: Any) -> Optional[bool]:
+    """The truth of a value the predictor knows exactly (None, a bool, a number, a
+    string), else None: only such a test decides which branch of an `if` runs."""
+    if value is None or type(value) in (bool, int, float, str):
+        return bool(value)
+    return None

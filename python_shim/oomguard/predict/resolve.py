@@ -21,7 +21,7 @@ from .values import (UNKNOWN, Arr, Device, DType, Graph, GraphList, Hetero, Load
                      ModelClass, NxGraph, Record, Ref, Seq, SparseMat, TensorSet,
                      canonical_dtype)
 
-FAMILIES = ("torch", "numpy", "scipy", "networkx", "torch_geometric", "copy")
+FAMILIES = ("torch", "numpy", "scipy", "networkx", "torch_geometric", "copy", "math")
 MAX_SEQ_READ = 1000    # items of a list read one by one; longer lists are unknown
 MAX_ITEMS_READ = 2000  # items of all lists per predict call: past it, lists are counts
 MAX_GRAPHS_READ = 100  # graphs of a list read one by one; the rest extrapolated
@@ -39,6 +39,7 @@ _EXPORTS = {
     "torch_geometric": ("torch_geometric.utils", "torch_geometric.data",
                         "torch_geometric.loader"),
     "copy": ("copy",),
+    "math": ("math",),
 }
 
 
@@ -129,6 +130,8 @@ class Resolver:
             return obj if obj.bit_length() < 100 else UNKNOWN
         if tp is tuple or tp is list:
             return self._sequence(obj, depth)
+        if tp is dict:
+            return self.mapping(obj, depth)
         if self._classes["size"] is not None and is_sub(tp, self._classes["size"]):
             return tuple(int(d) for d in tuple.__iter__(obj))
         path = self._identities.get(id(obj))
@@ -175,6 +178,19 @@ class Resolver:
                                            and tp is self._classes["argparse"]):
             return self.record(obj, depth)
         return UNKNOWN
+
+    def mapping(self, obj: dict, depth: int) -> Any:
+        """A plain dict with string keys (split_idx, a loaded data_dict): its values by
+        key, each resolved like any value (at most MAX_SEQ_READ keys, four levels)."""
+        if len(obj) > MAX_SEQ_READ or depth >= 4 or \
+                self._items_read + len(obj) > MAX_ITEMS_READ:
+            return UNKNOWN
+        self._items_read += len(obj)
+        fields = []
+        for key, item in list(dict.items(obj)):
+            if type(key) is str:
+                fields.append((key, self.value(item, depth + 1)))
+        return Record(tuple(fields))
 
     def record(self, obj: Any, depth: int) -> Any:
         """An argparse.Namespace or SimpleNamespace: its plain values (numbers, strings,

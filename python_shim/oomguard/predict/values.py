@@ -75,6 +75,18 @@ class Unknown:
 UNKNOWN = Unknown()
 
 
+class Scalar:
+    """Some number whose value is not known (math.sqrt(d) of an unknown d, x.item()):
+    enough to know that `tensor / it` is elementwise."""
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SCALAR"
+
+
+SCALAR = Scalar()
+
+
 @dataclass(frozen=True)
 class Arr:
     """A dense array or tensor: lib is "torch" or "numpy"."""

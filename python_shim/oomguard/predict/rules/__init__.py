@@ -11,7 +11,8 @@ from .python import element_of, listcomp, repeat_seq
 from .pairwise import array_binop, compare, subscript
 from .attributes import attribute
 
-FAMILIES = ("torch", "numpy", "scipy", "networkx", "torch_geometric", "copy", "builtins")
+FAMILIES = ("torch", "numpy", "scipy", "networkx", "torch_geometric", "copy", "math",
+            "builtins")
 
 __all__ = ["attribute", "array_binop", "call", "compare", "default_suggestion",
            "element_of", "known_family", "listcomp", "names_by_family", "NotHandled",

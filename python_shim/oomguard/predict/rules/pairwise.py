@@ -6,8 +6,8 @@ from __future__ import annotations
 import ast
 import sys
 
-from ..values import (ITEMSIZE, UNKNOWN, Arr, Ev, Graph, GraphList, Hetero, Seq, Span,
-                      TensorSet, canonical_dtype, is_float, promote)
+from ..values import (ITEMSIZE, SCALAR, UNKNOWN, Arr, Ev, Graph, GraphList, Hetero, Record, Seq,
+                      Span, TensorSet, canonical_dtype, is_float, promote)
 from .common import NotHandled, as_int, dtype_of, items_of, kw, torch_default_float
 from .registry import func, method
 
@@ -51,6 +51,8 @@ def array_binop(an, node, left: Ev, right: Ev) -> Ev:
     a, b = left.value, right.value
     if isinstance(node.op, ast.MatMult):
         return matmul_of(an, node, a, b, [left, right])
+    a = 1.0 if a is SCALAR else a  # some number: as a float would be
+    b = 1.0 if b is SCALAR else b
     if not isinstance(a, (Arr, int, float)) or not isinstance(b, (Arr, int, float)):
         an.free(left)
         an.free(right)
@@ -274,6 +276,9 @@ def subscript(an, node) -> Ev:
     if isinstance(value, Graph) and isinstance(index.value, str):
         arr = value.tensor(index.value)
         return Ev(arr if arr is not None else UNKNOWN, base.temp)
+    if isinstance(value, Record) and isinstance(index.value, str):
+        an.free(index)
+        return Ev(value.get(index.value), base.temp)
     if isinstance(value, (Hetero, GraphList, TensorSet)):
         from .graphs import item_of
         an.free(index)

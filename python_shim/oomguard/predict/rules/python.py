@@ -3,9 +3,10 @@ for loop binds, list comprehensions over range(k), and `[x] * k`."""
 from __future__ import annotations
 
 import ast
+import math
 
-from ..values import (RANGE_ITEM, UNKNOWN, Arr, Ev, GraphList, Loader, LoopInt, NxGraph,
-                      ReadInt, Ref, Seq, SparseMat, TensorSet)
+from ..values import (RANGE_ITEM, SCALAR, UNKNOWN, Arr, Ev, GraphList, Loader, LoopInt,
+                      NxGraph, ReadInt, Ref, Seq, SparseMat, TensorSet)
 from .common import as_int, items_of
 from .registry import func
 
@@ -198,3 +199,28 @@ def torch_size(an, node, args, kwargs, inputs):
     if items is not None and all(as_int(v) is not None for v in items):
         return Ev(tuple(items))
     return Ev(UNKNOWN)
+
+
+_MATH = ("sqrt", "ceil", "floor", "log", "log2", "log10", "exp", "prod", "isqrt", "pow",
+         "fabs", "comb", "factorial", "trunc")
+
+
+@func(*(f"math.{name}" for name in _MATH))
+def math_function(an, node, args, kwargs, inputs):
+    """The math module on numbers the cell knows (pure, no user object involved); on
+    unknown ones, some number."""
+    for ev in inputs:
+        an.free(ev)
+    name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+    numbers = [a for a in args if type(a) in (int, float) or isinstance(a, ReadInt)]
+    if numbers and len(numbers) == len(args) and not kwargs and name in _MATH \
+            and all(abs(a) < 1 << 64 for a in numbers):
+        try:
+            if name == "prod" and len(numbers) == 1:
+                return Ev(SCALAR)
+            if name == "factorial" and numbers[0] > 1000:
+                return Ev(SCALAR)
+            return Ev(getattr(math, name)(*numbers))
+        except (ValueError, OverflowError, TypeError):
+            return Ev(SCALAR)
+    return Ev(SCALAR)
