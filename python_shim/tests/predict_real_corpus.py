@@ -452,6 +452,67 @@ RISKY += [
          note="q, k, v of the attention-gym issue's shape, on the CPU"),
 ]
 
+RISKY += [
+    Case("gamf_affinity_matrix", "LAMDA-ZhiJian zhijian/models/model_merging/method/gamf.py "
+         "(" + GH + "Thinklab-SJTU/pygmtools/issues/67)",
+         "affinity = torch.zeros([n1 * n2, n1 * n2]).cuda()", libs(n1=2765, n2=2765),
+         "dense_constructor", 1, 233_797_861_202_500),
+    Case("propainter_frames_float", "sczhou/ProPainter core/utils.py (issue #10)",
+         "img = img.float().div(255) if self.div else img.float()",
+         libs(img=lambda: big(925, 3, 720, 1280, dtype=torch.uint8),
+              self=lambda: argparse.Namespace(div=True)),
+         "elementwise", 1, 2 * 925 * 3 * 720 * 1280 * 4,
+         note="frames sized to the issue's 10,230,727,680-byte float copy"),
+    Case("gcn_608_classes_validate", GH + "pyg-team/pytorch_geometric/issues/1725",
+         "model.eval()\nout = model(data.x, data.edge_index)\n"
+         "loss = loss_fn(out[data.val_mask], data.y[data.val_mask])",
+         libs(model=lambda: TwoLayerGCN(875, 608, 16),
+              data=lambda: Data(x=big(5_182, 875),
+                                edge_index=big(2, 25_298_524, dtype=torch.long),
+                                y=big(5_182, 608), val_mask=big(240, dtype=torch.long))),
+         "message_passing", 2, 25_298_524 * 608 * 4),
+    Case("fld_pct_in_manifold", "marcojira/fld fld/metrics/PrecisionRecall.py "
+         "pct_in_manifold (issue #8)",
+         "total_in_manifold = 0\nnn_dists = nn_dists_of_manifold\n\n"
+         "for i in range(math.ceil(evaluated_feat.shape[0] / BATCH_SIZE)):\n"
+         "    start, end = i * BATCH_SIZE, (i + 1) * BATCH_SIZE\n"
+         "    pairwise_dists = torch.cdist(evaluated_feat[start:end], manifold_feat)\n"
+         "    comparison_tensor = nn_dists.unsqueeze(0).repeat(pairwise_dists.shape[0], 1)",
+         libs(evaluated_feat=lambda: big(50_000, 2048), manifold_feat=lambda: big(1_344_726, 2048),
+              nn_dists_of_manifold=lambda: big(1_344_726), BATCH_SIZE=10_000),
+         "pairwise", 7, 2 * 10_000 * 1_344_726 * 4,
+         note="the nearest-neighbour radii (get_nn_dists) passed in by name"),
+    Case("softtriple_diag", GH + "idstcv/SoftTriple/issues/13",
+         "minval = np.min(sim) - 1.\nsim -= np.diag(np.diag(sim))\n"
+         "sim += np.diag(np.ones(num) * minval)",
+         libs(sim=lambda: big_np(122_994, 122_994, dtype=np.float32), num=122_994),
+         "expansion", 2, 122_994 ** 2 * 4),
+    Case("ogbn_train_papers_self_loops", PYG + " examples/ogbn_train.py (--dataset "
+         "ogbn-papers100M --add_self_loop)",
+         "if args.add_self_loop:\n"
+         "    data.edge_index, _ = remove_self_loops(data.edge_index)\n"
+         "    data.edge_index, _ = add_self_loops(data.edge_index,\n"
+         "                                        num_nodes=data.num_nodes)",
+         libs(data=lambda: graph(**PAPERS), args=lambda: argparse.Namespace(add_self_loop=True)),
+         "graph_utility", 2, 25 * 1_615_685_872),
+    Case("anomalydae_dense_adjacency", "pygod-team/pygod pygod/models/anomalydae.py "
+         "(issue #72)",
+         "G.node_idx = torch.arange(G.x.shape[0])\nG.s = to_dense_adj(G.edge_index)[0]",
+         libs(G=lambda: Data(x=big(400_480, 64),
+                             edge_index=torch.tensor([[0, 400_479], [400_479, 0]]))),
+         "dense_adjacency", 2, 400_480 ** 2 * 4 + 400_480 * 8,
+         note="edge_index holds real data (its max, 400,479, is read)"),
+    Case("clip_retrieval_full_matrix", "mlfoundations/open_clip "
+         "tests/test_retrieval_metrics.py _full_matrix_metrics (the get_metrics of issue #11)",
+         "logits_per_image = (logit_scale * image_features @ text_features.t()).detach().cpu()\n"
+         "logits_per_text = logits_per_image.t().detach().cpu()\n\n"
+         "ground_truth = torch.arange(len(text_features)).view(-1, 1)",
+         libs(image_features=lambda: big(780_000, 512), text_features=lambda: big(780_000, 512),
+              logit_scale=lambda: torch.tensor(100.0)),
+         "pairwise", 1, 780_000 ** 2 * 4 + 780_000 * 512 * 4,
+         note="features on the CPU (the issue evaluates on the GPU)"),
+]
+
 BENIGN = [
     Case("reddit_features_to_gpu", PYG + " examples/reddit.py",
          "data = dataset[0].to(device, 'x', 'y')", libs(dataset=ogb(REDDIT)), "device_copy"),
@@ -624,6 +685,32 @@ BENIGN = [
               W_key=lambda: torch.nn.Linear(768, 768),
               W_query=lambda: torch.nn.Linear(768, 768),
               W_value=lambda: torch.nn.Linear(768, 768)), "pairwise"),
+    Case("ogbn_train_products_self_loops", PYG + " examples/ogbn_train.py (--dataset "
+         "ogbn-products --add_self_loop)",
+         "if args.add_self_loop:\n"
+         "    data.edge_index, _ = remove_self_loops(data.edge_index)\n"
+         "    data.edge_index, _ = add_self_loops(data.edge_index,\n"
+         "                                        num_nodes=data.num_nodes)",
+         libs(data=lambda: graph(**PRODUCTS),
+              args=lambda: argparse.Namespace(add_self_loop=True)), "graph_utility"),
+    Case("cluster_gcn_ppi_batch", PYG + " examples/cluster_gcn_ppi.py",
+         "train_data = Batch.from_data_list(train_dataset)",
+         libs(train_dataset=lambda: Stored(
+             Data(x=big(44_906, 50), edge_index=big(2, 1_226_368, dtype=torch.long),
+                  y=big(44_906, 121)),
+             {"x": torch.linspace(0, 44_906, 21).long()})), "batching"),
+    Case("pygat_load_cora", "Diego999/pyGAT utils.py load_data (Cora)",
+         "adj = torch.FloatTensor(np.array(adj.todense()))\n"
+         "features = torch.FloatTensor(np.array(features.todense()))\n"
+         "labels = torch.LongTensor(np.where(labels)[1])",
+         libs(adj=lambda: csr(2708, dtype=np.float32), features=lambda: csr(2708, 1433,
+                                                                          np.float32),
+              labels=lambda: np.zeros((2708, 7), dtype=np.int32)), "dense_adjacency"),
+    Case("anomalydae_cora", "pygod-team/pygod pygod/models/anomalydae.py (Cora)",
+         "G.node_idx = torch.arange(G.x.shape[0])\nG.s = to_dense_adj(G.edge_index)[0]",
+         libs(G=lambda: Data(x=big(2_708, 1_433),
+                             edge_index=torch.tensor([[0, 2_707], [2_707, 0]]))),
+         "dense_adjacency"),
     Case("grace_similarity_dblp", "CRIPAC-DIG/GRACE model.py (Model.sim, DBLP)",
          "z1 = F.normalize(z1)\nz2 = F.normalize(z2)\ns = torch.mm(z1, z2.t())",
          libs(z1=lambda: big(17_716, 256), z2=lambda: big(17_716, 256)), "pairwise"),

@@ -203,7 +203,7 @@ class Evaluation:
         env = self.env
         for symbol, code in self.compiled.where:
             env[symbol] = eval(code, env)  # our own constants only
-        results, total = [], 0
+        results, total, views = [], 0, []
         lib = "torch" if self.compiled.formula.path.split(".")[0] in ("torch", "torch_geometric") \
             else "numpy"
         device = next((a.device for a in self.arrays if isinstance(a, Arr)), "cpu")
@@ -220,6 +220,9 @@ class Evaluation:
                 raise LookupError("result")
             arr = Arr(lib, tuple(int(d) for d in shape), dtype, device if lib == "torch"
                       else "cpu", estimated=not self.exact)
+            if name.startswith("~"):  # a view of an input: returned, not allocated
+                views.append(arr)
+                continue
             env[name] = arr.nbytes
             total += arr.nbytes
             results.append((name, arr))
@@ -233,7 +236,7 @@ class Evaluation:
             (returns == "tuple_if_uv" and len(results) > 1) or \
             (returns == "with_attr" and "edge_attr" in self.given)
         value = tuple(arr for _, arr in results) if as_tuple else \
-            (results[0][1] if results else None)
+            (results[0][1] if results else (views[0] if views else None))
         if returns in ("pair", "with_attr") and as_tuple or returns == "pair":
             value = (results[0][1], None) if results else None
         return Outcome(results, max(peak, total), total, exact, what, self.notes, value)
@@ -537,7 +540,7 @@ TABLE: Tuple[Formula, ...] = (
             what="norm", kind="elementwise"),
     # np.diag of a vector builds the square matrix (of a matrix it returns a view).
     Formula("numpy.diag", "v, k=0",
-            ("d: T[D, D] if ndim(v) == 1",),
+            ("d: T[D, D] if ndim(v) == 1", "~diagonal: T[min(v.shape)] if ndim(v) == 2"),
             where=(("T", "dtype(v)"), ("D", "size(v) + max(k, -k)")),
             what="np.diag: a {D:,} x {D:,} matrix from a vector", kind="expansion",
             also=("numpy.diagflat",)),

@@ -3,7 +3,7 @@ NumPy/SciPy, ...): sized by their formulas in predict/formulas.py."""
 from __future__ import annotations
 
 from .. import formulas
-from ..values import Arr
+from ..values import Arr, Ev
 from .common import NotHandled
 from .reading import read_max
 from .registry import FUNCS
@@ -17,8 +17,12 @@ def _handler(formula: formulas.Formula):
         outcome = formulas.evaluate(
             formula, args, {key: ev.value for key, ev in kwargs.items()},
             lambda arr: read_max(an, arr, texts.get(id(arr), "the index")))
-        if outcome is None or not outcome.results:
+        if outcome is None:
             raise NotHandled()
+        if not outcome.results:  # only a view of an input (np.diag of a matrix)
+            if outcome.value is None:
+                raise NotHandled()
+            return Ev(outcome.value, an.merge_temps(inputs))
         arrays = [arr for _, arr in outcome.results]
         biggest = max(arrays, key=lambda a: a.nbytes or 0)
         what = outcome.what + "".join(f", sized from {note}" for note in outcome.notes)
