@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional
 from . import rules
 from .budget import Budget
 from .findings import format_bytes
-from .values import (RANGE_ITEM, SCALAR, UNKNOWN, Arr, Scalar, Ev, Graph, Hetero, LoopInt, ModelClass,
+from .values import (RANGE_ITEM, SCALAR, RangeItem, UNKNOWN, Arr, Scalar, Ev, Graph, Hetero, LoopInt, ModelClass,
                      ReadInt, Ref, Seq, Span, read_notes)
 
 MAX_DEPTH = 60          # deeper expressions are unknown (and cannot be huge allocations)
@@ -140,9 +140,9 @@ class Analysis:
     def loop(self, node) -> None:
         ev = self.expr(node.iter)
         element = rules.element_of(self, node.iter, ev)
-        if element is RANGE_ITEM:
-            element = LoopInt(node.target.id) if isinstance(node.target, ast.Name) \
-                else UNKNOWN
+        if isinstance(element, RangeItem):
+            element = LoopInt(node.target.id, largest=element.largest) \
+                if isinstance(node.target, ast.Name) else UNKNOWN
         self.bind(node.target, Ev(element))
         self.free(ev)
         self.block(node.body)
@@ -276,7 +276,7 @@ class Analysis:
             return self.binop(node)
         if isinstance(node, ast.UnaryOp):
             ev = self.expr(node.operand)
-            if isinstance(ev.value, (int, float)) and not isinstance(ev.value, bool) \
+            if isinstance(ev.value, (int, float, complex)) and not isinstance(ev.value, bool) \
                     and isinstance(node.op, (ast.USub, ast.UAdd)):
                 return Ev(-ev.value if isinstance(node.op, ast.USub) else ev.value)
             if isinstance(node.op, ast.Not) and _truth(ev.value) is not None:
@@ -350,10 +350,11 @@ class Analysis:
     def call(self, node: ast.Call) -> Ev:
         func = self.expr(node.func)
         args = [self.expr(a) for a in node.args]
-        values = self.spread(node.args, args)
+        values = [_worst(v) for v in self.spread(node.args, args)]
         kwargs = {}
         for keyword in node.keywords:
             ev = self.expr(keyword.value)
+            ev.value = _worst(ev.value)
             if keyword.arg is not None:
                 kwargs[keyword.arg] = ev
             else:
@@ -376,7 +377,7 @@ class Analysis:
     def binop(self, node: ast.BinOp) -> Ev:
         left, right = self.expr(node.left), self.expr(node.right)
         a, b = left.value, right.value
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) \
+        if isinstance(a, (int, float, complex)) and isinstance(b, (int, float, complex)) \
                 and not isinstance(a, bool) and not isinstance(b, bool):
             return Ev(self.numop(node.op, a, b))
         if isinstance(a, tuple) and isinstance(b, tuple) and isinstance(node.op, ast.Add):
@@ -441,14 +442,17 @@ class Analysis:
         peak = self.live[device]
         self.live[device] -= transient
         self.record(node, kind, size, peak, device, what, arr, suggestion,
-                    exact=not arr.estimated if exact is None else exact)
+                    exact=not arr.estimated if exact is None else exact,
+                    transient=transient)
         if freed_inputs:
             for ev in consumed:
                 self.free(ev)
         return Ev(arr, {device: size})
 
     def record(self, node, kind, size, peak, device, what, arr, suggestion,
-               exact: bool = True) -> None:
+               exact: bool = True, transient: int = 0) -> None:
+        """One event; `transient`: bytes the call holds inside itself beyond its result
+        (counted in what it needs, said apart in the message)."""
         line = getattr(node, "lineno", 1)
         shape = ""
         if isinstance(arr, Arr) and arr.shape is not None and arr.role != "bytes":
@@ -456,8 +460,13 @@ class Analysis:
         code = self.snippet(node)
         if self.notes and self.notes[-1] and self.notes[-1] not in what:
             what += f", sized from {self.notes[-1]}"
+        inside = ""
+        if transient > 0 and transient >= size // 10:
+            inside = f" ({format_bytes(size)} its result, the rest inside the call)"
+            size += transient
         message = (f"Line {line}: {what}{shape} needs {'' if exact else 'about '}"
-                   f"{format_bytes(size)} on {device}{' — ' + code if code else ''}")
+                   f"{format_bytes(size)} on {device}{inside}"
+                   f"{' — ' + code if code else ''}")
         if peak > size:
             message += (f"; {format_bytes(peak)} at that moment with its inputs and what "
                         "the cell already holds there")
@@ -504,12 +513,22 @@ def _affine(op, a: Any, b: Any) -> Any:
     else:
         return UNKNOWN
     if isinstance(op, ast.Add):
-        return LoopInt(loop.name, loop.scale, loop.offset + k)
+        return LoopInt(loop.name, loop.scale, loop.offset + k, loop.largest)
     if isinstance(op, ast.Sub) and not flipped:
-        return LoopInt(loop.name, loop.scale, loop.offset - k)
-    if isinstance(op, ast.Mult):
-        return LoopInt(loop.name, loop.scale * k, loop.offset * k)
+        return LoopInt(loop.name, loop.scale, loop.offset - k, loop.largest)
+    if isinstance(op, ast.Mult) and k > 0:
+        return LoopInt(loop.name, loop.scale * k, loop.offset * k, loop.largest)
     return UNKNOWN
+
+
+def _worst(value: Any) -> Any:
+    """A loop variable passed to a call, as its largest value in the loop (a size that
+    grows with it needs the most at the last pass); in a shape tuple too."""
+    if isinstance(value, LoopInt):
+        return value.worst() or value
+    if isinstance(value, tuple) and any(isinstance(v, LoopInt) for v in value):
+        return tuple(_worst(v) for v in value)
+    return value
 
 
 def _truth(value: Any) -> Optional[bool]:

@@ -17,11 +17,18 @@ leave the generators alone.
 Meta kernels written in Python import torch's symbolic-shape module (and sympy with it)
 on first use. The predictor never imports anything, so meta evaluation waits until that
 module is loaded (importing torch_geometric, an optimizer step or torch.compile load it);
-until then the hand rules alone predict."""
+until then the hand rules alone predict.
+
+A call that PyTorch decomposes into other ops (CompositeImplicitAutograd: einsum, matmul
+of broadcast batches, cdist, the Python wrappers) runs under a dispatch mode that sees
+each ATen op of the decomposition and keeps the bytes of the meta storages alive at each
+step, so that the transient peak inside the call (einsum's n^4 intermediate, the copies a
+broadcast matmul makes) is PyTorch's own too."""
 from __future__ import annotations
 
 import sys
 import types
+import weakref
 from typing import Any, Dict, Optional, Tuple
 
 from ..sizes.torchlike import TorchKit, tensor_parts
@@ -65,6 +72,9 @@ class MetaTorch:
         self.schemas = torch._C._jit_get_schemas_for_operator
         self.dispatch_depth = getattr(torch._C, "_len_torch_dispatch_stack", None)
         self._pure: Dict[str, bool] = {}
+        self._composite: Dict[str, bool] = {}
+        self.has_kernel = getattr(torch._C, "_dispatch_has_kernel_for_dispatch_key", None)
+        self.PeakMode = _peak_mode_class()
         self._functions: Dict[str, Tuple[Any, Optional[str]]] = {}
         self._paths: Dict[int, str] = {}
         self._dtypes: Dict[str, Any] = {}
@@ -160,6 +170,36 @@ class MetaTorch:
             self._pure[name] = known
         return known
 
+    def composite(self, func: Any, op: Optional[str]) -> bool:
+        """Whether PyTorch decomposes the call into other ops (so that it may hold
+        intermediates): a Python wrapper, or an ATen op with a CompositeImplicitAutograd
+        kernel for some overload."""
+        if self.PeakMode is None or self.has_kernel is None:
+            return False
+        if op is None:
+            return isinstance(func, types.FunctionType)
+        known = self._composite.get(op)
+        if known is None:
+            try:
+                known = any(
+                    self.has_kernel(f"aten::{op}" + (f".{schema.overload_name}"
+                                                     if schema.overload_name else ""),
+                                    "CompositeImplicitAutograd")
+                    for schema in self.schemas("aten::" + op))
+            except Exception:
+                known = False
+            self._composite[op] = known
+        return known
+
+    def op_of(self, func: Any) -> Optional[str]:
+        """The ATen op name of a function from the allow-list or a Tensor method."""
+        path = self._paths.get(id(func))
+        if path is not None:
+            return self._functions[path][1]
+        if isinstance(func, types.FunctionType):
+            return None
+        return getattr(func, "__name__", None)
+
     # -- abstract values <-> meta tensors ------------------------------------------
     def to_meta(self, value: Any, state: "Call") -> Any:
         if isinstance(value, Arr):
@@ -232,6 +272,7 @@ class Result:
     def __init__(self, value: Any, nbytes: int, biggest: Optional[Arr]):
         self.value = value
         self.nbytes = nbytes
+        self.transient = 0  # bytes held inside the call beyond its results (composites)
         self.biggest = biggest  # the largest new array, for the finding's shape
 
 
@@ -264,12 +305,81 @@ def evaluate(meta: MetaTorch, func: Any, args: list, kwargs: Dict[str, Any],
     device = call.device or _input_device(call)
     if call.device is None and not call.inputs and _takes_device(meta, func):
         meta_kwargs["device"] = "meta"  # a factory: never on the default device
+    mode = meta.PeakMode(call) if meta.composite(func, meta.op_of(func)) else None
     try:
         with meta.disable(), meta.no_grad():
-            out = func(*meta_args, **meta_kwargs)
+            if mode is None:
+                out = func(*meta_args, **meta_kwargs)
+            else:
+                with mode:
+                    out = func(*meta_args, **meta_kwargs)
     except Exception:
         return None
-    return _abstract(meta, out, call, device)
+    finally:
+        if mode is not None:
+            mode.close()
+    result = _abstract(meta, out, call, device)
+    if result is not None and mode is not None:
+        result.transient = max(0, mode.peak - result.nbytes)
+    return result
+
+
+def _peak_mode_class() -> Any:
+    """A TorchDispatchMode that follows the meta storages a decomposed call makes; None
+    where torch's dispatch-mode machinery is not loaded (it is, with torch itself)."""
+    dispatch = sys.modules.get("torch.utils._python_dispatch")
+    pytree = sys.modules.get("torch.utils._pytree")
+    if dispatch is None or pytree is None:
+        return None
+    flatten = pytree.tree_flatten
+
+    class PeakMode(dispatch.TorchDispatchMode):
+        """Bytes of the meta storages alive at each ATen op of one call, and their peak.
+        A storage counts from the op that made it until it is freed (a weakref on the
+        storage object, which PyTorch keeps as long as the storage lives)."""
+
+        def __init__(self, call: "Call"):
+            super().__init__()
+            self.keys = set()
+            for made, _ in call.inputs.values():
+                try:
+                    self.keys.add(made.untyped_storage()._cdata)
+                except Exception:
+                    pass
+            self.live = 0
+            self.peak = 0
+            self.finalizers = []
+
+        def _gone(self, key: int, nbytes: int) -> None:
+            self.live -= nbytes
+            self.keys.discard(key)
+
+        def __torch_dispatch__(self, func, types_, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for value in flatten(out)[0]:
+                if type(value).__name__ != "Tensor" and not hasattr(value, "untyped_storage"):
+                    continue
+                try:
+                    storage = value.untyped_storage()
+                    key = storage._cdata
+                except Exception:
+                    continue
+                if key in self.keys:
+                    continue
+                nbytes = int(storage.nbytes())
+                self.keys.add(key)
+                self.live += nbytes
+                self.finalizers.append(weakref.finalize(storage, self._gone, key, nbytes))
+            if self.live > self.peak:
+                self.peak = self.live
+            return out
+
+        def close(self) -> None:
+            for finalizer in self.finalizers:
+                finalizer.detach()
+            self.finalizers = []
+
+    return PeakMode
 
 
 def _abstract(meta: MetaTorch, out: Any, call: Call, device: str) -> Optional[Result]:

@@ -329,11 +329,21 @@ class LoopInt:
     name: str
     scale: int = 1
     offset: int = 0
+    largest: Optional[int] = None  # i's largest value, where the range is known
+
+    def worst(self) -> Optional["ReadInt"]:
+        """The value at i's largest (what a size that grows with i needs at the loop's
+        last pass), with a note saying so; None where the range is unknown."""
+        if self.largest is None:
+            return None
+        return ReadInt(self.scale * self.largest + self.offset,
+                       f"{self.name} = {self.largest:,} (its largest in the loop)")
 
 
+@dataclass(frozen=True)
 class RangeItem:
     """What iterating a range yields (bound as a LoopInt to a plain loop variable)."""
-    __slots__ = ()
+    largest: Optional[int] = None
 
 
 RANGE_ITEM = RangeItem()

@@ -6,7 +6,7 @@ from . import (adjacency, batching, combine, composite, constructors,  # noqa: F
                convert, graphs, meta, pairwise, python, reading)  # (each registers rules)
 from .advice import suggestion_for
 from .common import NotHandled
-from .registry import FUNCS, METHODS, names_by_family, owner_kind
+from .registry import FALLBACK, FUNCS, METHODS, names_by_family, owner_kind
 from .python import element_of, listcomp, repeat_seq
 from .pairwise import array_binop, compare, subscript
 from .attributes import attribute
@@ -35,25 +35,40 @@ def call(an, node, func, args, kwargs, inputs):
             found = pairwise.numpy_ufunc(an, node, func.path, args, kwargs, inputs)
             if found is not None:
                 return found
+        tried = False
         for key in func.keys():
             handler = FUNCS.get(key)
             if handler is not None:
+                if func.family == "torch" and key in FALLBACK:
+                    found = meta.call_function(an, node, func.path, args, kwargs, inputs)
+                    if found is not None:
+                        return found
+                    tried = True
                 try:
                     return handler(an, node, args, kwargs, inputs)
                 except NotHandled:
                     break
-        if func.family == "torch":
+        if func.family == "torch" and not tried:
             return meta.call_function(an, node, func.path, args, kwargs, inputs)
         return None
     if isinstance(func, Bound):
-        handler = METHODS.get((owner_kind(func.owner), func.name))
+        owner = func.owner
+        key = (owner_kind(owner), func.name)
+        handler = METHODS.get(key)
+        torch_arr = isinstance(owner, Arr) and owner.lib == "torch"
+        tried = False
         if handler is not None:
+            if torch_arr and key in FALLBACK:
+                found = meta.call_method(an, node, owner, func.name, args, kwargs, inputs)
+                if found is not None:
+                    return found
+                tried = True
             try:
-                return handler(an, node, func.owner, args, kwargs, inputs)
+                return handler(an, node, owner, args, kwargs, inputs)
             except NotHandled:
                 pass
-        if isinstance(func.owner, Arr):
-            return meta.call_method(an, node, func.owner, func.name, args, kwargs, inputs)
+        if torch_arr and not tried:
+            return meta.call_method(an, node, owner, func.name, args, kwargs, inputs)
         return None
     if isinstance(func, Model):
         return batching.model_call(an, node, func, args, kwargs, inputs)

@@ -11,12 +11,14 @@ from ..values import Arr, Ev
 MAX_ARGS = 32
 
 
-def call_function(an, node, path: str, args, kwargs, inputs) -> Optional[Ev]:
+def call_function(an, node, path: str, args, kwargs, inputs, display: str = "",
+                  grows: str = "expansion") -> Optional[Ev]:
     meta = MetaTorch.get()
     func = meta.function(path) if meta is not None else None
     if func is None:
         return None
-    return _evaluate(an, node, meta, func, path, None, args, kwargs, inputs)
+    return _evaluate(an, node, meta, func, display or path, None, args, kwargs, inputs,
+                     grows)
 
 
 def call_method(an, node, arr: Arr, name: str, args, kwargs, inputs) -> Optional[Ev]:
@@ -29,7 +31,8 @@ def call_method(an, node, arr: Arr, name: str, args, kwargs, inputs) -> Optional
     return _evaluate(an, node, meta, func, f".{name}()", arr, args, kwargs, inputs)
 
 
-def _evaluate(an, node, meta, func, display, self_value, args, kwargs, inputs):
+def _evaluate(an, node, meta, func, display, self_value, args, kwargs, inputs,
+              grows: str = "expansion"):
     if len(args) + len(kwargs) > MAX_ARGS:
         return None
     an.budget.check()
@@ -45,10 +48,10 @@ def _evaluate(an, node, meta, func, display, self_value, args, kwargs, inputs):
     if not arrays:
         kind = "dense_constructor"
     elif result.nbytes > largest:
-        kind = "expansion"
+        kind = grows
     else:
         kind = "elementwise"
     ev = an.alloc(node, result.biggest, inputs, kind, f"{display} (shape from PyTorch)",
-                  nbytes=result.nbytes)
+                  nbytes=result.nbytes, transient=result.transient)
     ev.value = result.value
     return ev

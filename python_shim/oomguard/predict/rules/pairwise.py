@@ -47,8 +47,42 @@ def _result(a, b, op) -> Arr:
     return Arr(base.lib, shape, dtype, device)
 
 
+# Python's operators on tensors, as the torch functions they dispatch to.
+_TORCH_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
+              ast.FloorDiv: "floor_divide", ast.Mod: "remainder", ast.Pow: "pow",
+              ast.MatMult: "matmul", ast.BitAnd: "bitwise_and", ast.BitOr: "bitwise_or",
+              ast.BitXor: "bitwise_xor"}
+_COMMUTATIVE = (ast.Add, ast.Mult, ast.BitAnd, ast.BitOr, ast.BitXor)
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
+            ast.Mod: "%", ast.Pow: "**", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|",
+            ast.BitXor: "^"}
+
+
+def _torch_binop(an, node, a, b, inputs):
+    """A tensor operator through PyTorch's own shape logic (broadcasting, type promotion
+    with Python scalars, the copies a broadcast matmul makes); None where it cannot."""
+    name = _TORCH_OPS.get(type(node.op))
+    if name is None:
+        return None
+    if not (isinstance(a, Arr) and a.lib == "torch"):
+        if isinstance(b, Arr) and b.lib == "torch" and isinstance(node.op, _COMMUTATIVE) \
+                and not isinstance(a, Arr):
+            a, b = b, a
+        else:
+            return None
+    if isinstance(b, Arr) and b.lib != "torch":
+        return None
+    from .meta import call_function
+    symbol = _SYMBOLS[type(node.op)]
+    return call_function(an, node, "torch." + name, [a, b], {}, inputs,
+                         display=f"the tensor operator {symbol}", grows="pairwise")
+
+
 def array_binop(an, node, left: Ev, right: Ev) -> Ev:
     a, b = left.value, right.value
+    found = _torch_binop(an, node, a, b, [left, right])
+    if found is not None:
+        return found
     if isinstance(node.op, ast.MatMult):
         return matmul_of(an, node, a, b, [left, right])
     a = 1.0 if a is SCALAR else a  # some number: as a float would be
@@ -100,21 +134,21 @@ def matmul_of(an, node, a, b, inputs) -> Ev:
     return an.alloc(node, result, inputs, "pairwise", what, transient=cast)
 
 
-@func("torch.mm", "torch.matmul", "torch.bmm", "numpy.dot", "numpy.matmul", "numpy.inner")
+@func("torch.mm", "torch.matmul", "torch.bmm", "numpy.dot", "numpy.matmul", "numpy.inner", fallback=True)
 def matmul_func(an, node, args, kwargs, inputs):
     if len(args) < 2:
         raise NotHandled()
     return matmul_of(an, node, args[0], args[1], inputs)
 
 
-@method("arr", "mm", "matmul", "dot", "bmm", "__matmul__")
+@method("arr", "mm", "matmul", "dot", "bmm", "__matmul__", fallback=True)
 def matmul_method(an, node, arr, args, kwargs, inputs):
     if not args:
         raise NotHandled()
     return matmul_of(an, node, arr, args[0], inputs)
 
 
-@func("torch.cdist")
+@func("torch.cdist", fallback=True)
 def cdist(an, node, args, kwargs, inputs):
     a = args[0] if args else kw(kwargs, "x1")
     b = args[1] if len(args) > 1 else kw(kwargs, "x2")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import math
 
-from ..values import (RANGE_ITEM, SCALAR, UNKNOWN, Arr, Ev, GraphList, Loader, LoopInt,
+from ..values import (RANGE_ITEM, SCALAR, RangeItem, UNKNOWN, Arr, Ev, GraphList, Loader, LoopInt,
                       NxGraph, ReadInt, Ref, Seq, SparseMat, TensorSet)
 from .common import as_int, items_of
 from .registry import func
@@ -41,7 +41,9 @@ def range_(an, node, args, kwargs, inputs):
     if not bounds or None in bounds:
         return Ev(Seq(None, each=RANGE_ITEM))
     try:
-        return Ev(Seq(len(range(*bounds)), each=RANGE_ITEM))
+        items = range(*bounds)
+        largest = max(items[0], items[-1]) if len(items) else None
+        return Ev(Seq(len(items), each=RangeItem(largest)))
     except Exception:
         return Ev(Seq(None, each=RANGE_ITEM))
 
@@ -142,9 +144,9 @@ def listcomp(an, node: ast.ListComp) -> Ev:
     count = source.value.count if isinstance(source.value, Seq) else \
         source.value.count if isinstance(source.value, GraphList) else None
     element = element_of(an, None, source)
-    if element is RANGE_ITEM:
-        element = LoopInt(generator.target.id) if isinstance(generator.target, ast.Name) \
-            else UNKNOWN
+    if isinstance(element, RangeItem):
+        element = LoopInt(generator.target.id, largest=element.largest) \
+            if isinstance(generator.target, ast.Name) else UNKNOWN
     an.bind(generator.target, Ev(element))
     an.free(source)
     element = an.expr(node.elt)

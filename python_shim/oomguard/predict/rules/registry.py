@@ -8,20 +8,28 @@ from ..values import (Arr, Graph, GraphList, Hetero, Loader, Model, ModelClass, 
 
 FUNCS: Dict[str, Callable] = {}
 METHODS: Dict[Tuple[str, str], Callable] = {}
+# Hand rules that only stand in for PyTorch's own shape logic (a constructor's shape, a
+# product's, a view's): for a torch call they run only where meta evaluation cannot (a
+# session whose torch has not loaded its shape machinery yet), or gives up.
+FALLBACK: set = set()
 
 
-def func(*keys: str):
+def func(*keys: str, fallback: bool = False):
     def register(handler):
         for key in keys:
             FUNCS[key] = handler
+            if fallback:
+                FALLBACK.add(key)
         return handler
     return register
 
 
-def method(kind: str, *names: str):
+def method(kind: str, *names: str, fallback: bool = False):
     def register(handler):
         for name in names:
             METHODS[(kind, name)] = handler
+            if fallback:
+                FALLBACK.add((kind, name))
         return handler
     return register
 
