@@ -266,7 +266,8 @@ RISKY = [
     Case("tadw_second_order", "thunlp/OpenNE src/openne/tadw.py (issue #112)",
          "M = (adj + np.dot(adj, adj))/2",
          libs(adj=lambda: big_np(884_901, 884_901)), "pairwise", 1,
-         2 * 884_901 ** 2 * 8),  # the product is freed once added; the sum and its half
+         # the product; NumPy adds adj into it and halves it in place (temporary elision)
+         884_901 ** 2 * 8),
     Case("products_full_batch_gcn", OGB + " issues #16 and #53 (examples/nodeproppred/"
          "products full-batch GCN)",
          "model = GCN(data.num_features, 256, dataset.num_classes, 3, 0.5).to(device)\n"
@@ -295,8 +296,9 @@ RISKY = [
          65_713 ** 2 * 4 + 65_713 * 300 * 4),
     Case("embedding_distance_matrix", "nesl/nlp_adversarial_examples compute_dist_mat.py"
          " (issue #4)", "c_ = -2*np.dot(embedding_matrix.T , embedding_matrix)",
-         libs(embedding_matrix=lambda: big_np(300, 50_001, dtype=np.float32)), "pairwise",
-         1, 2 * 50_001 ** 2 * 4),
+         libs(embedding_matrix=lambda: big_np(300, 50_001)), "pairwise",
+         1, 50_001 ** 2 * 8,  # -2 * the product is done in place (temporary elision)
+         note="float64 embeddings: the maintainer puts the result at about 20 GB"),
     Case("lemon_to_numpy_array", GH + "GiulioRossetti/cdlib/issues/133",
          "graph_m = nx.convert_matrix.to_numpy_array(graph)",
          libs(graph=lambda: nx_graph(850_000)), "dense_adjacency", 1, 850_000 ** 2 * 8),
@@ -714,4 +716,231 @@ BENIGN = [
     Case("grace_similarity_dblp", "CRIPAC-DIG/GRACE model.py (Model.sim, DBLP)",
          "z1 = F.normalize(z1)\nz2 = F.normalize(z2)\ns = torch.mm(z1, z2.t())",
          libs(z1=lambda: big(17_716, 256), z2=lambda: big(17_716, 256)), "pairwise"),
+]
+
+# -- PyTorch's own decompositions, NumPy broadcasting from Q&A threads ------------------
+SO = "https://stackoverflow.com/questions/"
+DBP15K_ZH, DBP15K_EN = 19_388, 19_572  # DBP15K zh_en's entities (PyG's DBP15K)
+
+RISKY += [
+    Case("combinations_52_choose_7", GH + "pytorch/pytorch/issues/119453",
+         "torch.combinations(torch.arange(52), r=7)", libs(), "expansion", 1,
+         # a bool N^r mask and a comparison temporary, masked_select's int64 copy of the
+         # mask and its prefix sum (18 bytes per N^r element), then r selections of C
+         18 * 52 ** 7 + 133_784_560 * 7 * 8),
+    Case("combinations_complex_with_replacement", GH + "pytorch/pytorch/issues/153337",
+         "import torch\n\n"
+         "tensor = torch.tensor([-1.7267e-23+5.2018e-31j, -2.3499e+36-1.3891e-03j,\n"
+         "        -5.1408e-37-2.9564e+04j,  1.9863e-35-2.4211e+23j,\n"
+         "        -6.4697e+17+3.1194e+21j,  3.6179e+11-2.0433e+20j,\n"
+         "         2.2603e+24-9.4820e+33j, -5.3270e-36-3.4165e-32j,\n"
+         "         6.8278e+34+1.7954e-29j, -3.7343e-03-6.3649e+25j,\n"
+         "        -1.2775e+17-5.5035e-17j])\n\n"
+         "torch.combinations(tensor, 10, with_replacement=True)",
+         libs(), "expansion", 10, 18 * 11 ** 10 + 184_756 * 10 * 8 + 11 * 8),
+    Case("nsg_repeat_interleave", "OPEN-AIR-SUN/mars nsg/data/nsg_dataparser.py "
+         "(issue #47)",
+         "input_size = 0\n\nobj_nodes_tensor = torch.from_numpy(obj_nodes)\n"
+         "# if self.config.fast_loading:\n#     obj_nodes_tensor = obj_nodes_tensor.cuda()\n"
+         "print(obj_nodes_tensor.shape)\n"
+         "obj_nodes_tensor = obj_nodes_tensor[:, :, None, ...].repeat_interleave("
+         "image_width, dim=2)\n"
+         "print(obj_nodes_tensor.shape)\nprint(image_width,'*',image_height)\n"
+         "obj_nodes_tensor = obj_nodes_tensor[:, :, None, ...].repeat_interleave("
+         "image_height, dim=2)",
+         libs(obj_nodes=lambda: big_np(512, 14, 3, dtype=np.float32), image_width=1242,
+              image_height=375),
+         "expansion", 10, 512 * 14 * 375 * 1242 * 3 * 4 + 512 * 14 * 1242 * 3 * 4,
+         note="obj_nodes sized by the issue's own arithmetic (512 x 14 x 1242 x 3 x 375 "
+              "x 4 bytes), the KITTI image 1242 x 375"),
+    Case("einsum_left_to_right", GH + "pytorch/pytorch/issues/114943",
+         "import torch\n\nn = 500\nA = torch.randn(n, n, device=\"cuda:0\")\n"
+         "B = torch.randn(n, n, device=\"cuda:0\")\nC = torch.randn(n, n, device=\"cuda:0\")\n"
+         "D1 = A @ (B**2) @ C\nD2 = torch.einsum(\"ij,jk,kl,jk->il\", A, B, C, B)\n"
+         "print(\"Relative error:\", torch.linalg.norm(D1 - D2) / torch.linalg.norm(D1))",
+         libs(), "expansion", 8,
+         # without opt_einsum, torch contracts left to right: j and k stay until the last
+         # operand, so ij,jk,kl makes an ijkl product, permuted into a copy for the bmm
+         2 * 500 ** 4 * 4, "cuda:0"),
+    Case("dgmc_top_k_broadcast", "rusty1s/deep-graph-matching-consensus dgmc/models/"
+         "dgmc.py __top_k__ before 3a2eff6 (issue #4, DBP15K zh_en)",
+         "x_s, x_t = x_s.unsqueeze(-2), x_t.unsqueeze(-3)\n"
+         "S_ij = (x_s * x_t).sum(dim=-1)\nS_idx = S_ij.topk(self.k, dim=2)[1]",
+         libs(x_s=lambda: big(1, DBP15K_ZH, 256), x_t=lambda: big(1, DBP15K_EN, 256),
+              self=lambda: argparse.Namespace(k=10)),
+         "expansion", 2, DBP15K_ZH * DBP15K_EN * 256 * 4,
+         note="the embeddings (args.dim = 256) on the CPU, the issue's on the GPU; "
+              "`return` made an assignment"),
+    Case("metasaug_covariance", GH + "BIT-DA/MetaSAug/issues/4 (loss.py EstimatorCV, "
+         "ImageNet-LT)",
+         "self.class_num = class_num\n"
+         "self.CoVariance = torch.zeros(class_num, feature_num, feature_num).cuda()\n"
+         "self.Ave = torch.zeros(class_num, feature_num).cuda()\n"
+         "self.Amount = torch.zeros(class_num).cuda()",
+         libs(self=lambda: argparse.Namespace(), class_num=1000, feature_num=2048),
+         "dense_constructor", 2, 1000 * 2048 * 2048 * 4,
+         note="the issue's feature_num 2048 with ImageNet-LT's 1,000 classes; the zeros "
+              "are made on the CPU first, where they do not fit"),
+    Case("l2_distance_broadcast", SO + "32856726 (memory-efficient L2 norm using Python "
+         "broadcasting)",
+         "import numpy as np\n"
+         "dist = np.sqrt(np.sum( (test[:,np.newaxis] - train)**2, axis=2))",
+         libs(test=lambda: big_np(500, 1024), train=lambda: big_np(10_000, 1024)),
+         "pairwise", 2, 500 * 10_000 * 1024 * 8),  # ** 2 squares the difference in place
+    Case("pairwise_squared_differences", SO + "32415061 (efficient NumPy computation of "
+         "pairwise squared differences)",
+         "((a - a.swapaxes(1,2))**2).sum(axis=0)",
+         libs(a=lambda: big_np(1_000_000, 1, 2904)), "pairwise", 1,
+         1_000_000 * 2904 ** 2 * 8,  # the difference, squared in place
+         note="the question's million vectors of length 2904, reshaped to (N, 1, M)"),
+    Case("pairwise_squared_differences_chunks", SO + "32415061 (the chunked answer)",
+         "m, _, n = a.shape\nchunksize = 10**4\nd = np.zeros((n,n))\n"
+         "for i in range(0, m, chunksize):\n    b = a[i:i+chunksize]\n"
+         "    d += ((b - b.swapaxes(1,2))**2).sum(axis=0)",
+         libs(a=lambda: big_np(1_000_000, 1, 2904)), "pairwise", 6,
+         10_000 * 2904 ** 2 * 8 + 2904 ** 2 * 8,
+         note="a chunk of 10**4 vectors still makes 10**4 x 2904 x 2904"),
+]
+
+BENIGN += [
+    Case("dgmc_top_k_matmul", "rusty1s/deep-graph-matching-consensus dgmc/models/dgmc.py "
+         "__top_k__ (DBP15K zh_en)",
+         "x_s = x_s  # [..., n_s, d]\nx_t = x_t.transpose(-1, -2)  # [..., d, n_t]\n"
+         "S_ij = x_s @ x_t\nS_idx = S_ij.topk(self.k, dim=2)[1]",
+         libs(x_s=lambda: big(1, DBP15K_ZH, 256), x_t=lambda: big(1, DBP15K_EN, 256),
+              self=lambda: argparse.Namespace(k=10)), "pairwise"),
+    Case("metasaug_covariance_cifar", "BIT-DA/MetaSAug loss.py EstimatorCV "
+         "(MetaSAug_LDAM_train.py: 64 features, CIFAR-100)",
+         "self.class_num = class_num\n"
+         "self.CoVariance = torch.zeros(class_num, feature_num, feature_num).cuda()\n"
+         "self.Ave = torch.zeros(class_num, feature_num).cuda()\n"
+         "self.Amount = torch.zeros(class_num).cuda()",
+         libs(self=lambda: argparse.Namespace(), class_num=100, feature_num=64),
+         "dense_constructor"),
+    Case("l2_distance_matmul", SO + "32856726 (the answer)",
+         "m = x.shape[0] # x has shape (m, d)\nn = y.shape[0] # y has shape (n, d)\n"
+         "x2 = np.sum(x**2, axis=1).reshape((m, 1))\n"
+         "y2 = np.sum(y**2, axis=1).reshape((1, n))\n"
+         "xy = x.dot(y.T) # shape is (m, n)\n"
+         "dists = np.sqrt(x2 + y2 - 2*xy) # shape is (m, n)",
+         libs(x=lambda: big_np(500, 1024), y=lambda: big_np(10_000, 1024)), "pairwise"),
+    Case("abs_pairwise_1000", "https://huggingface.co/datasets/nvidia/Nemotron-CC-Math-v1"
+         " (a Q&A page: 'Fastest pairwise distance metric in python')",
+         "import numpy as np\nimport random\n\n"
+         "r = np.array([random.randrange(1, 1000) for _ in range(0, 1000)])\n"
+         "dists = np.abs(r - r[:, None])", libs(), "pairwise"),
+    Case("to_dense_adj_50000_cpu", GH + "pyg-team/pytorch_geometric/issues/5101",
+         "adj = to_dense_adj(batch.edge_index)",
+         libs(batch=lambda: Data(x=big(50_000, 16),
+                                 edge_index=torch.tensor([[0, 49_999], [49_999, 0]]))),
+         "dense_adjacency", note="reconstructed: the issue gives the 50,000 nodes and "
+         "that it runs on the CPU (about 10 GB); edge_index holds real data"),
+    Case("numpy_einsum_no_optimize", GH + "cupy/cupy/issues/4834 (NumPy's run)",
+         "import numpy\n\nw = numpy.zeros((100000, 100))\nc = numpy.zeros((20, 100, 100))\n"
+         "numpy.einsum('ab,cbe,ae->ac', w, c, w, optimize=False)", libs(), "expansion"),
+    Case("deepergcn_arxiv_inputs", "lightaime/deep_gcns_torch examples/ogb/ogbn_arxiv/"
+         "main.py",
+         "data = dataset[0]\n"
+         "split_idx = dataset.get_idx_split()\n\nevaluator = Evaluator(args.dataset)\n\n"
+         "x = data.x.to(device)\ny_true = data.y.to(device)\n"
+         "train_idx = split_idx['train'].to(device)\n\n"
+         "edge_index = data.edge_index.to(device)\n"
+         "edge_index = to_undirected(edge_index, data.num_nodes)\n\n"
+         "if args.self_loop:\n"
+         "    edge_index = add_self_loops(edge_index, num_nodes=data.num_nodes)[0]\n\n"
+         "sub_dir = 'SL_{}'.format(args.self_loop)\n\n"
+         "args.in_channels = data.x.size(-1)\nargs.num_tasks = dataset.num_classes",
+         libs(dataset=ogb(ARXIV),
+              args=lambda: argparse.Namespace(dataset="ogbn-arxiv", self_loop=True)),
+         "graph_utility", note="from `data = dataset[0]` on, the dataset loaded before"),
+]
+
+MAG240M_PAPERS = 121_751_666
+
+RISKY += [
+    Case("deeph_overlap_toarray", "mzjb/DeepH-pack deeph/preprocess/abacus_get_data.py "
+         "parse_matrix (issue #77)",
+         "hamiltonian_cur = csr_matrix((np.array(line2).astype(float), "
+         "np.array(line3).astype(int),\n"
+         "                              np.array(line4).astype(int)), "
+         "shape=(norbits, norbits)).toarray()",
+         libs(csr_matrix=sp.csr_matrix, line2=["1.0", "0.5"], line3=["0", "1"],
+              line4=["0", "1", "2"], norbits=910_224),
+         "dense_adjacency", 1, 910_224 ** 2 * 8,
+         note="the issue's 910,224 orbitals; one row block's few values as read from "
+              "SR.csr"),
+    Case("papers100m_node2vec_undirected", OGB + " examples/nodeproppred/papers100M/"
+         "node2vec.py",
+         "data = dataset[0]\n\nprint('Making the graph undirected.')\n"
+         "### Randomly drop some edges to avoid segmentation fault\n"
+         "data.edge_index, _ = dropout_edge(data.edge_index, p = args.dropedge_rate)\n"
+         "data.edge_index = to_undirected(data.edge_index, data.num_nodes)",
+         libs(dataset=ogb(PAPERS), dropout_edge=lambda: torch_geometric.utils.dropout_edge,
+              args=lambda: argparse.Namespace(dropedge_rate=0.4)),
+         "graph_utility", 6, 194 * int(0.6 * 1_615_685_872) + 1_615_685_872),
+    Case("mag240m_label_prop", OGB + " examples/lsc/mag240m/label_prop.py",
+         "N, C = dataset.num_papers, dataset.num_classes\n\nt = time.perf_counter()\n"
+         "print('Propagating labels...', end=' ', flush=True)\nif args.low_memory:\n"
+         "    y = torch.zeros(N, C, dtype=torch.half)\n"
+         "    y[train_idx] = F.one_hot(y_train, C).to(torch.half)\n"
+         "    out = model(y, adj_t, post_step=lambda x: x)\n"
+         "    y_pred = out.argmax(dim=-1)\nelse:\n    y = torch.zeros(N, C)\n"
+         "    y[train_idx] = F.one_hot(y_train, C).to(torch.float)\n"
+         "    out = model(y, adj_t)\n    y_pred = out.argmax(dim=-1)",
+         libs(dataset=lambda: argparse.Namespace(num_papers=MAG240M_PAPERS, num_classes=153),
+              args=lambda: argparse.Namespace(low_memory=False),
+              y_train=lambda: labels(1_112_392, 153),
+              train_idx=lambda: big(1_112_392, dtype=torch.long)),
+         "dense_constructor", 11, MAG240M_PAPERS * 153 * 4,
+         note="dataset stands in for MAG240MDataset with its two counts; the README asks "
+              "for up to 256 GB of RAM, judged here against a Colab session"),
+]
+
+BENIGN += [
+    Case("mag240m_mlp_features", OGB + " examples/lsc/mag240m/mlp.py",
+         "x_train = dataset.paper_feat[train_idx]\n"
+         "x_train = torch.from_numpy(x_train).to(torch.float).to(device)\n"
+         "y_train = torch.from_numpy(dataset.paper_label[train_idx])",
+         libs(dataset=lambda: argparse.Namespace(
+             paper_feat=big_np(MAG240M_PAPERS, 768, dtype=np.float16),
+             paper_label=big_np(MAG240M_PAPERS)),
+             train_idx=lambda: big_np(1_112_392, dtype=np.int64)),
+         "gather", note="dataset stands in for MAG240MDataset with its feature and label "
+         "arrays (float16 features)"),
+    Case("pairwise_difference_768", "https://whosebug.com/question/6560272 (Understanding "
+         "broadcasting and arithmetic operations on different dimension tensors)",
+         ">>> diff = A[None]-B[:,None]\n>>> diff.shape".replace(">>> ", ""),
+         libs(A=lambda: big(867, 768), B=lambda: big(621, 768)), "pairwise"),
+]
+
+RISKY += [
+    Case("torch_empty_1e15", GH + "pytorch/pytorch/pull/20618 (its description)",
+         ">>> torch.empty(10**15)".replace(">>> ", ""), libs(), "dense_constructor", 1,
+         4 * 10 ** 15),
+    Case("tile_mask_over_time", SO + "23695851 (repeating numpy array without "
+         "replicating data)",
+         "import numpy\nmask = numpy.tile(array, (nz,1,1))",
+         libs(array=lambda: big_np(2000, 1500, dtype=np.int64), nz=700), "expansion", 2,
+         700 * 2000 * 1500 * 8,
+         note="the question's call and sizes (y=2000, x=1500, z=700); the array int64, as "
+              "the answer's np.arange stand-in"),
+    Case("gram_matrix_240001", "https://huggingface.co/datasets/nvidia/Nemotron-CC-Math-v1"
+         " (numpy-discussion, 'Covariance Matrix', Johannes Eckstein, 2012-02-13)",
+         "M = np.dot(X, X.conj().T)", libs(X=lambda: big_np(240_001, 4)), "pairwise", 1,
+         240_001 ** 2 * 8,
+         note="reconstructed: the post gives X's shape (240001, 4) and M = X X^H, "
+              "written with np.dot (the post used np.matrix)"),
+]
+
+BENIGN += [
+    Case("covariance_over_time_outer", "https://codedump.io/share/BYonnluCofZ0/1/"
+         "numpy-way-of-doing-outer-product-of-list",
+         "B = np.sum(np.array([np.outer(x, x) for x in X]),axis=0)\n"
+         "B = np.true_divide(B, len(X))", libs(X=lambda: big_np(60_000, 100)), "expansion",
+         note="the 60000 x 100 matrix: 4.5 GiB of outer products, twice, fits"),
+    Case("broadcast_arrays_mask", SO + "23695851 (the answer)",
+         "import numpy as np\n\nM = np.arange(1500*2000).reshape(1500, 2000)\n"
+         "z = np.zeros(700)\n\n# broadcasting over the first dimension\n"
+         "_, M_broadcast = np.broadcast_arrays(z[:, None, None], M[None, ...])\n\n"
+         "print(M_broadcast.shape, M_broadcast.flags.owndata)", libs(), "expansion"),
 ]

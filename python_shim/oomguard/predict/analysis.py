@@ -128,9 +128,10 @@ class Analysis:
         elif isinstance(node, ast.ImportFrom):
             for alias in node.names:
                 path = f"{node.module}.{alias.name}" if node.module else alias.name
+                known = node.level == 0 and rules.known_family(path)
                 self.set_name(alias.asname or alias.name,
-                              Ref(path) if node.level == 0 and rules.known_family(path)
-                              else UNKNOWN)
+                              None if known and path == "numpy.newaxis" else
+                              Ref(path) if known else UNKNOWN)
         elif isinstance(node, ast.Delete):
             for target in node.targets:
                 if isinstance(target, ast.Name):
@@ -282,6 +283,9 @@ class Analysis:
             if isinstance(node.op, ast.Not) and _truth(ev.value) is not None:
                 return Ev(not _truth(ev.value))
             if isinstance(ev.value, Arr) and not isinstance(node.op, ast.Not):
+                reused = rules.elided_unary(node, ev)
+                if reused is not None:
+                    return reused
                 return self.alloc(node, ev.value.but(strided=False, role=""), [ev],
                                   "elementwise", "an elementwise result")
             self.free(ev)

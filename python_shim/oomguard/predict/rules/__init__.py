@@ -8,13 +8,13 @@ from .advice import suggestion_for
 from .common import NotHandled
 from .registry import FALLBACK, FUNCS, METHODS, names_by_family, owner_kind
 from .python import element_of, listcomp, repeat_seq
-from .pairwise import array_binop, compare, subscript
+from .pairwise import array_binop, compare, elided_unary, subscript
 from .attributes import attribute
 
 FAMILIES = ("torch", "numpy", "scipy", "networkx", "torch_geometric", "copy", "math",
             "builtins")
 
-__all__ = ["attribute", "array_binop", "call", "compare", "default_suggestion",
+__all__ = ["attribute", "array_binop", "elided_unary", "call", "compare", "default_suggestion",
            "element_of", "known_family", "listcomp", "names_by_family", "NotHandled",
            "repeat_seq", "subscript"]
 
@@ -69,6 +69,11 @@ def call(an, node, func, args, kwargs, inputs):
                 pass
         if torch_arr and not tried:
             return meta.call_method(an, node, owner, func.name, args, kwargs, inputs)
+        if isinstance(owner, Arr) and owner.lib == "numpy":  # x.conj(), x.sqrt-like ufuncs
+            ufunc = pairwise.UFUNC_METHODS.get(func.name)
+            if ufunc is not None:
+                return pairwise.numpy_ufunc(an, node, "numpy." + ufunc, [owner] + list(args),
+                                            kwargs, inputs)
         return None
     if isinstance(func, Model):
         return batching.model_call(an, node, func, args, kwargs, inputs)

@@ -119,6 +119,38 @@ def sparse_tensor(an, node, args, kwargs, inputs):
                         values.numel, lib="torch", device=values.device))
 
 
+_SPARSE_FORMATS = ("csr", "csc", "coo", "lil", "dok", "bsr", "dia")
+
+
+@func(*(f"scipy.{kind}_{form}" for kind in _SPARSE_FORMATS
+        for form in ("matrix", "array")))
+def scipy_sparse(an, node, args, kwargs, inputs):
+    """A scipy.sparse matrix built from (data, indices, indptr), (data, (row, col)), an
+    empty (M, N), or another sparse matrix: nothing dense, and it knows its shape."""
+    source = args[0] if args else kw(kwargs, "arg1")
+    shape = args[1] if len(args) > 1 else kw(kwargs, "shape", None)
+    dtype = None
+    nnz = None
+    if isinstance(source, SparseMat):
+        shape = source.shape if shape is None or shape is UNKNOWN else shape
+        dtype, nnz = source.dtype, source.nnz
+    elif isinstance(source, tuple) and source and isinstance(source[0], Arr) \
+            and len(source) in (2, 3):
+        dtype, nnz = source[0].dtype, source[0].numel
+    elif isinstance(source, tuple) and len(source) == 2 and \
+            all(as_int(d) is not None for d in source):
+        shape, dtype, nnz = source, "float64", 0
+    else:
+        raise NotHandled()
+    if not isinstance(shape, tuple) or len(shape) != 2 or \
+            any(as_int(d) is None for d in shape):
+        raise NotHandled()
+    dtype = dtype_of(kw(kwargs, "dtype", None), dtype)
+    for ev in inputs:
+        an.free(ev)  # the arrays are kept (or small next to the shape)
+    return Ev(SparseMat(tuple(as_int(d) for d in shape), dtype or "float64", nnz))
+
+
 @method("sparse", "tocsr", "tocoo", "tocsc", "tolil", "astype", "copy", "transpose")
 def sparse_same(an, node, matrix, args, kwargs, inputs):
     for ev in inputs:

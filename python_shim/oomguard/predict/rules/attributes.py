@@ -15,7 +15,8 @@ _METHOD_OWNERS = (Arr, SparseMat, Graph, NxGraph, GraphList, Loader, Seq, tuple,
 def attribute(an, node, base: Ev) -> Ev:
     value, name = base.value, node.attr
     if isinstance(value, Ref):
-        return Ev(Ref(f"{value.path}.{name}"))
+        path = f"{value.path}.{name}"
+        return Ev(None if path == "numpy.newaxis" else Ref(path))
     if isinstance(value, Arr):
         return _array_attribute(an, node, base, value, name)
     if isinstance(value, SparseMat):

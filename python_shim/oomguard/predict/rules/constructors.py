@@ -188,6 +188,16 @@ def copy_of(an, node, args, kwargs, inputs):
     lib = "torch" if _family(node, an) == "torch" else "numpy"
     source = args[0] if args else kw(kwargs, "data", kw(kwargs, "object"))
     dtype_arg = args[1] if len(args) > 1 and lib == "numpy" else kw(kwargs, "dtype")
+    if lib == "numpy" and isinstance(source, Seq) and isinstance(source.each, Arr) \
+            and source.count and source.each.shape is not None and not source.items:
+        each = source.each  # a list of equal arrays, stacked into a new one
+        shape = (source.count,) + each.shape
+        dtype = dtype_of(dtype_arg, each.dtype)
+        if dtype is None:
+            raise NotHandled()
+        arr = Arr(lib, shape, dtype, "cpu", estimated=each.estimated)
+        return an.alloc(node, arr, inputs, "concat",
+                        f"np.array stacks {source.count:,} arrays into one")
     if not isinstance(source, Arr):
         literal = _literal(source)
         if literal is None:
@@ -224,8 +234,8 @@ def shared(an, node, args, kwargs, inputs):
 
 
 # The dtype a literal of only bools / ints / floats / complex numbers gets by default.
-_LITERAL_DTYPES = {"torch": ("bool", "int64", "float32", "complex64"),
-                   "numpy": ("bool", "int64", "float64", "complex128")}
+_LITERAL_DTYPES = {"torch": ("bool", "int64", "float32", "complex64", None),
+                   "numpy": ("bool", "int64", "float64", "complex128", "str")}
 _MAX_LITERAL = 100_000
 
 
@@ -236,6 +246,8 @@ def _literal(value, depth: int = 0):
         return (), 0
     if isinstance(value, (int, float, complex)):
         return (), 1 if isinstance(value, int) else 2 if isinstance(value, float) else 3
+    if isinstance(value, str) and depth > 0:
+        return (), 4  # NumPy's '<U...': its shape is known, its bytes are not sized
     items = value.items if isinstance(value, Seq) else value if isinstance(value, tuple) \
         else None
     if not items or depth > 8 or len(items) > _MAX_LITERAL:
@@ -243,7 +255,10 @@ def _literal(value, depth: int = 0):
     found = [_literal(item, depth + 1) for item in items]
     if None in found or len({shape for shape, _ in found}) != 1:
         return None
-    return (len(items),) + found[0][0], max(kind for _, kind in found)
+    kinds = {kind for _, kind in found}
+    if 4 in kinds and len(kinds) > 1:
+        return None  # strings mixed with numbers: NumPy makes them all strings, unsized
+    return (len(items),) + found[0][0], max(kinds)
 
 
 def _name(node) -> str:

@@ -92,10 +92,64 @@ def array_binop(an, node, left: Ev, right: Ev) -> Ev:
         an.free(right)
         return Ev(UNKNOWN)
     result = _result(a, b, node.op)
+    reused = _elided(an, node.op, left, right, result)
+    if reused is not None:
+        return reused
     biggest = max((x.numel or 0) for x in (a, b) if isinstance(x, Arr))
     pairwise = result.numel is not None and result.numel > biggest
     return an.alloc(node, result, [left, right], "pairwise" if pairwise else "elementwise",
                     "broadcasting makes every pair" if pairwise else "an elementwise result")
+
+
+# NumPy's temporary elision (numpy/_core/src/multiarray/temp_elide.c): an operator whose
+# operand is an unnamed temporary of at least 256 KiB, of the result's shape and dtype,
+# writes the result into it instead of a new array: (a - b) ** 2 holds one difference.
+ELIDE_MIN_BYTES = 256 * 1024
+_ELIDE_EITHER = (ast.Add, ast.Mult, ast.BitAnd, ast.BitOr, ast.BitXor)
+_ELIDE_LEFT = (ast.Sub, ast.Div, ast.FloorDiv, ast.LShift, ast.RShift)
+_FAST_POWERS = (2, 0.5, -1, 1)  # numpy's fast_scalar_power, done in place on a temporary
+
+
+def _elided(an, op, left: Ev, right: Ev, result: Arr):
+    """The Ev of a NumPy operator done in place in a temporary operand, or None."""
+    if result.lib != "numpy":
+        return None
+    if isinstance(op, ast.Pow):
+        exponent = right.value
+        candidates = [left] if type(exponent) in (int, float) and \
+            exponent in _FAST_POWERS else []
+    elif isinstance(op, _ELIDE_EITHER):
+        candidates = [left, right]
+    elif isinstance(op, _ELIDE_LEFT):
+        candidates = [left]
+    else:
+        return None
+    for ev, other in zip(candidates, (right, left)):
+        if _temporary_like(ev, result) and (
+                type(other.value) in (int, float, bool) or
+                (isinstance(other.value, Arr) and other.value.shape == result.shape)):
+            an.free(right if ev is left else left)
+            temp = dict(ev.temp)
+            ev.temp = {}
+            return Ev(result, temp)
+    return None
+
+
+def _temporary_like(ev: Ev, result: Arr) -> bool:
+    arr = ev.value
+    held = sum(ev.temp.values())
+    return isinstance(arr, Arr) and arr.lib == "numpy" and not arr.strided and \
+        arr.shape == result.shape and arr.dtype == result.dtype and \
+        arr.nbytes is not None and held >= arr.nbytes >= ELIDE_MIN_BYTES
+
+
+def elided_unary(node, ev: Ev):
+    """-temp, ~temp and +temp on a NumPy temporary: in place (the same rule)."""
+    arr = ev.value
+    if isinstance(node.op, (ast.USub, ast.UAdd, ast.Invert)) and isinstance(arr, Arr) \
+            and _temporary_like(ev, arr):
+        return Ev(arr, ev.temp)
+    return None
 
 
 def matmul_shape(a, b):
@@ -161,6 +215,10 @@ def cdist(an, node, args, kwargs, inputs):
     result = Arr("torch", batch + (a.shape[-2], b.shape[-2]), promote(a.dtype, b.dtype),
                  a.device)
     return an.alloc(node, result, inputs, "pairwise", "torch.cdist: a distance for every pair")
+
+
+# ndarray methods that are NumPy ufuncs applied to the array.
+UFUNC_METHODS = {"conj": "conjugate", "conjugate": "conjugate"}
 
 
 def numpy_ufunc(an, node, path: str, args, kwargs, inputs):

@@ -142,7 +142,9 @@ def listcomp(an, node: ast.ListComp) -> Ev:
     generator = node.generators[0]
     source = an.expr(generator.iter)
     count = source.value.count if isinstance(source.value, Seq) else \
-        source.value.count if isinstance(source.value, GraphList) else None
+        source.value.count if isinstance(source.value, GraphList) else \
+        source.value.shape[0] if isinstance(source.value, Arr) and source.value.shape \
+        else None
     element = element_of(an, None, source)
     if isinstance(element, RangeItem):
         element = LoopInt(generator.target.id, largest=element.largest) \
