@@ -944,3 +944,35 @@ BENIGN += [
          "_, M_broadcast = np.broadcast_arrays(z[:, None, None], M[None, ...])\n\n"
          "print(M_broadcast.shape, M_broadcast.flags.owndata)", libs(), "expansion"),
 ]
+
+TEXTGCN_20NG = 61_603  # 18,846 documents and 42,757 words
+
+RISKY += [
+    Case("textgcn_support_tensor", "iworldtong/text_gcn.pytorch train.py (issue #1, 20ng)",
+         "t_support = []\nfor i in range(len(support)):\n"
+         "    t_support.append(torch.Tensor(support[i]))",
+         libs(support=lambda: [big_np(TEXTGCN_20NG, TEXTGCN_20NG)]), "device_copy", 3,
+         TEXTGCN_20NG ** 2 * 4,
+         note="support holds preprocess_adj's dense float64 matrix; torch.Tensor copies "
+              "it as float32"),
+    Case("textgcn_preprocess_features", "iworldtong/text_gcn.pytorch train.py and "
+         "utils/utils.py preprocess_features (issue #1, 20ng)",
+         "features = sp.identity(features.shape[0])  # featureless\n"
+         "rowsum = np.array(features.sum(1))\nr_inv = np.power(rowsum, -1).flatten()\n"
+         "r_inv[np.isinf(r_inv)] = 0.\nr_mat_inv = sp.diags(r_inv)\n"
+         "features = r_mat_inv.dot(features)\n# return sparse_to_tuple(features)\n"
+         "features = features.A",
+         libs(features=lambda: csr(TEXTGCN_20NG, 300)), "dense_adjacency", 8,
+         TEXTGCN_20NG ** 2 * 8,
+         note="the function's body with `return features.A` made an assignment"),
+    Case("pynbs_knn_laplacian", "idekerlab/pyNBS pyNBS/pyNBS_core.py network_inf_KNN_glap "
+         "(the 119,290-node network of issue #3)",
+         "glap_inv_starttime = time.time()\n# Construct network laplacian matrix\n"
+         "network_nodes = list(network.nodes)\n"
+         "L_arr = nx.laplacian_matrix(network).todense()\n"
+         "# Adjust diagonal of laplacian matrix by small gamma as seen in Vandin 2011\n"
+         "L_vandin = L_arr + gamma*np.identity(len(network_nodes))\n"
+         "L_inv_arr = np.linalg.inv(L_vandin)",
+         libs(network=lambda: nx_graph(119_290), gamma=0.01), "dense_adjacency", 4,
+         119_290 ** 2 * 8),
+]

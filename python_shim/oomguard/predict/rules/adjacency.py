@@ -151,6 +151,78 @@ def scipy_sparse(an, node, args, kwargs, inputs):
     return Ev(SparseMat(tuple(as_int(d) for d in shape), dtype or "float64", nnz))
 
 
+@func("scipy.identity", "scipy.eye", "scipy.eye_array", "scipy.identity_array")
+def sparse_eye(an, node, args, kwargs, inputs):
+    if _name(node).startswith("eye"):  # eye(m, n=None, ...)
+        n = as_int(args[0]) if args else as_int(kw(kwargs, "m", None))
+        m = as_int(args[1]) if len(args) > 1 else as_int(kw(kwargs, "n", n))
+    else:  # identity(n, ...)
+        n = as_int(args[0]) if args else as_int(kw(kwargs, "n", None))
+        m = n
+    if n is None or m is None:
+        raise NotHandled()
+    for ev in inputs:
+        an.free(ev)
+    return Ev(SparseMat((n, m), dtype_of(kw(kwargs, "dtype", None), "float64"), min(n, m)))
+
+
+@func("scipy.diags", "scipy.diags_array", "scipy.spdiags")
+def sparse_diags(an, node, args, kwargs, inputs):
+    """sp.diags(vector): an N x N matrix holding the vector on its diagonal."""
+    diagonal = args[0] if args else kw(kwargs, "diagonals")
+    offsets = args[1] if len(args) > 1 else kw(kwargs, "offsets", 0)
+    if not isinstance(diagonal, Arr) or diagonal.shape is None or \
+            len(diagonal.shape) != 1 or as_int(offsets) != 0:
+        raise NotHandled()
+    n = diagonal.shape[0]
+    for ev in inputs:
+        an.free(ev)
+    return Ev(SparseMat((n, n), dtype_of(kw(kwargs, "dtype", None), diagonal.dtype), n))
+
+
+@method("sparse", "sum")
+def sparse_sum(an, node, matrix, args, kwargs, inputs):
+    """A scipy.sparse sum along an axis: a dense (N, 1) or (1, M) matrix."""
+    axis = as_int(args[0]) if args else as_int(kw(kwargs, "axis", None))
+    if matrix.shape is None or axis not in (0, 1, -1, -2) or matrix.lib != "scipy":
+        raise NotHandled()
+    shape = (1, matrix.shape[1]) if axis in (0, -2) else (matrix.shape[0], 1)
+    dtype = matrix.dtype if matrix.dtype in ("float32", "float64", "complex64",
+                                             "complex128") else "float64" \
+        if matrix.dtype not in ("int64",) else "int64"
+    return an.alloc(node, Arr("numpy", shape, dtype), inputs, "elementwise",
+                    "a sparse matrix's sums")
+
+
+@method("sparse", "dot", "__matmul__", "multiply")
+def sparse_product(an, node, matrix, args, kwargs, inputs):
+    """sparse @ sparse stays sparse (its fill unknown); sparse @ dense is dense."""
+    other = args[0] if args else None
+    if matrix.shape is None or len(matrix.shape) != 2 or matrix.lib != "scipy":
+        raise NotHandled()
+    elementwise = getattr(node.func, "attr", "") == "multiply"
+    if isinstance(other, SparseMat) and other.shape is not None:
+        shape = matrix.shape if elementwise else (matrix.shape[0], other.shape[-1])
+        for ev in inputs:
+            an.free(ev)
+        return Ev(SparseMat(shape, _promote(matrix.dtype, other.dtype), None))
+    if isinstance(other, Arr) and other.shape and not elementwise:
+        shape = (matrix.shape[0],) + tuple(other.shape[1:])
+        result = Arr("numpy", shape, _promote(matrix.dtype, other.dtype))
+        return an.alloc(node, result, inputs, "pairwise",
+                        "a sparse matrix times a dense one: dense")
+    raise NotHandled()
+
+
+def _promote(a: str, b: str) -> str:
+    from ..values import promote
+    return promote(a, b)
+
+
+def _name(node) -> str:
+    return getattr(node.func, "attr", getattr(node.func, "id", ""))
+
+
 @method("sparse", "tocsr", "tocoo", "tocsc", "tolil", "astype", "copy", "transpose")
 def sparse_same(an, node, matrix, args, kwargs, inputs):
     for ev in inputs:

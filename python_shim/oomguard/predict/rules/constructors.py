@@ -261,6 +261,38 @@ def _literal(value, depth: int = 0):
     return (len(items),) + found[0][0], max(kinds)
 
 
+_LEGACY = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16",
+           "BFloat16Tensor": "bfloat16", "LongTensor": "int64", "IntTensor": "int32",
+           "ShortTensor": "int16", "CharTensor": "int8", "ByteTensor": "uint8",
+           "BoolTensor": "bool"}
+
+
+@func("torch.Tensor", *(f"torch.{name}" for name in _LEGACY))
+def legacy_tensor(an, node, args, kwargs, inputs):
+    """torch.Tensor(...) / torch.FloatTensor(...): an ndarray or tensor of its dtype is
+    shared, an ndarray of another dtype copied; sizes make an uninitialised tensor."""
+    name = _name(node)
+    dtype = _LEGACY.get(name) or torch_default_float()
+    if len(args) == 1 and isinstance(args[0], Arr) and not kwargs:
+        source = args[0]
+        if source.dtype == dtype:
+            return Ev(source.but(lib="torch"), an.merge_temps(inputs))
+        if source.lib == "torch":
+            raise NotHandled()  # torch refuses another dtype
+        arr = source.but(lib="torch", dtype=dtype, strided=False, role="")
+        return an.alloc(node, arr, inputs, "dtype_copy",
+                        f"torch.{name} copies the array as {dtype}")
+    sizes = [as_int(a) for a in args]
+    if args and None not in sizes and not isinstance(args[0], bool):
+        arr = Arr("torch", tuple(sizes), dtype, "cpu")
+        return an.alloc(node, arr, inputs, "dense_constructor", f"torch.{name}")
+    literal = _literal(args[0]) if len(args) == 1 else None
+    if literal is None or literal[1] == 4:
+        raise NotHandled()
+    return an.alloc(node, Arr("torch", literal[0], dtype, "cpu"), inputs,
+                    "dense_constructor", f"torch.{name} of a literal")
+
+
 def _name(node) -> str:
     func_node = node.func
     return getattr(func_node, "attr", getattr(func_node, "id", "?"))

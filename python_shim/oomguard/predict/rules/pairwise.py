@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import sys
 
-from ..values import (ITEMSIZE, SCALAR, UNKNOWN, Arr, Ev, Graph, GraphList, Hetero, Record, Seq,
+from ..values import (ITEMSIZE, SCALAR, UNKNOWN, Arr, Ev, Graph, GraphList, Hetero, LoopInt, Record, Seq,
                       Span, TensorSet, canonical_dtype, is_float, promote)
 from .common import NotHandled, as_int, dtype_of, items_of, kw, torch_default_float
 from .registry import func, method
@@ -364,6 +364,12 @@ def subscript(an, node) -> Ev:
             return Ev(items[i], base.temp)
         if isinstance(value, Seq) and value.items is None and i is not None:
             return Ev(value.each, base.temp)
+        if isinstance(index.value, LoopInt):  # xs[i] in a loop: the largest item
+            if items and all(isinstance(item, Arr) and item.nbytes is not None
+                             for item in items):
+                return Ev(max(items, key=lambda item: item.nbytes), base.temp)
+            if isinstance(value, Seq) and value.items is None:
+                return Ev(value.each, base.temp)
         return Ev(UNKNOWN, base.temp)
     if isinstance(value, Graph) and isinstance(index.value, str):
         arr = value.tensor(index.value)
