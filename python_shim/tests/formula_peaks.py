@@ -17,15 +17,17 @@ import numpy as np
 import scipy.linalg as sl
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
+import scipy.spatial.distance as ssd
 import torch
 import torch.nn.functional as F
-from torch_geometric.utils import add_self_loops, coalesce, remove_self_loops, to_undirected
+from torch_geometric.utils import (add_self_loops, coalesce, dropout_edge, remove_self_loops,
+                                   to_undirected)
 
 from oomguard.predict import predict
 
-LIBS = dict(nx=nx, np=np, sl=sl, sp=sp, csg=csg, torch=torch, F=F, coalesce=coalesce,
-            to_undirected=to_undirected, add_self_loops=add_self_loops,
-            remove_self_loops=remove_self_loops)
+LIBS = dict(nx=nx, np=np, sl=sl, sp=sp, csg=csg, ssd=ssd, torch=torch, F=F,
+            coalesce=coalesce, to_undirected=to_undirected, add_self_loops=add_self_loops,
+            remove_self_loops=remove_self_loops, dropout_edge=dropout_edge)
 
 
 def status(field: str) -> int:

@@ -79,6 +79,19 @@ EXAMPLES = {
         ("combinations_r3", "x = torch.arange(150)", "out = torch.combinations(x, r=3)")],
     "torch.nn.functional.one_hot": [
         ("one_hot", "x = torch.randint(0, 1000, (10_000,))", "out = F.one_hot(x)")],
+    "torch_geometric.utils.dropout_edge": [
+        ("dropout_edge", EDGES, "out = dropout_edge(ei, p=0.4)")],
+    "numpy.linalg.norm": [("norm_axis", "a = np.random.rand(4000, 1000)",
+                           "out = np.linalg.norm(a, axis=1)")],
+    "numpy.diag": [("diag", "v = np.random.rand(3000)", "out = np.diag(v)")],
+    "numpy.diagflat": [("diagflat", "v = np.random.rand(3000)", "out = np.diagflat(v)")],
+    "scipy.spatial.distance.cdist": [
+        ("cdist", "a = np.random.rand(3000, 8); b = np.random.rand(2000, 8)",
+         "out = ssd.cdist(a, b)")],
+    "scipy.spatial.distance.pdist": [("pdist", "a = np.random.rand(4000, 8)",
+                                      "out = ssd.pdist(a)")],
+    "scipy.spatial.distance.squareform": [
+        ("squareform", "d = ssd.pdist(np.random.rand(3000, 4))", "out = ssd.squareform(d)")],
     "networkx.floyd_warshall_numpy": [
         ("nx_floyd_warshall_numpy", "G = nx.gnm_random_graph(700, 2800, seed=0)",
          "out = nx.floyd_warshall_numpy(G)")],

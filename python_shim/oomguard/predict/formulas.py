@@ -523,13 +523,14 @@ TABLE: Tuple[Formula, ...] = (
             ("out: int64[tensor.shape, C]",),
             where=(("C", "num_classes if num_classes > 0 else maxplus1(tensor)"),),
             what="one_hot with {C:,} classes", kind="expansion"),
-    # dropout_edge: a uniform draw per edge (float32) and its mask, then the kept edges
-    # through the mask's int64 index. How many are kept is drawn: (1 - p) E expected.
+    # dropout_edge: a uniform draw per edge (float32) compared into the mask, then the
+    # kept edges through the mask's int64 index (the draw is gone by then). How many are
+    # kept is drawn: (1 - p) E expected.
     Formula(f"{PYG}.dropout_edge",
             "edge_index[2, E], p=0.5, force_undirected=False, training=True",
             ("edge_index: int64[2, K]", "mask: bool[E]"),
             where=(("K", "int(E * (1 - p)) if training else E"),),
-            peak="results + 4 * E + 8 * K",
+            peak="max(5 * E, results + 8 * K)",
             what="dropout_edge keeps about {K:,} of {E:,} edges", kind="graph_utility",
             exact=False, returns="tuple"),
     # np.linalg.norm along an axis squares every element first (x * x), then reduces.
