@@ -24,8 +24,8 @@ import argparse
 import copy
 import functools
 import math
-from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional
+from dataclasses import dataclass
+from typing import Callable, Dict
 
 import networkx as nx
 import numpy as np
@@ -36,18 +36,16 @@ import scipy.spatial.distance
 import torch
 import torch.nn.functional as F
 import torch_geometric
-from torch.utils.data import DataLoader as TorchLoader, TensorDataset
+from torch.utils.data import TensorDataset
 from torch_geometric.data import Batch, Data, HeteroData, InMemoryDataset
 from torch_geometric.loader import DataLoader, NeighborLoader
-from torch_geometric.nn import GATConv, GCNConv, GENConv, SAGEConv
+from torch_geometric.nn import GCNConv, GENConv
 from torch_geometric.utils import (add_self_loops, remove_self_loops, to_dense_adj,
                                    to_dense_batch, to_undirected)
 
-from predict_corpus import big, big_np
+from predict_corpus import RAM, VRAM, big, big_np  # a Colab session and a T4
 
 GiB = 1 << 30
-RAM = int(12.7 * GiB)   # a Colab session
-VRAM = 15 * GiB         # a T4
 
 
 @dataclass
@@ -190,6 +188,13 @@ class DeeperGCN(torch.nn.Module):
         self.gcns = torch.nn.ModuleList(GENConv(hidden, hidden) for _ in range(layers))
 
 
+def data_1725(**extra) -> Data:
+    """pyg-team/pytorch_geometric#1725's graph: MyData(edge_index=[2, 25298524],
+    x=[5182, 875], y=[5182, 608], ...)."""
+    return Data(x=big(5_182, 875), edge_index=big(2, 25_298_524, dtype=torch.long),
+                y=big(5_182, 608), **extra)
+
+
 class OgbGCN(torch.nn.Module):
     """The GCN class of ogb's examples/nodeproppred/*/gnn.py (defined in an earlier cell:
     its constructor runs later, so only its arguments are known to the predictor)."""
@@ -311,10 +316,8 @@ RISKY = [
          "model.train()\noptimizer.zero_grad() #clear gradients\nout = model(data)\n"
          "loss = loss_fn(out[data.train_mask], data.y[train_mask])",
          libs(model=lambda: TwoLayerGCN(875, 608, 16),
-              data=lambda: Data(x=big(5_182, 875),
-                                edge_index=big(2, 25_298_524, dtype=torch.long),
-                                edge_attr=big(25_298_524), y=big(5_182, 608),
-                                train_mask=big(960, dtype=torch.long))),
+              data=lambda: data_1725(edge_attr=big(25_298_524),
+                                     train_mask=big(960, dtype=torch.long))),
          "message_passing", 3, 25_298_524 * 608 * 4,
          note="data on the CPU (the issue trains on the GPU)"),
     Case("skspatial_svd_points", GH + "numpy/numpy/issues/27542",
@@ -469,9 +472,7 @@ RISKY += [
          "model.eval()\nout = model(data.x, data.edge_index)\n"
          "loss = loss_fn(out[data.val_mask], data.y[data.val_mask])",
          libs(model=lambda: TwoLayerGCN(875, 608, 16),
-              data=lambda: Data(x=big(5_182, 875),
-                                edge_index=big(2, 25_298_524, dtype=torch.long),
-                                y=big(5_182, 608), val_mask=big(240, dtype=torch.long))),
+              data=lambda: data_1725(val_mask=big(240, dtype=torch.long))),
          "message_passing", 2, 25_298_524 * 608 * 4),
     Case("fld_pct_in_manifold", "marcojira/fld fld/metrics/PrecisionRecall.py "
          "pct_in_manifold (issue #8)",
@@ -722,6 +723,13 @@ BENIGN = [
 SO = "https://stackoverflow.com/questions/"
 DBP15K_ZH, DBP15K_EN = 19_388, 19_572  # DBP15K zh_en's entities (PyG's DBP15K)
 
+# BIT-DA/MetaSAug loss.py, EstimatorCV.__init__
+METASAUG_ESTIMATOR = (
+    "self.class_num = class_num\n"
+    "self.CoVariance = torch.zeros(class_num, feature_num, feature_num).cuda()\n"
+    "self.Ave = torch.zeros(class_num, feature_num).cuda()\n"
+    "self.Amount = torch.zeros(class_num).cuda()")
+
 RISKY += [
     Case("combinations_52_choose_7", GH + "pytorch/pytorch/issues/119453",
          "torch.combinations(torch.arange(52), r=7)", libs(), "expansion", 1,
@@ -773,10 +781,7 @@ RISKY += [
               "`return` made an assignment"),
     Case("metasaug_covariance", GH + "BIT-DA/MetaSAug/issues/4 (loss.py EstimatorCV, "
          "ImageNet-LT)",
-         "self.class_num = class_num\n"
-         "self.CoVariance = torch.zeros(class_num, feature_num, feature_num).cuda()\n"
-         "self.Ave = torch.zeros(class_num, feature_num).cuda()\n"
-         "self.Amount = torch.zeros(class_num).cuda()",
+         METASAUG_ESTIMATOR,
          libs(self=lambda: argparse.Namespace(), class_num=1000, feature_num=2048),
          "dense_constructor", 2, 1000 * 2048 * 2048 * 4,
          note="the issue's feature_num 2048 with ImageNet-LT's 1,000 classes; the zeros "
@@ -811,10 +816,7 @@ BENIGN += [
               self=lambda: argparse.Namespace(k=10)), "pairwise"),
     Case("metasaug_covariance_cifar", "BIT-DA/MetaSAug loss.py EstimatorCV "
          "(MetaSAug_LDAM_train.py: 64 features, CIFAR-100)",
-         "self.class_num = class_num\n"
-         "self.CoVariance = torch.zeros(class_num, feature_num, feature_num).cuda()\n"
-         "self.Ave = torch.zeros(class_num, feature_num).cuda()\n"
-         "self.Amount = torch.zeros(class_num).cuda()",
+         METASAUG_ESTIMATOR,
          libs(self=lambda: argparse.Namespace(), class_num=100, feature_num=64),
          "dense_constructor"),
     Case("l2_distance_matmul", SO + "32856726 (the answer)",

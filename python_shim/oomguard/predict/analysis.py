@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional
 from . import rules
 from .budget import Budget
 from .findings import format_bytes
-from .values import (RANGE_ITEM, SCALAR, RangeItem, UNKNOWN, Arr, Scalar, Ev, Graph, Hetero, LoopInt, ModelClass,
+from .values import (SCALAR, RangeItem, UNKNOWN, Arr, Scalar, Ev, Graph, Hetero, LoopInt, ModelClass,
                      ReadInt, Ref, Seq, Span, read_notes)
 
 MAX_DEPTH = 60          # deeper expressions are unknown (and cannot be huge allocations)

@@ -450,6 +450,17 @@ def normal_device(name: str) -> str:
     return name
 
 
+def device_name(value: Any) -> Optional[str]:
+    """The device a `device=` argument names ('cuda' is cuda:0, an int a CUDA index)."""
+    if isinstance(value, Device):
+        return value.name
+    if isinstance(value, str) and len(value) < 20:
+        return normal_device(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"cuda:{value}"
+    return None
+
+
 def _one_graph(slices: dict, resolver: "Resolver") -> bool:
     """An InMemoryDataset of one graph (OGB_MAG, MovieLens, ...): its slices say 0..n."""
     for item in slices.values():

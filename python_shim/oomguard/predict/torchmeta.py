@@ -32,6 +32,7 @@ import weakref
 from typing import Any, Dict, Optional, Tuple
 
 from ..sizes.torchlike import TorchKit, tensor_parts
+from .resolve import device_name
 from .values import ITEMSIZE, UNKNOWN, Arr, Device, DType, Ref, Seq, canonical_dtype
 
 # torch's meta kernels import these lazily: meta evaluation runs only once they are loaded.
@@ -291,7 +292,7 @@ def evaluate(meta: MetaTorch, func: Any, args: list, kwargs: Dict[str, Any],
                     isinstance(value, bool):
                 continue  # pinned host memory is still host memory; no autograd here
             if key == "device":
-                device = _device_name(value)
+                device = device_name(value)
                 if device is None:
                     return None
                 call.device = device
@@ -437,17 +438,6 @@ def _abstract(meta: MetaTorch, out: Any, call: Call, device: str) -> Optional[Re
     except Exception:
         return None
     return Result(value, total[0], biggest[0])
-
-
-def _device_name(value: Any) -> Optional[str]:
-    from .resolve import normal_device
-    if isinstance(value, Device):
-        return value.name
-    if isinstance(value, str) and len(value) < 20:
-        return normal_device(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"cuda:{value}"
-    return None
 
 
 def _input_device(call: Call) -> str:

@@ -1,7 +1,7 @@
 """Dispatch from AST nodes to the rule families (one module each)."""
 from __future__ import annotations
 
-from ..values import UNKNOWN, Arr, Bound, Ev, Model, ModelClass, Ref
+from ..values import Arr, Bound, Model, ModelClass, Ref
 from . import (adjacency, batching, combine, composite, constructors,  # noqa: F401
                convert, graphs, meta, pairwise, python, reading)  # (each registers rules)
 from .advice import suggestion_for
