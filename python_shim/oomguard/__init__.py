@@ -45,6 +45,9 @@ def enable(**settings) -> None:
     spool: a directory for the on-disk timeline (JSONL, rotated), None for the default
         ($OOMGUARD_SPOOL_DIR or ~/.cache/oomguard/spool), False for none. A kernel killed
         by the OOM killer leaves its timeline there: `python -m oomguard export`.
+    clusters: True (default) records, per cell, the memory of a Dask cluster whose
+        `distributed.Client` is in your namespace (sampled through its scheduler on a
+        thread of oomguard's, never slowing the cell); False: never look.
     mode: "warn" (default: say so before a cell predicted to exceed free memory, then
         run it), "block" (stop such a cell before it runs) or "off" (docs/guard.md).
     watchdog: interrupt a running cell when memory reaches this fraction of the limit
