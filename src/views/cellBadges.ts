@@ -30,10 +30,11 @@ interface IBadgeState {
 /**
  * A compact memory badge under each executed cell of one notebook: RAM change, peak
  * above the start, VRAM change, the cluster's growth and sampled peak, duration; under
- * them, a line for each cluster worker restarted or lost, marked as a problem. The badge lives in the cell widget's node,
- * so windowing (which detaches cells scrolled out of view but keeps their nodes)
- * keeps it. Moving a cell makes a new widget for the same cell id: the badges are
- * kept per id and drawn again on the new widget. A re-run replaces the badge.
+ * them, a line for each cluster worker restarted or lost, marked as a problem. The
+ * badge lives in the cell widget's node, so windowing (which detaches cells scrolled
+ * out of view but keeps their nodes) keeps it. Moving a cell makes a new widget for the
+ * same cell id: the badges are kept per id and drawn again on the new widget. A re-run
+ * replaces the badge.
  */
 export class CellBadges implements IDisposable {
   constructor(

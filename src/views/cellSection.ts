@@ -25,8 +25,8 @@ interface IRow {
  * run's record (a re-run replaces it; cells deleted from the notebook drop out), ranked
  * by the peak above where the cell started (default), by the RAM it kept (what it
  * left allocated), by its cluster's sampled peak above the start (a column shown only
- * while some cell ran with a cluster), or in notebook order. Each row's cell name is a button that takes
- * you to the cell. Above, the cell running now and for how long.
+ * while some cell ran with a cluster), or in notebook order. Each row's cell name is a
+ * button that takes you to the cell. Above, the cell running now and for how long.
  */
 export class CellSection extends Section {
   constructor(

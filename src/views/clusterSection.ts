@@ -37,7 +37,12 @@ export class ClusterSection extends Section {
       this._summary,
       cluster.workers === null
         ? trans.__('%1 cluster', cluster.engine)
-        : trans._n('%2 cluster · %1 worker', '%2 cluster · %1 workers', cluster.workers, cluster.engine)
+        : trans._n(
+            '%2 cluster · %1 worker',
+            '%2 cluster · %1 workers',
+            cluster.workers,
+            cluster.engine
+          )
     );
     setText(this._value, formatBytes(cluster.memory));
     this._value.dataset.oomguardClusterMemory =
@@ -55,7 +60,11 @@ export class ClusterSection extends Section {
       cluster.memory === null
         ? trans.__('Not measured: the cluster does not answer.')
         : cluster.limit !== null
-          ? trans.__("%1 of the workers' %2 limit", formatPercent(percent), formatBytes(cluster.limit))
+          ? trans.__(
+              "%1 of the workers' %2 limit",
+              formatPercent(percent),
+              formatBytes(cluster.limit)
+            )
           : trans.__("The workers' limits are not known.")
     );
   }

@@ -23,7 +23,8 @@ const RECONNECTABLE = ['disconnected', 'error', 'waiting', 'missing', 'detached'
  * The "Memory" sidebar: the active notebook's kernel RAM against the session limit,
  * VRAM, the memory of the cluster it drives, the cells' costs and the largest
  * variables, live. Each section listens to the parts of the model it shows and renders
- * when they change; the panel itself renders the header (status) and footer. The tracker tells it which notebook.
+ * when they change; the panel itself renders the header (status) and footer. The
+ * tracker tells it which notebook.
  */
 export class MemoryPanel extends Widget {
   constructor(trans: TranslationBundle, onExport: (format: ExportFormat) => void) {

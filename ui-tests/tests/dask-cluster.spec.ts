@@ -13,8 +13,15 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 import { execFileSync } from 'child_process';
-import { cellBadge, MiB, openMemoryPanel, panelPid, panelSection, waitForReading } from './helpers/panel';
-import { descendants, endAll, IProcess } from './helpers/processes';
+import {
+  cellBadge,
+  MiB,
+  openMemoryPanel,
+  panelPid,
+  panelSection,
+  waitForReading
+} from './helpers/panel';
+import { descendants, endAll, IProcess, stillRunning } from './helpers/processes';
 
 /** Why Dask cannot be used here (the kernel's Python lacks it), or null. */
 function daskMissing(): string | null {
@@ -108,7 +115,8 @@ test.describe('A Dask cluster driven from the notebook', () => {
       await page.notebook.setCell(0, 'code', SETUP);
       await page.notebook.runCell(0);
       started = descendants(kernel);
-      expect(started.length).toBeGreaterThanOrEqual(2); // the nannies, their workers
+      // The two workers (their nannies run inside the kernel, as the scheduler does).
+      expect(started.length).toBeGreaterThanOrEqual(2);
 
       await test.step('a persisted array: the growth on the badge, the line on the timeline', async () => {
         const section = panelSection(page, 'Cluster memory');
@@ -145,6 +153,18 @@ test.describe('A Dask cluster driven from the notebook', () => {
         const highest = (await timelineClusterMax(page)) as number;
         console.log(`timeline cluster line: highest ${(highest / MiB).toFixed(0)} MiB`);
         expect(highest).toBeGreaterThan(PERSISTED);
+
+        // The Cells ranking by the cluster's peak: the persisting cell first.
+        const ranking = panelSection(page, 'Cells');
+        await ranking.getByRole('button', { name: 'Cluster', exact: true }).click();
+        await expect(ranking.getByRole('columnheader', { name: 'Cluster' })).toHaveAttribute(
+          'aria-sort',
+          'descending'
+        );
+        await expect(ranking.locator('.jp-oomguard-cell-link').first()).toHaveAccessibleName(
+          /^Show cell \d+ of \d+ \("x = da\.random\.random/
+        );
+        await expect(ranking.locator('.jp-oomguard-cell-cluster').first()).toHaveText(/^\+\d+ MiB$/);
       });
 
       await test.step('a worker past its limit: restarted, on the badge and in the warnings', async () => {
@@ -181,6 +201,7 @@ test.describe('A Dask cluster driven from the notebook', () => {
       const closing = page.notebook.runCell(await appendCell(page, CLOSE));
       await Promise.race([closing, new Promise(resolve => setTimeout(resolve, 60_000))]);
       const killed = await endAll(started);
+      await expect.poll(() => stillRunning(started).length, { timeout: 10_000 }).toBe(0);
       console.log(
         `processes the kernel started: ${new Set(started.map(one => one.pid)).size}; ` +
           `left after the cluster closed, killed: ${JSON.stringify(killed.map(one => one.command))}`
