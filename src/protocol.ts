@@ -151,6 +151,14 @@ export interface IWorkerEvent {
   limit: number | null;
   task: string | null;
   idle?: boolean;
+  /**
+   * Ray only: the node (its address) and its memory when Ray's memory monitor killed
+   * the task: used, total and the kill threshold (bytes); null where not measured.
+   */
+  node?: string | null;
+  node_used?: number | null;
+  node_total?: number | null;
+  node_threshold?: number | null;
 }
 
 /** A cluster's memory over one cell (docs/protocol.md, CellRecord `cluster`). */
@@ -528,7 +536,11 @@ const workerEvent = shaped({
   rss: nullable(count),
   limit: nullable(count),
   task: nullable(text),
-  idle: optional(bool)
+  idle: optional(bool),
+  node: optional(nullable(text)),
+  node_used: optional(nullable(count)),
+  node_total: optional(nullable(count)),
+  node_threshold: optional(nullable(count))
 });
 
 /** A cluster's memory over one cell (docs/protocol.md, CellRecord `cluster`). */

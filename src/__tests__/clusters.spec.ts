@@ -96,7 +96,7 @@ describe('a cell record’s cluster', () => {
       total: 15.5 * GiB,
       threshold: 14.73 * GiB
     });
-    // Extra fields come as the kernel sent them: one that does not read is not measured.
+    // Each node field is read on its own: one that does not read is not measured.
     expect(problems[2].node).toEqual({
       node: null,
       used: null,

@@ -239,6 +239,34 @@ describe('a cluster the kernel drives (read field by field)', () => {
     ['a restarted entry without its worker', { ...cluster, restarted: [{ reason: 'x' }] },
       (c: any) => expect(c.restarted).toEqual([])],
     [
+      'a Ray kill whose node figures partly do not read',
+      {
+        ...cluster,
+        lost: [
+          {
+            worker: 'ray worker 5a1f (pid 8) on node 10.0.0.7',
+            reason: "Ray's memory monitor killed it",
+            t: null,
+            rss: null,
+            limit: null,
+            task: 'grow',
+            node: 7,
+            node_used: 'lots',
+            node_total: 16,
+            node_threshold: -1
+          }
+        ]
+      },
+      (c: any) =>
+        expect(c.lost[0]).toMatchObject({
+          task: 'grow',
+          node: null,
+          node_used: null,
+          node_total: 16,
+          node_threshold: null
+        })
+    ],
+    [
       'too many workers',
       {
         ...cluster,

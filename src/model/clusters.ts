@@ -52,25 +52,19 @@ export function hasWorkerProblems(record: ICellRecord): boolean {
 
 /**
  * The node figures of a Ray event (`node`, `node_used`, `node_total`,
- * `node_threshold`): extra fields of a worker event, which the protocol keeps as they
- * came, so each is checked here and one that does not read is taken as not measured.
- * Null for events without any (Dask's).
+ * `node_threshold`, each read on its own by the protocol: one that did not read is
+ * null, not measured). Null for events without any (Dask's).
  */
 export function rayNode(event: IWorkerEvent): IRayNode | null {
-  const extra = event as unknown as Record<string, unknown>;
-  if (!['node', 'node_used', 'node_total', 'node_threshold'].some(key => key in extra)) {
+  const { node, node_used, node_total, node_threshold } = event;
+  if ([node, node_used, node_total, node_threshold].every(value => value === undefined)) {
     return null;
   }
-  const bytes = (key: string): number | null => {
-    const value = extra[key];
-    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null;
-  };
-  const node = extra.node;
   return {
-    node: typeof node === 'string' && node !== '' ? node : null,
-    used: bytes('node_used'),
-    total: bytes('node_total'),
-    threshold: bytes('node_threshold')
+    node: node || null,
+    used: node_used ?? null,
+    total: node_total ?? null,
+    threshold: node_threshold ?? null
   };
 }
 
