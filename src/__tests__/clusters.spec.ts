@@ -417,6 +417,11 @@ describe('The cluster on the timeline', () => {
     expect(stroke(limit)).toBe(palette.cluster);
     expect(stroke(cluster)).not.toBe(stroke(rss));
     expect(limit.dash).toBeDefined();
+    // Memory drawn solid, limits dashed (the kernel's longer than the cluster's).
+    expect(rss.dash).toBeUndefined();
+    expect(cluster.dash).toBeUndefined();
+    expect(options.series[2].dash).toEqual([4, 4]);
+    expect(limit.dash).not.toEqual([4, 4]);
   });
 
   it('keeps the cluster’s limit off the axis until its memory comes near it', () => {

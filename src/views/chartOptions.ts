@@ -25,53 +25,30 @@ export function chartOptions(
   hooks: uPlot.Hooks.Arrays
 ): uPlot.Options {
   const bytes = (_: uPlot, value: number | null) => formatBytes(value);
+  const line = (label: string, stroke: () => string, width = 1.5, dash?: number[]) => ({
+    label,
+    stroke,
+    width,
+    ...(dash ? { dash } : {}),
+    points: { show: false },
+    value: bytes
+  });
   const lines: uPlot.Series[] = keys.map(key => {
-    if (key === RSS) {
-      return {
-        label: trans.__('Kernel RAM'),
-        stroke: () => palette().rss,
-        width: 1.5,
-        points: { show: false },
-        value: bytes
-      };
-    }
-    if (key === LIMIT) {
-      return {
-        label: trans.__('RAM limit'),
-        stroke: () => palette().limit,
-        width: 1,
-        dash: [4, 4],
-        points: { show: false },
-        value: bytes
-      };
-    }
-    if (key === CLUSTER) {
-      return {
-        label: trans.__('Cluster memory'),
-        stroke: () => palette().cluster,
-        width: 1.5,
-        points: { show: false },
-        value: bytes
-      };
-    }
-    if (key === CLUSTER_LIMIT) {
-      return {
-        label: trans.__('Cluster limit'),
-        stroke: () => palette().cluster,
-        width: 1,
-        dash: [2, 3],
-        points: { show: false },
-        value: bytes
-      };
+    switch (key) {
+      case RSS:
+        return line(trans.__('Kernel RAM'), () => palette().rss);
+      case LIMIT:
+        return line(trans.__('RAM limit'), () => palette().limit, 1, [4, 4]);
+      case CLUSTER:
+        return line(trans.__('Cluster memory'), () => palette().cluster);
+      case CLUSTER_LIMIT:
+        return line(trans.__('Cluster limit'), () => palette().cluster, 1, [2, 3]);
     }
     const gpu = Number(key.replace(/^gpu/, ''));
-    return {
-      label: trans.__('GPU %1 used', gpu),
-      stroke: () => palette().gpus[gpu % palette().gpus.length],
-      width: 1.5,
-      points: { show: false },
-      value: bytes
-    };
+    return line(
+      trans.__('GPU %1 used', gpu),
+      () => palette().gpus[gpu % palette().gpus.length]
+    );
   });
   const axisStyle = {
     stroke: () => palette().text,

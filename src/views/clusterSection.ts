@@ -3,7 +3,7 @@ import { formatBytes, formatPercent, percentOf } from '../format';
 import { ReadingsChange } from '../model/readingsModel';
 import { INotebookMemory } from '../tokens';
 import { element, setText } from './dom';
-import { gauge, Section } from './section';
+import { GaugeSlot, Section } from './section';
 
 /**
  * The memory of the cluster the kernel drives (a Dask cluster whose Client is in the
@@ -14,7 +14,7 @@ import { gauge, Section } from './section';
 export class ClusterSection extends Section {
   constructor(trans: TranslationBundle) {
     super(trans, 'jp-oomguard-cluster', trans.__('Cluster memory'));
-    this.node.append(this._summary, this._value, this._gauge, this._limit);
+    this.node.append(this._summary, this._value, this._gauge.node, this._limit);
   }
 
   protected listen(memory: INotebookMemory): void {
@@ -48,13 +48,11 @@ export class ClusterSection extends Section {
     this._value.dataset.oomguardClusterMemory =
       cluster.memory === null ? '' : String(cluster.memory);
     const percent = percentOf(cluster.memory, cluster.limit);
-    const bar = gauge(
+    this._gauge.show(
       percent,
       readings ? readings.severity(percent) : 'unknown',
       trans.__("Cluster memory, share of the workers' limits")
     );
-    this._gauge.replaceWith(bar);
-    this._gauge = bar;
     setText(
       this._limit,
       cluster.memory === null
@@ -71,6 +69,6 @@ export class ClusterSection extends Section {
 
   private _summary = element('div', 'jp-oomguard-cluster-summary');
   private _value = element('div', 'jp-oomguard-value jp-oomguard-cluster-memory');
-  private _gauge = gauge(null, 'unknown');
+  private _gauge = new GaugeSlot();
   private _limit = element('div', 'jp-oomguard-limit');
 }
