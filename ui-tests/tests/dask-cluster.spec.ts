@@ -13,6 +13,8 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
 import {
   cellBadge,
   MiB,
@@ -103,8 +105,10 @@ test.describe('A Dask cluster driven from the notebook', () => {
 
   test('shows the cluster’s growth, its line, and a worker restarted for memory', async ({
     page
-  }) => {
+  }, testInfo) => {
     test.setTimeout(300_000);
+    // Tall enough for the notebook's badges and the panel's sections down to the Cells.
+    await page.setViewportSize({ width: 1280, height: 1000 });
     await page.notebook.createNew('dask.ipynb', { kernel: 'python3' });
     const panel = await openMemoryPanel(page);
     await waitForReading(page);
@@ -194,16 +198,29 @@ test.describe('A Dask cluster driven from the notebook', () => {
         await expect(panelSection(page, 'Cluster memory')).toContainText('dask cluster · 2 workers', {
           timeout: 60_000
         });
+        const picture = await page.screenshot();
+        await testInfo.attach('dask-cluster', { body: picture, contentType: 'image/png' });
+        if (process.env.OOMGUARD_DOCS_SCREENSHOTS) {
+          // `OOMGUARD_DOCS_SCREENSHOTS=1 npx playwright test` refreshes the README picture.
+          fs.writeFileSync(
+            path.join(__dirname, '..', '..', 'docs', 'images', 'dask-cluster.png'),
+            picture
+          );
+        }
       });
     } finally {
-      // What the kernel started, the restarted worker included, while it still runs.
-      started = [...started, ...descendants(kernel)];
+      // What the kernel started, the restarted worker included, while it still runs
+      // (each process once: the same pid and start time is the same process).
+      const byIdentity = new Map(
+        [...started, ...descendants(kernel)].map(one => [`${one.pid}@${one.start}`, one])
+      );
+      started = [...byIdentity.values()];
       const closing = page.notebook.runCell(await appendCell(page, CLOSE));
       await Promise.race([closing, new Promise(resolve => setTimeout(resolve, 60_000))]);
       const killed = await endAll(started);
       await expect.poll(() => stillRunning(started).length, { timeout: 10_000 }).toBe(0);
       console.log(
-        `processes the kernel started: ${new Set(started.map(one => one.pid)).size}; ` +
+        `processes the kernel started: ${started.length}; ` +
           `left after the cluster closed, killed: ${JSON.stringify(killed.map(one => one.command))}`
       );
     }
