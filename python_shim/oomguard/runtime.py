@@ -21,6 +21,7 @@ from typing import List, Optional, Tuple
 from . import exporters
 from . import protocol
 from .backfill import SpoolAnswers
+from .clusters import ClusterWatch
 from .comm import CommBridge
 from .guard import SETTINGS as GUARD_SETTINGS, Guard
 from .guard.editing import EditPredictions
@@ -106,6 +107,10 @@ class Runtime:
         self.state_file = StateFile(self.tally, lambda: self.interval, self._oom_kills_file)
         self.sampler.add_sink(self.state_file.write_reading)
         self.editing = EditPredictions(self)  # `predict` requests while a cell is edited
+        # A Dask cluster's memory per cell, sampled on a thread of its own (clusters/).
+        self.clusters = ClusterWatch(self._user_namespace, lambda: self.interval)
+        self.recorder.cluster = self.clusters
+        self.sampler.add_sink(self.clusters.poke)
         self.enabled = False
         self._dashboard = None
         self._told_oom_group = False  # the text mode says it once per process
@@ -115,6 +120,9 @@ class Runtime:
     def take_reading(self) -> dict:
         reading = self.readings.take(self.limit_setting)
         reading["running_cell"] = self.recorder.running_cell()
+        cluster = self.clusters.figures()
+        if cluster is not None:
+            reading["cluster"] = cluster
         spool = self.spool
         if spool is not None and spool.note:
             reading["notes"].append(spool.note)
@@ -279,6 +287,13 @@ class Runtime:
                     else:
                         _complain("oomguard: spool must be a directory, None (the default "
                                   "directory) or False (no spool)")
+                elif name == "clusters":
+                    if isinstance(value, bool):
+                        self.clusters.enabled = value
+                        if not value:
+                            self.clusters.stop()
+                    else:
+                        _complain("oomguard: clusters must be True or False")
                 elif name == "torch_peak_reset":
                     if isinstance(value, bool):
                         self.recorder.torch_peak_reset = value
@@ -321,6 +336,7 @@ class Runtime:
         with self._lock:
             self.stop_dashboard()
             self.sampler.stop()
+            self.clusters.stop()
             self.state_file.stop()
             self.bridge.unregister()
             self.guard.unregister()
