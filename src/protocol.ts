@@ -79,6 +79,14 @@ export interface IHelloMessage {
    */
   oom_group?: boolean | null;
   oom_group_file?: string | null;
+  /**
+   * The memory cgroup's high-water mark (bytes, page cache included: v1
+   * memory.max_usage_in_bytes, v2 memory.peak), read from `cgroup_peak_file`: after a
+   * death, what the dead kernel's group reached, which no sample may have caught. Null
+   * where not measured; absent from older shims.
+   */
+  cgroup_peak?: number | null;
+  cgroup_peak_file?: string | null;
 }
 
 export interface ISampleMessage {
@@ -238,18 +246,36 @@ export interface IFinding {
   risky: boolean;
   message: string;
   suggestion: string;
+  /**
+   * The size follows from known shapes and dtypes (true) or is an estimate (false,
+   * or absent: older shims and predictors).
+   */
+  exact?: boolean;
 }
 
-/** Sent before a cell runs when it is predicted to exceed free memory. */
+/** The guard's mode: `auto` blocks only what exactly cannot fit (docs/guard.md). */
+export type GuardSetting = 'auto' | 'warn' | 'block';
+
+/** Sent before a cell runs when it is predicted not to fit in free memory. */
 export interface IWarningMessage {
   v: number;
   type: 'warning';
   findings: IFinding[];
   execution_count: number | null;
   cell_id: string | null;
+  /** What happened to the cell: `warn` it runs, `block` it was stopped. */
   mode: 'warn' | 'block';
   free: Record<string, number | null> | null;
   limit: number | null;
+  /** The guard's mode that decided (absent from older shims: as `mode`). */
+  setting?: GuardSetting;
+  /**
+   * One call in the cell is bigger than what is free and the hard cap is off: only the
+   * cap (or not running the cell) can stop it.
+   */
+  single_call?: boolean;
+  /** Page cache counted as free on the host (bytes), reclaimed only when needed. */
+  page_cache?: number | null;
 }
 
 /** The answer to a `predict` request: the findings for a cell as it is being edited. */
@@ -603,7 +629,8 @@ const finding = shaped({
   device: text,
   risky: bool,
   message: text,
-  suggestion: orElse(text, '')
+  suggestion: orElse(text, ''),
+  exact: optional(bool)
 });
 
 /** {"cpu": bytes, "cuda:0": bytes or null, …} */
@@ -654,7 +681,9 @@ const MESSAGE_SHAPES: Record<KernelMessage['type'], Shape> = {
     oom_kills: optional(nullable(integer)),
     oom_kills_file: optional(nullable(text)),
     oom_group: optional(nullable(bool)),
-    oom_group_file: optional(nullable(text))
+    oom_group_file: optional(nullable(text)),
+    cgroup_peak: optional(nullable(count)),
+    cgroup_peak_file: optional(nullable(text))
   },
   sample: sampleShape,
   spool: {
@@ -684,7 +713,10 @@ const MESSAGE_SHAPES: Record<KernelMessage['type'], Shape> = {
     cell_id: nullable(text),
     mode: oneOf('warn', 'block'),
     free: nullable(freeByDevice),
-    limit: nullable(count)
+    limit: nullable(count),
+    setting: optional(oneOf('auto', 'warn', 'block')),
+    single_call: optional(bool),
+    page_cache: optional(nullable(count))
   },
   prediction: {
     id: integer,

@@ -7,7 +7,8 @@ def test_builders_carry_version_and_all_fields():
     hello = protocol.hello(shim_version="1", pid=2, interval=0.5, python="3.11", peak_method="hwm")
     assert hello == {"v": 1, "type": "hello", "shim_version": "1", "pid": 2, "interval": 0.5,
                      "python": "3.11", "peak_method": "hwm", "oom_kills": None,
-                     "oom_kills_file": None, "oom_group": None, "oom_group_file": None}
+                     "oom_kills_file": None, "oom_group": None, "oom_group_file": None,
+                     "cgroup_peak": None, "cgroup_peak_file": None}
     sample = protocol.sample({"t": 1.0, "rss": 5, "notes": ["x"], "unrelated": 1})
     assert sample["v"] == 1 and sample["type"] == "sample"
     assert set(sample) == {"v", "type", *protocol.SAMPLE_FIELDS}

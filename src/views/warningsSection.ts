@@ -1,5 +1,4 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { formatBytes } from '../format';
 import { CellsChange } from '../model/cellsModel';
 import { hasWorkerProblems } from '../model/clusters';
 import { MemoryModel } from '../model/memoryModel';
@@ -9,6 +8,7 @@ import { workerWarnings } from './clusterText';
 import { cellName, ICellReference } from './findCell';
 import { deathMessage } from './postMortemText';
 import { Section } from './section';
+import { findingFigures, warningListTitle } from './warningText';
 
 /** Items listed at most: the newest matter; the rest are in the exports. */
 const SHOWN = 50;
@@ -128,24 +128,13 @@ export function warningEntries(
       (a, b) => (b.peak_bytes > a.peak_bytes ? b : a),
       warning.findings[0]
     );
-    const free = worst ? (warning.free?.[worst.device] ?? null) : null;
     return {
       kind: 'prediction',
       execution_count: warning.execution_count,
       cell_id: warning.cell_id,
-      title:
-        warning.mode === 'block'
-          ? trans.__('Blocked before it ran: %1', name(warning))
-          : trans.__('Predicted not to fit: %1', name(warning)),
+      title: warningListTitle(warning, name(warning), trans),
       detail: worst
-        ? trans.__(
-            'Line %1: %2 predicted on %3, %4 free. %5',
-            worst.line,
-            formatBytes(worst.peak_bytes),
-            worst.device,
-            formatBytes(free),
-            worst.suggestion
-          )
+        ? [findingFigures(worst, warning, trans), worst.suggestion].filter(Boolean).join(' ')
         : ''
     };
   });
