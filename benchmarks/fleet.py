@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -32,12 +31,12 @@ sys.path.insert(0, str(ROOT / "python_shim" / "tests"))
 sys.path.insert(0, str(ROOT / "python_shim"))
 
 from fleet_harness import JupyterServer, KernelList, http, write_state  # noqa: E402
+from sections import write_section  # noqa: E402
 from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
 
 from oomguard.serverext.metrics import OomguardMetrics  # noqa: E402
 from oomguard.statefile import process_identity  # noqa: E402
 
-OUT = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Fleet metrics: scrape cost"
 TARGET_MS = 10.0  # for 100 kernels (issue 11)
 SCRAPES = 60
@@ -221,20 +220,9 @@ def section() -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Put this section into docs/benchmarks.md in place of the last one (or at the end)."""
-    current = OUT.read_text() if OUT.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text + "\n", current, count=1)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    OUT.write_text(updated)
-
-
 def main() -> None:
     text = section()
-    write_section(text)
+    write_section(HEADING, text)
     print(text)
 
 

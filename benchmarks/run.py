@@ -125,6 +125,15 @@ def predictor_on_corpus() -> tuple[float, float, int]:
     return statistics.median(times), max(times), len(RISKY) + len(BENIGN)
 
 
+def predictor_section() -> str:
+    """The predictor's section (benchmarks/predictor.py): both corpora, per family."""
+    import predictor
+    try:
+        return predictor.section()
+    except Exception as error:  # a section must not lose the others
+        return f"## Predictor\n\nNot measured: {error}.\n"
+
+
 def survival_section() -> str:
     """The survival table (benchmarks/survival.py), run here so it lands in this file."""
     import tempfile
@@ -214,6 +223,7 @@ def main() -> None:
     real_survival = real_survival_section()
     chart = chart_section()
     fleet_metrics = fleet_section()
+    predictor_details = predictor_section()
 
     bare = overhead["bare kernel"][0]
     ours = overhead["oomguard"][0]
@@ -288,6 +298,7 @@ def main() -> None:
     lines.append(real_survival)
     lines.append(chart)
     lines.append(fleet_metrics)
+    lines.append(predictor_details)
     OUT.write_text("\n".join(lines))
     print("\n".join(lines))
 

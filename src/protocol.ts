@@ -36,6 +36,9 @@ const MAX_SPOOL_CELLS = 2000;
 export const MAX_PREDICT_SOURCE = 100_000;
 export const MAX_CELL_ID = 200;
 const MAX_SIZES = 500;
+/** A cluster's workers listed in one record, and those restarted or lost. */
+const MAX_WORKERS = 100;
+const MAX_WORKER_EVENTS = 50;
 
 export interface IGpuReading {
   index: number;
@@ -106,6 +109,8 @@ export interface ISampleMessage {
   running_cell?: IRunningCell | null;
   /** The OOM killer's count for the kernel's cgroup; absent from older shims. */
   oom_kills?: number | null;
+  /** Only while a cluster's client is in the kernel's namespace (newer shims). */
+  cluster?: IClusterFigures;
   /** Set by the model (never the kernel) on samples back-filled from a dead kernel's spool. */
   from_spool?: boolean;
 }
@@ -134,6 +139,53 @@ export interface IGpuCellReading {
   peak: number | null;
 }
 
+/** The newest figures of a cluster the kernel drives (a Dask cluster), in a sample. */
+export interface IClusterFigures {
+  engine: string;
+  /** The workers' memory together (bytes); null while the cluster does not answer. */
+  memory: number | null;
+  /** Their memory limits together; null unless every worker has one. */
+  limit: number | null;
+  workers: number | null;
+}
+
+/** A worker restarted for memory or lost while a cell ran (or, `idle`, before it). */
+export interface IWorkerEvent {
+  worker: string;
+  reason: string;
+  /** Epoch seconds on the cluster's clock. */
+  t: number | null;
+  rss: number | null;
+  limit: number | null;
+  task: string | null;
+  idle?: boolean;
+  /**
+   * Ray only: the node (its address) and its memory when Ray's memory monitor killed
+   * the task: used, total and the kill threshold (bytes); null where not measured.
+   */
+  node?: string | null;
+  node_used?: number | null;
+  node_total?: number | null;
+  node_threshold?: number | null;
+}
+
+/** A cluster's memory over one cell (docs/protocol.md, CellRecord `cluster`). */
+export interface IClusterCellRecord {
+  engine: string;
+  scheduler: string | null;
+  workers: number | null;
+  /** Bytes, the workers together, sampled: at the start, at the end, the highest. */
+  before: number | null;
+  after: number | null;
+  peak: number | null;
+  limit: number | null;
+  /** Each worker's highest memory during the cell, by address. */
+  per_worker: Record<string, number>;
+  restarted: IWorkerEvent[];
+  lost: IWorkerEvent[];
+  notes: string[];
+}
+
 export interface ICellRecord {
   execution_count: number | null;
   cell_id: string | null;
@@ -152,6 +204,8 @@ export interface ICellRecord {
   stopped_by?: string | null;
   findings: Record<string, unknown>[];
   notes: string[];
+  /** Only where the kernel drives a cluster (newer shims). */
+  cluster?: IClusterCellRecord;
 }
 
 export interface IVariableInfo {
@@ -493,6 +547,43 @@ const gpuReading = shaped({
   source: orElse(text, '')
 });
 
+/** The newest figures of a cluster the kernel drives, in a sample (newer shims). */
+const clusterFigures = shaped({
+  engine: text,
+  memory: nullable(count),
+  limit: nullable(count),
+  workers: nullable(integer)
+});
+
+const workerEvent = shaped({
+  worker: text,
+  reason: orElse(text, ''),
+  t: nullable(number),
+  rss: nullable(count),
+  limit: nullable(count),
+  task: nullable(text),
+  idle: optional(bool),
+  node: optional(nullable(text)),
+  node_used: optional(nullable(count)),
+  node_total: optional(nullable(count)),
+  node_threshold: optional(nullable(count))
+});
+
+/** A cluster's memory over one cell (docs/protocol.md, CellRecord `cluster`). */
+const clusterRecord = shaped({
+  engine: text,
+  scheduler: nullable(text),
+  workers: nullable(integer),
+  before: nullable(count),
+  after: nullable(count),
+  peak: nullable(count),
+  limit: nullable(count),
+  per_worker: orElse(dictOf(count, MAX_WORKERS), {}),
+  restarted: orElse(listOf(workerEvent, MAX_WORKER_EVENTS), []),
+  lost: orElse(listOf(workerEvent, MAX_WORKER_EVENTS), []),
+  notes
+});
+
 const runningCell: Shape = {
   execution_count: nullable(integer),
   cell_id: nullable(text),
@@ -524,8 +615,11 @@ const cellRecord = shaped({
   status: oneOf('ok', 'error', 'blocked', 'interrupted'),
   stopped_by: optional(nullable(text)),
   findings: orElse(listOf(valid(isDict), MAX_FINDINGS), []),
-  notes
+  notes,
+  // A bad cluster costs the cluster's figures only, never the cell's record.
+  cluster: optional(clusterRecord)
 });
+
 
 const finding = shaped({
   kind: orElse(text, ''),
@@ -569,7 +663,8 @@ const sampleShape: Shape = {
   notes,
   gpus: optional(nullable(listOf(gpuReading, MAX_GPUS))),
   running_cell: optional(nullable(shaped(runningCell))),
-  oom_kills: optional(nullable(integer))
+  oom_kills: optional(nullable(integer)),
+  cluster: optional(clusterFigures)
 };
 
 /**

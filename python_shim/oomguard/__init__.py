@@ -45,6 +45,9 @@ def enable(**settings) -> None:
     spool: a directory for the on-disk timeline (JSONL, rotated), None for the default
         ($OOMGUARD_SPOOL_DIR or ~/.cache/oomguard/spool), False for none. A kernel killed
         by the OOM killer leaves its timeline there: `python -m oomguard export`.
+    clusters: True (default) records, per cell, the memory of a Dask cluster whose
+        `distributed.Client` is in your namespace (sampled through its scheduler on a
+        thread of oomguard's, never slowing the cell); False: never look.
     mode: the pre-run check (docs/guard.md). "auto" (default): stop a cell before it
         runs when an exact size (known shapes and dtypes) cannot fit in what the session
         can have, and say so, then run it, where a size that may not fit is an estimate;

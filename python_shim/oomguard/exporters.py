@@ -175,6 +175,14 @@ CELL_COLUMNS = ("execution_count", "cell_id", "time", "start", "duration", "stat
                 "peak_method", "container_peak", "findings", "risky_findings",
                 "finding_kinds", "notes")
 CELL_GPU_COLUMNS = ("before", "after", "peak")
+# A cluster's columns (docs/measurements.md), added where any sample or cell has a
+# `cluster` (docs/protocol.md): bytes as integers, lists joined by "; ".
+SAMPLE_CLUSTER_COLUMNS = ("cluster_engine", "cluster_memory", "cluster_limit",
+                          "cluster_workers")
+CELL_CLUSTER_COLUMNS = ("cluster_engine", "cluster_scheduler", "cluster_workers",
+                        "cluster_before", "cluster_after", "cluster_peak", "cluster_delta",
+                        "cluster_peak_delta", "cluster_limit", "cluster_per_worker",
+                        "cluster_restarted", "cluster_lost", "cluster_notes")
 BYTE_FIELDS = ("rss", "children_rss", "used", "limit", "free", "host_total",
                "host_available")
 
@@ -200,7 +208,52 @@ def cells_csv_path(path: PathLike) -> Path:
     return target.with_name(stem + ".cells.csv")
 
 
-def _sample_row(sample: Mapping, gpu_indexes: List[int]) -> List[str]:
+def _cluster(record: Mapping) -> Optional[Mapping]:
+    cluster = record.get("cluster")
+    return cluster if isinstance(cluster, Mapping) else None
+
+
+def _has_cluster(records: List[Mapping]) -> bool:
+    return any(_cluster(record) is not None for record in records)
+
+
+def _sample_cluster_fields(sample: Mapping) -> dict:
+    cluster = _cluster(sample) or {}
+    return {"cluster_engine": _text(cluster.get("engine")),
+            "cluster_memory": _integer(cluster.get("memory")),
+            "cluster_limit": _integer(cluster.get("limit")),
+            "cluster_workers": _integer(cluster.get("workers"))}
+
+
+def _worker_events(events: Any) -> str:
+    """'address (reason)' for each restarted or lost worker."""
+    return "; ".join(f"{_text(e.get('worker')) or '?'} ({_text(e.get('reason')) or '?'})"
+                     for e in _list(events) if isinstance(e, Mapping))
+
+
+def cluster_cell_fields(cell: Mapping) -> dict:
+    """The CELL_CLUSTER_COLUMNS of one record, by name (None: empty)."""
+    cluster = _cluster(cell) or {}
+    before, after, peak = (_integer(cluster.get(name)) for name in ("before", "after", "peak"))
+    per_worker = cluster.get("per_worker")
+    return {
+        "cluster_engine": _text(cluster.get("engine")),
+        "cluster_scheduler": _text(cluster.get("scheduler")),
+        "cluster_workers": _integer(cluster.get("workers")),
+        "cluster_before": before, "cluster_after": after, "cluster_peak": peak,
+        "cluster_delta": after - before if None not in (before, after) else None,
+        "cluster_peak_delta": peak - before if None not in (before, peak) else None,
+        "cluster_limit": _integer(cluster.get("limit")),
+        "cluster_per_worker": "; ".join(
+            f"{address}={_field(_integer(peak))}" for address, peak in per_worker.items()
+            if isinstance(address, str)) if isinstance(per_worker, Mapping) else None,
+        "cluster_restarted": _worker_events(cluster.get("restarted")),
+        "cluster_lost": _worker_events(cluster.get("lost")),
+        "cluster_notes": _joined(cluster.get("notes")),
+    }
+
+
+def _sample_row(sample: Mapping, gpu_indexes: List[int], clusters: bool) -> List[str]:
     running = sample.get("running_cell")
     values = {name: _integer(sample.get(name)) for name in BYTE_FIELDS}
     values.update(
@@ -209,6 +262,9 @@ def _sample_row(sample: Mapping, gpu_indexes: List[int]) -> List[str]:
         running_cell=_integer(running.get("execution_count"))
         if isinstance(running, Mapping) else None)
     row = [_field(values[name]) for name in SAMPLE_COLUMNS]
+    if clusters:
+        fields = _sample_cluster_fields(sample)
+        row += [_field(fields[name]) for name in SAMPLE_CLUSTER_COLUMNS]
     by_index = dict(_gpus(sample, "gpus"))
     for index in gpu_indexes:
         gpu = by_index.get(index, {})
@@ -216,7 +272,7 @@ def _sample_row(sample: Mapping, gpu_indexes: List[int]) -> List[str]:
     return row
 
 
-def _cell_row(cell: Mapping, gpu_indexes: List[int]) -> List[str]:
+def _cell_row(cell: Mapping, gpu_indexes: List[int], clusters: bool) -> List[str]:
     findings = [f for f in _list(cell.get("findings")) if isinstance(f, Mapping)]
     kinds = dict.fromkeys(k for k in (_text(f.get("kind")) for f in findings) if k)
     row = [_field(_integer(cell.get("execution_count"))), _field(_text(cell.get("cell_id"))),
@@ -227,6 +283,9 @@ def _cell_row(cell: Mapping, gpu_indexes: List[int]) -> List[str]:
     row += [_field(_text(cell.get("peak_method"))), _field(_integer(cell.get("container_peak"))),
             str(len(findings)), str(sum(1 for f in findings if f.get("risky") is True)),
             "; ".join(kinds), _joined(cell.get("notes"))]
+    if clusters:
+        fields = cluster_cell_fields(cell)
+        row += [_field(fields[name]) for name in CELL_CLUSTER_COLUMNS]
     by_index = dict(_gpus(cell, "gpu"))
     for index in gpu_indexes:
         gpu = by_index.get(index, {})
@@ -241,19 +300,25 @@ def _gpu_indexes(records: List[Mapping], key: str) -> List[int]:
 def write_csv(path: PathLike, samples: List[Mapping], cells: List[Mapping]) -> List[str]:
     cells_path = cells_csv_path(path)
     sample_gpus = _gpu_indexes(samples, "gpus")
+    sample_clusters = _has_cluster(samples)
     with atomic_file(path, newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(list(SAMPLE_COLUMNS) + [f"gpu{i}_{name}" for i in sample_gpus
-                                                for name in SAMPLE_GPU_COLUMNS])
+        writer.writerow(list(SAMPLE_COLUMNS)
+                        + list(SAMPLE_CLUSTER_COLUMNS if sample_clusters else ())
+                        + [f"gpu{i}_{name}" for i in sample_gpus
+                           for name in SAMPLE_GPU_COLUMNS])
         for sample in samples:
-            writer.writerow(_sample_row(sample, sample_gpus))
+            writer.writerow(_sample_row(sample, sample_gpus, sample_clusters))
     cell_gpus = _gpu_indexes(cells, "gpu")
+    cell_clusters = _has_cluster(cells)
     with atomic_file(cells_path, newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(list(CELL_COLUMNS) + [f"gpu{i}_{name}" for i in cell_gpus
-                                              for name in CELL_GPU_COLUMNS])
+        writer.writerow(list(CELL_COLUMNS)
+                        + list(CELL_CLUSTER_COLUMNS if cell_clusters else ())
+                        + [f"gpu{i}_{name}" for i in cell_gpus
+                           for name in CELL_GPU_COLUMNS])
         for cell in cells:
-            writer.writerow(_cell_row(cell, cell_gpus))
+            writer.writerow(_cell_row(cell, cell_gpus, cell_clusters))
     return [os.fspath(Path(os.fspath(path)).expanduser()), os.fspath(cells_path)]
 
 
@@ -282,6 +347,8 @@ def write_json(path: PathLike, samples: List[Mapping], cells: List[Mapping],
 
 # -- Chrome trace ------------------------------------------------------------------------
 
+_CLUSTER_BYTES = ("cluster_before", "cluster_after", "cluster_peak", "cluster_delta",
+                  "cluster_peak_delta", "cluster_limit")
 CELL_COLOURS = {"error": "terrible", "blocked": "bad", "interrupted": "yellow"}
 
 
@@ -296,6 +363,11 @@ def _sample_series(sample: Mapping) -> Iterator[tuple]:
     yield "children RSS", sample.get("children_rss")
     yield "session used", sample.get("used")
     yield "session limit", sample.get("limit")
+    cluster = _cluster(sample)
+    if cluster is not None:
+        engine = _text(cluster.get("engine")) or "cluster"
+        yield f"{engine} cluster memory", cluster.get("memory")
+        yield f"{engine} cluster limit", cluster.get("limit")
     for index, gpu in _gpus(sample, "gpus"):
         yield f"GPU{index} used", gpu.get("used")
         yield f"GPU{index} total", gpu.get("total")
@@ -347,6 +419,11 @@ def _cell_event(cell: Mapping, pid: int) -> Optional[dict]:
     args["findings"] = [_finding_args(f) for f in _list(cell.get("findings"))
                         if isinstance(f, Mapping)]
     args["notes"] = [text for text in map(_text, _list(cell.get("notes"))) if text]
+    if _cluster(cell) is not None:
+        fields = cluster_cell_fields(cell)
+        args["cluster"] = {name[len("cluster_"):] + ("_MiB" if name in _CLUSTER_BYTES else ""):
+                           _mib(value) if name in _CLUSTER_BYTES else value
+                           for name, value in fields.items()}
     event = {"name": f"cell [{count if count is not None else '?'}]", "cat": "cell",
              "ph": "X", "ts": round(start * 1e6), "dur": round(duration * 1e6),
              "pid": pid, "tid": pid, "args": args}

@@ -23,6 +23,8 @@ SAMPLE_FIELDS = (
     "t", "rss", "children_rss", "limit", "limit_source", "used", "free",
     "host_total", "host_available", "notes", "gpus", "running_cell", "oom_kills",
 )
+# A sample's optional `cluster`: the newest figures of a Dask cluster (clusters/).
+CLUSTER_SAMPLE_FIELDS = ("engine", "memory", "limit", "workers")
 INCOMING_TYPES = ("open", "settings", "refresh", "variables", "predict", "spool")
 MAX_PID = 2 ** 31 - 1  # no pid is larger (Linux's pid_max is at most 2^22)
 MAX_PREDICT_SOURCE = 100_000  # characters of a cell sent for prediction while it is edited
@@ -119,6 +121,9 @@ def sample(reading: dict) -> dict:
     """A `sample` message from a reading; fields the reading lacks are null ("not measured")."""
     body = {name: reading.get(name) for name in SAMPLE_FIELDS}
     body["notes"] = capped_notes(reading.get("notes"))
+    cluster = reading.get("cluster")
+    if cluster is not None:  # only while a cluster's client is in the namespace
+        body["cluster"] = {name: cluster.get(name) for name in CLUSTER_SAMPLE_FIELDS}
     if body["limit_source"] is None:
         body["limit_source"] = "unknown"
     if isinstance(body["gpus"], list):

@@ -41,6 +41,7 @@ class CellRecord:
     container_peak: Optional[int] = None  # cgroup v2 memory.peak over the cell
     notes: List[str] = field(default_factory=list)
     stopped_by: Optional[str] = None  # "watchdog": oomguard interrupted it to save the kernel
+    cluster: Optional[dict] = None  # a Dask cluster's memory over the cell (clusters/)
 
     @property
     def ram_delta(self) -> Optional[int]:
@@ -61,6 +62,8 @@ class CellRecord:
                       gpu=[dict(entry) for entry in self.gpu],
                       findings=[_plain(finding) for finding in self.findings],
                       notes=list(self.notes))
+        if self.cluster is not None:  # absent, not null, where no cluster was seen
+            record["cluster"] = dict(self.cluster)
         return record
 
 
@@ -145,6 +148,9 @@ class CellRecorder:
         self.gpus = GpuPeaks()
         self.running_max = RunningMax()
         self.torch_peak_reset = True
+        # begin() at the start, end(error) -> dict or None at the end; never raise and
+        # only read what their own thread has (clusters/watch.py).
+        self.cluster = None
         self.on_start: List[Callable[[dict], None]] = []
         self.on_record: List[Callable[[CellRecord], None]] = []
         # Seconds the measuring part of both hooks took, per cell, for the last 100 cells
@@ -270,6 +276,8 @@ class CellRecorder:
             running.method, running.ram_before = self.rss.begin(running.notes)
             running.container = self.container.reset()
             self.gpus.begin(latest.get("gpus"), self.torch_peak_reset)
+            if self.cluster is not None:
+                self.cluster.begin()
             with self._lock:
                 self._stack.append(running)
             self._pre_overhead = time.perf_counter() - began
@@ -306,6 +314,8 @@ class CellRecorder:
         container_peak = self.container.read() if running.container else None
         latest = self._latest_reading() or {}
         gpu = self.gpus.end(latest.get("gpus"), sampled_gpus)
+        cluster = self.cluster.end(getattr(result, "error_in_exec", None)) \
+            if self.cluster is not None else None
         count = running.execution_count
         result_count = getattr(result, "execution_count", None)
         if count is not None and isinstance(result_count, int):
@@ -320,7 +330,7 @@ class CellRecorder:
             peak_method=method, container_peak=container_peak,
             notes=list(dict.fromkeys(notes)),
             # Only the watchdog sets a status while the cell runs.
-            stopped_by="watchdog" if running.status else None)
+            stopped_by="watchdog" if running.status else None, cluster=cluster)
 
     @staticmethod
     def _notify(listeners, payload) -> None:

@@ -80,6 +80,9 @@ def summary_lines(record, reading: Optional[dict], verbose: bool, g: Glyphs) -> 
             sampled = "sampled " if record.peak_method != "hwm" else ""
             ram += f" ({sampled}peak {signed(record.ram_peak_delta)})"
     parts = [f"{PREFIX} {cell}: {ram}"]
+    cluster = record.cluster if isinstance(record.cluster, dict) else None
+    if cluster is not None:
+        parts.append(cluster_change(cluster))
     session = session_text(reading)
     if session:
         parts.append(session)
@@ -87,6 +90,8 @@ def summary_lines(record, reading: Optional[dict], verbose: bool, g: Glyphs) -> 
     if record.status != "ok":
         parts.append(record.status)
     lines = [g.sep.join(parts)]
+    if cluster is not None:  # a worker killed for memory is news even in a summary
+        lines.extend(f"{PREFIX} {line}" for line in worker_event_lines(cluster))
     if not verbose:
         return lines
     lines.append(f"  kernel RSS {size(record.ram_before)} {g.arrow} {size(record.ram_after)}, "
@@ -103,6 +108,8 @@ def summary_lines(record, reading: Optional[dict], verbose: bool, g: Glyphs) -> 
         peak_change = signed(peak - before) if None not in (before, peak) else "?"
         lines.append(f"  GPU {gpu.get('index')}: {change} (peak {peak_change}){g.sep}"
                      f"{size(before)} {g.arrow} {size(after)}")
+    if cluster is not None:
+        lines.extend(cluster_lines(cluster, g))
     for finding in record.findings:
         message = finding.get("message") if isinstance(finding, dict) else None
         if isinstance(message, str):
@@ -118,6 +125,73 @@ def print_summary(record, reading: Optional[dict], mode: str, stream=None) -> No
     stream = stream if stream is not None else sys.stdout
     lines = summary_lines(record, reading, mode == "verbose", Glyphs(stream))
     stream.write("\n".join(lines) + "\n")
+
+
+# -- a cluster's figures (the record's `cluster`, clusters/) ------------------------------
+def _bytes(cluster: dict, name: str) -> Optional[int]:
+    value = cluster.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _change(cluster: dict, name: str) -> Optional[int]:
+    before, other = _bytes(cluster, "before"), _bytes(cluster, name)
+    return None if before is None or other is None else other - before
+
+
+def cluster_change(cluster: dict) -> str:
+    """'dask cluster +512.0 MiB (sampled peak +520.0 MiB)' for the one-line summary."""
+    engine = cluster.get("engine") if isinstance(cluster.get("engine"), str) else "cluster"
+    change = _change(cluster, "after")
+    if change is None:
+        return f"{engine} cluster not measured"
+    text = f"{engine} cluster {signed(change)}"
+    peak = _change(cluster, "peak")
+    return text + (f" (sampled peak {signed(peak)})" if peak is not None else "")
+
+
+def worker_event_lines(cluster: dict) -> List[str]:
+    """One line per worker restarted or lost during the cell."""
+    lines = []
+    for kind in ("restarted", "lost"):
+        for event in cluster.get(kind) or []:
+            if not isinstance(event, dict):
+                continue
+            text = f"worker {event.get('worker')} {kind}"
+            if event.get("idle"):
+                text += " (before this cell, while the kernel was idle)"
+            text += f": {event.get('reason')}"
+            rss, limit = event.get("rss"), event.get("limit")
+            if rss is not None:
+                text += f", {size(rss)} in use" + (f" of {size(limit)}" if limit else "")
+            if event.get("task"):
+                text += f"; it was running task {event['task']}"
+            lines.append(text)
+    return lines
+
+
+def cluster_lines(cluster: dict, g: Glyphs) -> List[str]:
+    """The verbose summary's lines about the cluster."""
+    workers = cluster.get("workers")
+    text = f"  {cluster.get('engine')} cluster at {cluster.get('scheduler')}"
+    if all(_bytes(cluster, name) is None for name in ("before", "after", "peak")):
+        text += ": not measured"
+    else:
+        text += (f" ({workers if workers is not None else '?'} workers): "
+                 f"{size(_bytes(cluster, 'before'))} {g.arrow} "
+                 f"{size(_bytes(cluster, 'after'))}, "
+                 f"sampled peak {size(_bytes(cluster, 'peak'))}")
+        if _bytes(cluster, "limit") is not None:
+            text += f" of {size(cluster['limit'])} limit"
+    lines = [text]
+    per_worker = cluster.get("per_worker") if isinstance(cluster.get("per_worker"), dict) \
+        else {}
+    for address, peak in list(per_worker.items())[:5]:  # the highest peaks come first
+        lines.append(f"    worker {address}: peak {size(peak)}")
+    if len(per_worker) > 5:
+        lines.append(f"    ... and {len(per_worker) - 5} more workers")
+    lines.extend(f"  cluster note: {note}" for note in cluster.get("notes") or []
+                 if isinstance(note, str))
+    return lines
 
 
 # -- %oomguard ---------------------------------------------------------------------------
@@ -192,15 +266,29 @@ def reading_lines(snap: dict, g: Glyphs, running_before: Optional[int] = None) -
 
 def cells_table(records: Iterable, g: Optional[Glyphs] = None) -> str:
     g = g or Glyphs(sys.stdout)
-    rows = [("cell", "status", "time", f"RAM {g.delta}", f"peak {g.delta}", "RAM after",
-             "peak")]
+    records = list(records)
+    # The cluster's columns only where a cell had a cluster (clusters/).
+    clusters = any(isinstance(r.cluster, dict) for r in records)
+    header = ("cell", "status", "time", f"RAM {g.delta}", f"peak {g.delta}", "RAM after",
+              "peak")
+    if clusters:
+        header += (f"cluster {g.delta}", f"cluster peak {g.delta}", "cluster after",
+                   "workers lost")
+    rows = [header]
     for r in records:
-        rows.append(("" if r.execution_count is None else str(r.execution_count), r.status,
-                     duration(r.duration), signed(r.ram_delta), signed(r.ram_peak_delta),
-                     size(r.ram_after), r.peak_method))
+        row = ("" if r.execution_count is None else str(r.execution_count), r.status,
+               duration(r.duration), signed(r.ram_delta), signed(r.ram_peak_delta),
+               size(r.ram_after), r.peak_method)
+        if clusters:
+            c = r.cluster if isinstance(r.cluster, dict) else None
+            row += ("", "", "", "") if c is None else (
+                signed(_change(c, "after")), signed(_change(c, "peak")),
+                size(_bytes(c, "after")),
+                str(len(c.get("restarted") or []) + len(c.get("lost") or [])))
+        rows.append(row)
     if len(rows) == 1:
         return f"{PREFIX} no cells recorded yet"
-    return _table(rows, right=(0, 2, 3, 4, 5))
+    return _table(rows, right=(0, 2, 3, 4, 5) + ((7, 8, 9, 10) if clusters else ()))
 
 
 def variables_table(found: list, truncated: bool, limit: int = 20) -> str:

@@ -20,6 +20,7 @@ from typing import List, Optional, Tuple
 from . import exporters
 from . import protocol
 from .backfill import SpoolAnswers
+from .clusters import ClusterWatch
 from .comm import CommBridge
 from .guard import Guard
 from .guard.editing import EditPredictions
@@ -91,11 +92,14 @@ class Runtime:
             lambda: self.bridge.open_comms,
             lambda rss: self.readings.limits_moved(rss, max(LIMITS_AGE, 2 * interval())),
             lambda: self.readings.limits.cgroup.oom_group())
+        # A Dask cluster's memory per cell, sampled on a thread of its own (clusters/).
+        self.clusters = ClusterWatch(user_namespace, interval)
 
         for sink in (self.bridge.broadcast, self.recorder.feed, self.timeline.add_sample,
                      self.spool.write_sample, self.leaks.check,
-                     self.state_file.write_reading):
+                     self.state_file.write_reading, self.clusters.poke):
             self.sampler.add_sink(sink)
+        self.recorder.cluster = self.clusters
         self.recorder.on_start.append(self.bridge.cell_started)
         self.recorder.on_record.extend((self.bridge.cell_recorded, self.summary.cell_recorded,
                                         self.spool.write_cell, self.leaks.cell_finished,
@@ -105,7 +109,8 @@ class Runtime:
         self.guard.on_watchdog.append(self.tally.watchdog_fired)
         # Who owns each setting of oomguard.enable() (settings.py).
         self._settings = {name: part for part in (self.sampler, self.readings, self.summary,
-                                                  self.spool, self.recorder, self.guard)
+                                                  self.spool, self.recorder, self.guard,
+                                                  self.clusters)
                           for name in part.SETTINGS}
         self.enabled = False
         self._dashboard = None
@@ -119,6 +124,9 @@ class Runtime:
     def take_reading(self) -> dict:
         reading = self.readings.take()
         reading["running_cell"] = self.recorder.running_cell()
+        cluster = self.clusters.figures()
+        if cluster is not None:
+            reading["cluster"] = cluster
         note = self.spool.note
         if note:
             reading["notes"].append(note)
@@ -209,6 +217,7 @@ class Runtime:
         with self._lock:
             self.stop_dashboard()
             self.sampler.stop()
+            self.clusters.stop()
             self.state_file.stop()
             self.bridge.unregister()
             self.guard.unregister()

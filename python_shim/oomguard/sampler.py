@@ -30,13 +30,17 @@ class _Run:
 
 class Sampler:
     """Owns the `interval` setting (seconds between readings, clamped to the protocol's
-    bounds)."""
+    bounds). `pace`, where given, says after each reading how many seconds to wait for the
+    next (instead of the interval); `name` names the thread."""
 
     SETTINGS = ("interval",)
 
-    def __init__(self, take_reading: Callable[[], dict], interval: float = 1.0):
+    def __init__(self, take_reading: Callable[[], dict], interval: float = 1.0, *,
+                 pace: Optional[Callable[[], float]] = None, name: str = THREAD_NAME):
         self._take_reading = take_reading
         self._interval = interval
+        self._pace = pace
+        self._name = name
         self._sinks: List[Sink] = []
         self._lock = threading.Lock()
         self._run: Optional[_Run] = None
@@ -80,7 +84,7 @@ class Sampler:
             if self.running:
                 return
             run = _Run()
-            run.thread = threading.Thread(target=self._loop, args=(run,), name=THREAD_NAME,
+            run.thread = threading.Thread(target=self._loop, args=(run,), name=self._name,
                                           daemon=True)  # never keeps a dying kernel alive
             self._run = run
             run.thread.start()
@@ -99,15 +103,21 @@ class Sampler:
         while not run.stop.is_set():
             started = time.monotonic()
             self.tick()
+            every = self._interval
+            if self._pace is not None:
+                try:
+                    every = self._pace()
+                except Exception as exc:
+                    self.log_once("pace", exc)
             # Keep the cadence: a slow reading shortens the wait instead of adding to it.
-            if run.wake.wait(max(0.0, self._interval - (time.monotonic() - started))):
+            if run.wake.wait(max(0.0, every - (time.monotonic() - started))):
                 run.wake.clear()
 
     def tick(self) -> None:
         try:
             reading = self._take_reading()
         except Exception as exc:
-            self._log_once("reading", exc)
+            self.log_once("reading", exc)
             return
         self.latest = reading
         with self._lock:
@@ -116,11 +126,13 @@ class Sampler:
             try:
                 sink(reading)
             except Exception as exc:
-                self._log_once("sink", exc)
+                self.log_once("sink", exc)
 
-    def _log_once(self, where: str, exc: Exception) -> None:
+    def log_once(self, where: str, exc: Exception) -> None:
+        """Log a failure with its traceback, once per place and kind of exception."""
         kind = (where, type(exc).__name__)
         if kind not in self._logged:
             self._logged.add(kind)
-            log.warning("oomguard sampler: %s failed (%s); further failures of this kind "
-                        "are not logged", where, type(exc).__name__, exc_info=True)
+            log.warning("%s: %s failed (%s); further failures of this kind "
+                        "are not logged", self._name, where, type(exc).__name__,
+                        exc_info=True)

@@ -15,12 +15,17 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any, List, Optional, Tuple
 
+from .protocol import CLUSTER_SAMPLE_FIELDS as CLUSTER_FIELDS
+
 # The fields of a `sample` message (docs/protocol.md), then the optional ones. Every
 # sample `samples()` returns has all of these; None where the sample lacked one.
 SAMPLE_FIELDS = (
     "t", "rss", "children_rss", "limit", "limit_source", "used", "free",
     "host_total", "host_available", "notes", "gpus", "running_cell",
 )
+# Packed like those, but left out of `samples()` where a sample has none.
+OPTIONAL_FIELDS = ("cluster",)
+PACKED_FIELDS = SAMPLE_FIELDS + OPTIONAL_FIELDS
 GPU_FIELDS = (
     "index", "uuid", "name", "used", "total", "process_used", "torch_allocated",
     "torch_reserved", "source",
@@ -28,6 +33,7 @@ GPU_FIELDS = (
 RUNNING_FIELDS = ("execution_count", "cell_id", "start")
 _GPUS = SAMPLE_FIELDS.index("gpus")
 _RUNNING = SAMPLE_FIELDS.index("running_cell")
+_CLUSTER = PACKED_FIELDS.index("cluster")
 _SHARED_TYPES = (int, float, str, tuple)  # immutable: safe to share between samples
 
 
@@ -150,7 +156,12 @@ class Timeline:
             before = previous[_RUNNING] if previous else None
             record["running_cell"] = _pack(running, RUNNING_FIELDS,
                                            before if isinstance(before, tuple) else None)
-        return _pack(record, SAMPLE_FIELDS, previous)
+        cluster = record.get("cluster")
+        if isinstance(cluster, Mapping):
+            before = previous[_CLUSTER] if previous else None
+            record["cluster"] = _pack(cluster, CLUSTER_FIELDS,
+                                      before if isinstance(before, tuple) else None)
+        return _pack(record, PACKED_FIELDS, previous)
 
     @staticmethod
     def _pack_gpus(gpus, previous) -> tuple:
@@ -172,7 +183,7 @@ class Timeline:
     def _unpack_sample(row) -> dict:
         if not isinstance(row, tuple):  # kept as a plain copy
             return dict(row)
-        sample = _unpack(row, SAMPLE_FIELDS)
+        sample = _unpack(row, PACKED_FIELDS)
         if isinstance(sample.get("notes"), tuple):
             sample["notes"] = list(sample["notes"])
         gpus = sample.get("gpus")
@@ -181,4 +192,9 @@ class Timeline:
                               for gpu in gpus]
         if isinstance(sample.get("running_cell"), tuple):
             sample["running_cell"] = _unpack(sample["running_cell"], RUNNING_FIELDS)
+        if isinstance(sample.get("cluster"), tuple):
+            sample["cluster"] = _unpack(sample["cluster"], CLUSTER_FIELDS)
+        for name in OPTIONAL_FIELDS:
+            if sample.get(name) is None:
+                del sample[name]
         return sample

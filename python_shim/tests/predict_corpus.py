@@ -103,8 +103,8 @@ RISKY = [
          libs(A=lambda: big_np(40_000, 40_000, dtype=np.int8)), 1, 40_000 ** 2 * 16 * 2),
     Case("np_nonzero", "rows, cols = np.nonzero(A)",
          libs(A=lambda: big_np(40_000, 40_000, dtype=np.int8)), 1, 40_000 ** 2 * 16),
-    Case("to_dense_adj_data", "adj = to_dense_adj(data.edge_index)",
-         libs(data=lambda: Data(edge_index=torch.zeros(2, 1000, dtype=torch.long),
+    Case("to_dense_adj_data", "adj = to_dense_adj(data.edge_index)",  # sized by its max
+         libs(data=lambda: Data(edge_index=torch.tensor([[0, 59_999], [59_999, 0]]),
                                 num_nodes=60_000)), 1, N60 * 4),
     Case("to_dense_adj_max", "from torch_geometric.utils import to_dense_adj\n"
          "adj = to_dense_adj(edge_index, max_num_nodes=70_000)",

@@ -144,44 +144,16 @@ def test_oomguard_release_gives_back_what_the_interrupted_loaders_workers_hold(
 
 # -- the default mode ("auto") against the real limit ------------------------------------
 DEFAULTS = "import oomguard\noomguard.enable(summary='off')"  # mode "auto", the watchdog
-# The predictor says whether a size is exact (its `exact`); until the predictor in this
-# tree says so, a stand-in marks NumPy's and torch's constructors of known shape exact,
-# as the predictor does: the guard's decision is what is under test.
-EXACT_STAND_IN = '''
-from oomguard.predict import predict as _predict
-def _exact_constructors(source, namespace, **options):
-    found = _predict(source, namespace, **options)
-    for finding in found:
-        if finding.kind == "dense_constructor":
-            finding.exact = True
-    return found
-oomguard._runtime.guard.predictor = _exact_constructors
-'''
 
 
-def _predictor_says_exact() -> bool:
-    from oomguard.predict import Finding
-    return "exact" in getattr(Finding, "__dataclass_fields__", {})
-
-
-PREDICTORS = [
-    pytest.param("", id="predictor-as-shipped", marks=pytest.mark.skipif(
-        not _predictor_says_exact(),
-        reason="the predictor in this tree does not yet say whether a size is exact")),
-    pytest.param(EXACT_STAND_IN, id="exact-stand-in"),
-]
-
-
-def _guarded_by_default(kernel_in_cgroup, predictor):
+def _guarded_by_default(kernel_in_cgroup):
     session, group = kernel_in_cgroup(2 * GiB)
-    session.execute(SENTINEL + "\n" + DEFAULTS + "\n" + predictor)
+    session.execute(SENTINEL + "\n" + DEFAULTS)
     return session, group
 
 
-@pytest.mark.parametrize("predictor", PREDICTORS)
-def test_by_default_an_exact_allocation_that_cannot_fit_is_blocked(kernel_in_cgroup,
-                                                                   predictor):
-    session, group = _guarded_by_default(kernel_in_cgroup, predictor)
+def test_by_default_an_exact_allocation_that_cannot_fit_is_blocked(kernel_in_cgroup):
+    session, group = _guarded_by_default(kernel_in_cgroup)
     reply, _said = execute_until_done_or_dead(session, "x = np.ones(int(2.5 * 2**30 / 8))")
     assert reply is not None and reply["ename"] == "InputRejected"
     shown = "\n".join(reply["traceback"])
@@ -198,9 +170,8 @@ def test_by_default_an_exact_allocation_that_cannot_fit_is_blocked(kernel_in_cgr
     assert session.evaluate("int(held.sum()) == int(1.2 * 2**30) // 8")
 
 
-@pytest.mark.parametrize("predictor", PREDICTORS)
 def test_by_default_page_cache_in_the_way_is_a_warning_and_the_cell_survives(
-        kernel_in_cgroup, predictor, tmp_path):
+        kernel_in_cgroup, tmp_path):
     # A 1.5 GiB file read by the kernel: its page cache is charged to the kernel's group,
     # and reclaimed when memory is needed; 1 GiB fits in the limit less the working set.
     path = tmp_path / "data.bin"
@@ -211,7 +182,7 @@ def test_by_default_page_cache_in_the_way_is_a_warning_and_the_cell_survives(
         import os
         os.fsync(f.fileno())
         os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)  # not in our cache
-    session, group = _guarded_by_default(kernel_in_cgroup, predictor)
+    session, group = _guarded_by_default(kernel_in_cgroup)
     session.execute(f"with open({str(path)!r}, 'rb') as f:\n"
                     "    while f.read(16 << 20):\n"
                     "        pass")

@@ -1,3 +1,7 @@
+import type { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { OomguardSettings } from '../settings';
+import { Signal } from '@lumino/signaling';
+import type { INotebookMemory } from '../tokens';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 const fill = (text: string, args: unknown[]) =>
@@ -81,6 +85,44 @@ export function cellRecord(overrides: Record<string, unknown> = {}) {
   };
 }
 
+const MiB = 2 ** 20;
+
+/**
+ * A cell's `cluster` as the shim sends it for a Dask cluster of two 1 GiB workers that
+ * grew by 384 MiB (docs/protocol.md, CellRecord `cluster`).
+ */
+export function clusterRecord(overrides: Record<string, unknown> = {}) {
+  return {
+    engine: 'dask',
+    scheduler: 'tcp://127.0.0.1:40111',
+    workers: 2,
+    before: 210 * MiB,
+    after: 594 * MiB,
+    peak: 600 * MiB,
+    limit: 2 * 2 ** 30,
+    per_worker: { 'tcp://127.0.0.1:40201': 300 * MiB, 'tcp://127.0.0.1:40202': 300 * MiB },
+    restarted: [],
+    lost: [],
+    notes: ['sampled every 0.5 s through the scheduler; the last sample was 0.3 s old'],
+    ...overrides
+  };
+}
+
+/** A worker its nanny restarted for memory while the cell ran. */
+export function restartedWorker(overrides: Record<string, unknown> = {}) {
+  return {
+    worker: 'tcp://127.0.0.1:40201',
+    reason:
+      'its nanny restarted it for exceeding the memory limit (distributed.worker.memory.terminate)',
+    t: 1_700_000_001,
+    rss: 980 * MiB,
+    limit: 2 ** 30,
+    task: 'hog-4f1c',
+    pid: 4321,
+    ...overrides
+  };
+}
+
 export function variable(overrides: Record<string, unknown> = {}) {
   return {
     name: 'adj',
@@ -124,4 +166,84 @@ export function warning(overrides: Record<string, unknown> = {}) {
     limit: 12.7 * GiB,
     ...overrides
   };
+}
+
+/** A notebook cell as the views read it: id, type, source, execution count, node. */
+export interface IFakeCell {
+  id: string;
+  source?: string;
+  type?: string;
+  executionCount?: number | null;
+}
+
+/**
+ * A notebook's memory as the views read it: the model, a stand-in notebook (cells with
+ * ids and sources, a `cells.changed` to say that cells came or went, and what
+ * scrollToCell calls) and connection.
+ */
+export function fakeMemory(
+  model: unknown,
+  options: { label?: string; cells?: IFakeCell[] } = {}
+) {
+  const cellsChanged = new Signal<object, void>({});
+  const widgets = (options.cells ?? []).map(cell => ({
+    model: {
+      id: cell.id,
+      type: cell.type ?? 'code',
+      executionCount: cell.executionCount ?? null,
+      sharedModel: { getSource: () => cell.source ?? '' }
+    },
+    node: document.createElement('div')
+  }));
+  const content = {
+    widgets,
+    model: { cells: { changed: cellsChanged } },
+    activeCellIndex: -1,
+    deselectAll: jest.fn(),
+    scrollToItem: jest.fn(async () => undefined)
+  };
+  const connection = { attach: jest.fn(), requestVariables: jest.fn() };
+  const memory = {
+    panel: { title: { label: options.label ?? 'demo.ipynb' }, content },
+    model,
+    connection
+  } as unknown as INotebookMemory;
+  /** The notebook's cells are now `cells` (as after an insertion or a deletion). */
+  const setCells = (cells: IFakeCell[]) => {
+    const next = fakeMemory(model, { cells }).memory.panel.content.widgets;
+    widgets.splice(0, widgets.length, ...(next as unknown as typeof widgets));
+    cellsChanged.emit();
+  };
+  return { memory, content, connection, setCells };
+}
+
+/**
+ * The extension's settings following a stand-in for the registry's settings object
+ * (what the registry hands out once the schema validated the user's values): `set`
+ * changes values as the settings editor would.
+ */
+export function fakeSettings(values: Record<string, unknown> = {}) {
+  const settings = new OomguardSettings();
+  let composite: Record<string, unknown> = {
+    autoAttach: true,
+    sampleInterval: 1,
+    warnPercent: 80,
+    criticalPercent: 95,
+    predictWhileEditing: true,
+    predictDelay: 600,
+    recordsInMetadata: false,
+    ...values
+  };
+  const changed = new Signal<object, void>({});
+  settings.follow({
+    get composite() {
+      return composite;
+    },
+    changed
+  } as unknown as ISettingRegistry.ISettings);
+  const set = (next: Record<string, unknown>) => {
+    composite = { ...composite, ...next };
+    changed.emit();
+  };
+  return { settings, set };
 }

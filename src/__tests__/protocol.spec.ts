@@ -1,4 +1,9 @@
-import { clientMessage, parseKernelMessage, PROTOCOL_VERSION } from '../protocol';
+import {
+  clientMessage,
+  ISampleMessage,
+  parseKernelMessage,
+  PROTOCOL_VERSION
+} from '../protocol';
 import { cellRecord, gpu, hello, sample, variable } from './fixtures';
 
 describe('parseKernelMessage', () => {
@@ -160,5 +165,152 @@ describe('clientMessage', () => {
       type: 'settings',
       interval: 0.5
     });
+  });
+});
+
+describe('a cluster the kernel drives (read field by field)', () => {
+  const figures = { engine: 'dask', memory: 700, limit: 2048, workers: 2 };
+  const cluster = {
+    engine: 'dask',
+    scheduler: 'tcp://127.0.0.1:8786',
+    workers: 2,
+    before: 200,
+    after: 712,
+    peak: 730,
+    limit: 2048,
+    per_worker: { 'tcp://127.0.0.1:1': 365, 'tcp://127.0.0.1:2': 360 },
+    restarted: [
+      {
+        worker: 'tcp://127.0.0.1:3',
+        reason: 'its nanny restarted it for exceeding the memory limit',
+        t: 1795714539.9,
+        rss: 1052626944,
+        limit: 1073741824,
+        task: 'hog-1',
+        pid: 31242
+      }
+    ],
+    lost: [],
+    notes: ['sampled every 0.5 s']
+  };
+
+  it('accepts cluster figures in samples and a cluster in cell records', () => {
+    for (const message of [
+      sample({ cluster: figures }),
+      sample({ cluster: { ...figures, memory: null, workers: null } }),
+      { v: 1, type: 'cell', record: cellRecord({ cluster }) },
+      {
+        v: 1,
+        type: 'spool',
+        pid: 4,
+        since: null,
+        samples: [sample({ cluster: figures })],
+        cells: [cellRecord({ cluster })],
+        truncated: false,
+        note: null
+      }
+    ]) {
+      const result = parseKernelMessage(message);
+      expect(result).toEqual({ ok: true, message, problems: [] });
+    }
+  });
+
+  it.each([
+    ['no engine', { ...cluster, engine: undefined }],
+    ['a string', 'dask']
+  ])('leaves out a cluster with %s alone, keeping the record', (_, bad) => {
+    const message = { v: 1, type: 'cell', record: cellRecord({ cluster: bad }) };
+    const result = parseKernelMessage(message);
+    expect(result.ok).toBe(true);
+    if (result.ok && result.message.type === 'cell') {
+      expect(result.problems).toContain('cell.record.cluster: unreadable, left out');
+      expect(result.message.record.cluster).toBeUndefined();
+      expect(result.message.record.execution_count).toBe(cellRecord().execution_count);
+    }
+    expect((message.record as Record<string, unknown>).cluster).toBe(bad); // input untouched
+  });
+
+  it.each([
+    ['a negative peak', { ...cluster, peak: -1 }, (c: any) => expect(c.peak).toBeNull()],
+    ['per_worker as a list', { ...cluster, per_worker: [365] }, (c: any) =>
+      expect(c.per_worker).toEqual({})],
+    ['a worker peak given as text', { ...cluster, per_worker: { a: '365', b: 7 } }, (c: any) =>
+      expect(c.per_worker).toEqual({ b: 7 })],
+    ['a restarted entry without its worker', { ...cluster, restarted: [{ reason: 'x' }] },
+      (c: any) => expect(c.restarted).toEqual([])],
+    [
+      'a Ray kill whose node figures partly do not read',
+      {
+        ...cluster,
+        lost: [
+          {
+            worker: 'ray worker 5a1f (pid 8) on node 10.0.0.7',
+            reason: "Ray's memory monitor killed it",
+            t: null,
+            rss: null,
+            limit: null,
+            task: 'grow',
+            node: 7,
+            node_used: 'lots',
+            node_total: 16,
+            node_threshold: -1
+          }
+        ]
+      },
+      (c: any) =>
+        expect(c.lost[0]).toMatchObject({
+          task: 'grow',
+          node: null,
+          node_used: null,
+          node_total: 16,
+          node_threshold: null
+        })
+    ],
+    [
+      'too many workers',
+      {
+        ...cluster,
+        per_worker: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`w${i}`, 1]))
+      },
+      (c: any) => expect(Object.keys(c.per_worker)).toHaveLength(100)
+    ]
+  ])('keeps a cluster with %s, without what it cannot read', (_, bad, check) => {
+    const result = parseKernelMessage({ v: 1, type: 'cell', record: cellRecord({ cluster: bad }) });
+    expect(result.ok).toBe(true);
+    if (result.ok && result.message.type === 'cell') {
+      expect(result.problems.length).toBeGreaterThan(0);
+      expect(result.message.record.cluster?.engine).toBe('dask');
+      check(result.message.record.cluster);
+    }
+  });
+
+  it('reads figures in a sample and in spooled entries field by field', () => {
+    const bad = { ...figures, memory: 'lots' };
+    const fromSample = parseKernelMessage(sample({ cluster: bad }));
+    expect(fromSample.ok && (fromSample.message as ISampleMessage).cluster).toEqual({
+      ...figures,
+      memory: null
+    });
+    const spool = parseKernelMessage({
+      v: 1,
+      type: 'spool',
+      pid: 4,
+      since: null,
+      samples: [sample({ cluster: figures }), sample({ cluster: 'x' })],
+      cells: [cellRecord({ cluster: { ...cluster, engine: 3 } })],
+      truncated: false,
+      note: null
+    });
+    expect(spool.ok).toBe(true);
+    if (spool.ok && spool.message.type === 'spool') {
+      expect(spool.message.samples[0].cluster).toEqual(figures);
+      expect(spool.message.samples[1].cluster).toBeUndefined();
+      expect(spool.message.cells[0].cluster).toBeUndefined();
+    }
+  });
+
+  it('still refuses a record that is bad elsewhere', () => {
+    const message = { v: 1, type: 'cell', record: cellRecord({ cluster, status: 'x' }) };
+    expect(parseKernelMessage(message).ok).toBe(false);
   });
 });

@@ -143,7 +143,11 @@ async function settle() {
 
 function connect(
   kernel: FakeKernel | null,
-  options: { autoAttach?: boolean; settingsLoaded?: Promise<unknown> } = {}
+  options: {
+    autoAttach?: boolean;
+    settingsLoaded?: Promise<unknown>;
+    nameCell?: (cell: { cell_id: string | null }) => string;
+  } = {}
 ) {
   const model = new MemoryModel();
   const sessionContext = new FakeSessionContext(kernel);
@@ -180,12 +184,12 @@ describe('ShimConnection', () => {
     const comm = kernel.comms[0];
     expect(comm.opened).toEqual([{ v: 1, type: 'open', client: 'jupyterlab' }]);
     expect(comm.sent).toEqual([{ v: 1, type: 'settings', interval: 0.5 }]);
-    expect(model.status.state).toBe('connecting');
+    expect(model.readings.status.state).toBe('connecting');
 
     comm.receive(hello());
     comm.receive(sample({ rss: 123 }));
-    expect(model.status.state).toBe('connected');
-    expect(model.latest?.rss).toBe(123);
+    expect(model.readings.status.state).toBe('connected');
+    expect(model.readings.latest?.rss).toBe(123);
   });
 
   it('with auto-attach off runs nothing until asked, then follows restarts', async () => {
@@ -193,14 +197,14 @@ describe('ShimConnection', () => {
     const { model, connection } = connect(kernel, { autoAttach: false });
     await settle();
     expect(kernel.executed).toHaveLength(0);
-    expect(model.status.state).toBe('detached');
-    expect(model.status.message).toContain('auto-attach setting is off');
+    expect(model.readings.status.state).toBe('detached');
+    expect(model.readings.status.message).toContain('auto-attach setting is off');
 
     await connection.attach();
     await settle();
     expect(kernel.executed.map(e => e.code)).toEqual([LOAD_CODE]);
     kernel.comms[0].receive(hello());
-    expect(model.status.state).toBe('connected');
+    expect(model.readings.status.state).toBe('connected');
 
     // Attached by hand: a restart of this notebook's kernel attaches again.
     kernel.statusChanged.emit('restarting');
@@ -220,7 +224,7 @@ describe('ShimConnection', () => {
     loaded();
     await settle();
     expect(kernel.executed).toHaveLength(0);
-    expect(model.status.state).toBe('detached');
+    expect(model.readings.status.state).toBe('detached');
 
     connection.autoAttach = true;
     await settle();
@@ -230,7 +234,7 @@ describe('ShimConnection', () => {
   it('says so when there is no kernel', async () => {
     const { model } = connect(null);
     await settle();
-    expect(model.status.state).toBe('no-kernel');
+    expect(model.readings.status.state).toBe('no-kernel');
   });
 
   it('leaves non-Python kernels alone', async () => {
@@ -239,8 +243,8 @@ describe('ShimConnection', () => {
     kernel.answerInfo();
     const { model } = connect(kernel);
     await settle();
-    expect(model.status.state).toBe('not-python');
-    expect(model.status.message).toContain('bash');
+    expect(model.readings.status.state).toBe('not-python');
+    expect(model.readings.status.message).toContain('bash');
     expect(kernel.executed).toHaveLength(0);
   });
 
@@ -253,8 +257,8 @@ describe('ShimConnection', () => {
     };
     const { model } = connect(kernel);
     await settle();
-    expect(model.status.state).toBe('missing');
-    expect(model.status.message).toContain('%pip install oomguard');
+    expect(model.readings.status.state).toBe('missing');
+    expect(model.readings.status.message).toContain('%pip install oomguard');
     expect(kernel.comms).toHaveLength(0);
   });
 
@@ -263,10 +267,10 @@ describe('ShimConnection', () => {
     kernel.reply = { status: 'error', ename: 'OSError', evalue: 'disk full' };
     const { model } = connect(kernel);
     await settle();
-    expect(model.status).toEqual(
+    expect(model.readings.status).toEqual(
       expect.objectContaining({ state: 'error' })
     );
-    expect(model.status.message).toContain('OSError: disk full');
+    expect(model.readings.status.message).toContain('OSError: disk full');
   });
 
   it('tells the user when the kernel does not answer, asks again, and recovers', async () => {
@@ -274,15 +278,15 @@ describe('ShimConnection', () => {
     kernel.infoRequests = Array(10).fill(false);
     const { model } = connect(kernel);
     await settle();
-    expect(model.status.state).toBe('connecting');
+    expect(model.readings.status.state).toBe('connecting');
     await pass(20000);
-    expect(model.status.state).toBe('waiting');
-    expect(model.status.message).toContain('has not answered');
+    expect(model.readings.status.state).toBe('waiting');
+    expect(model.readings.status.message).toContain('has not answered');
     expect(kernel.askedForInfo).toBeGreaterThanOrEqual(2); // never one wait for good
     kernel.answerInfo();
     await settle();
     kernel.comms[0].receive(hello());
-    expect(model.status.state).toBe('connected');
+    expect(model.readings.status.state).toBe('connected');
   });
 
   it('says so when the shim sends no hello, and keeps trying', async () => {
@@ -290,11 +294,11 @@ describe('ShimConnection', () => {
     const { model } = connect(kernel);
     await settle();
     await pass(15000);
-    expect(model.status.state).toBe('waiting');
-    expect(model.status.message).toContain('no reading');
+    expect(model.readings.status.state).toBe('waiting');
+    expect(model.readings.status.message).toContain('no reading');
     expect(kernel.comms.length).toBeGreaterThan(1);
     kernel.comms[kernel.comms.length - 1].receive(hello());
-    expect(model.status.state).toBe('connected');
+    expect(model.readings.status.state).toBe('connected');
   });
 
   it('reports a comm the kernel closes', async () => {
@@ -303,7 +307,7 @@ describe('ShimConnection', () => {
     await settle();
     kernel.comms[0].receive(hello());
     kernel.comms[0].onClose({});
-    expect(model.status.state).toBe('disconnected');
+    expect(model.readings.status.state).toBe('disconnected');
   });
 
   it('re-attaches after a restart, once the kernel is idle', async () => {
@@ -312,7 +316,7 @@ describe('ShimConnection', () => {
     await settle();
     kernel.comms[0].receive(hello({ pid: 1 }));
     kernel.statusChanged.emit('restarting');
-    expect(model.status.state).toBe('disconnected');
+    expect(model.readings.status.state).toBe('disconnected');
     kernel.statusChanged.emit('starting');
     await settle();
     expect(kernel.comms).toHaveLength(1);
@@ -321,10 +325,10 @@ describe('ShimConnection', () => {
     expect(kernel.comms).toHaveLength(2);
     // Messages on the old comm no longer count.
     kernel.comms[0].receive(sample({ rss: 1 }));
-    expect(model.latest).toBeNull();
+    expect(model.readings.latest).toBeNull();
     kernel.comms[1].receive(hello({ pid: 2 }));
-    expect(model.status.state).toBe('connected');
-    expect(model.hello?.pid).toBe(2);
+    expect(model.readings.status.state).toBe('connected');
+    expect(model.readings.hello?.pid).toBe(2);
   });
 
   it('reports a dead kernel', async () => {
@@ -332,7 +336,7 @@ describe('ShimConnection', () => {
     const { model } = connect(kernel);
     await settle();
     kernel.statusChanged.emit('dead');
-    expect(model.status.state).toBe('dead');
+    expect(model.readings.status.state).toBe('dead');
   });
 
   it('follows a change of kernel and closes the old comm', async () => {
@@ -344,12 +348,12 @@ describe('ShimConnection', () => {
     sessionContext.changeKernel(second);
     await settle();
     expect(first.comms[0].closed).toBe(true);
-    expect(model.hello).toBeNull();
+    expect(model.readings.hello).toBeNull();
     second.comms[0].receive(hello({ pid: 2 }));
-    expect(model.hello?.pid).toBe(2);
+    expect(model.readings.hello?.pid).toBe(2);
     // The old kernel's status no longer matters.
     first.statusChanged.emit('dead');
-    expect(model.status.state).toBe('connected');
+    expect(model.readings.status.state).toBe('connected');
   });
 
   it('sends new settings and refresh requests to the open comm', async () => {
@@ -371,7 +375,7 @@ describe('ShimConnection', () => {
     connection.dispose();
     expect(kernel.comms[0].closed).toBe(true);
     kernel.statusChanged.emit('dead');
-    expect(model.status.state).toBe('connecting');
+    expect(model.readings.status.state).toBe('connecting');
   });
 
   it('tells what the kernel was doing when it died', async () => {
@@ -383,14 +387,31 @@ describe('ShimConnection', () => {
     comm.receive({ v: 1, type: 'cell_start', execution_count: 7, cell_id: 'c7', start: 1 });
     comm.receive(sample({ rss: 12.4 * 2 ** 30, used: 12.5 * 2 ** 30, limit: 12.7 * 2 ** 30 }));
     kernel.statusChanged.emit('autorestarting');
-    expect(model.status.state).toBe('disconnected');
-    expect(model.status.message).toContain(
+    expect(model.readings.status.state).toBe('disconnected');
+    expect(model.readings.status.message).toContain(
       'The kernel died while cell [7] ran, with the session at 12.5 GiB of its 12.7 GiB limit (this kernel: 12.4 GiB): out of memory likely.'
     );
-    expect(model.postMortems).toHaveLength(1);
-    expect(model.postMortems[0]).toEqual(
+    expect(model.postMortems.all).toHaveLength(1);
+    expect(model.postMortems.all[0]).toEqual(
       expect.objectContaining({ cell_id: 'c7', outOfMemoryLikely: true })
     );
+  });
+
+  it('names the dead cell as the notebook shows it, and points the status at it', async () => {
+    const kernel = new FakeKernel();
+    const { model } = connect(kernel, {
+      nameCell: cell => (cell.cell_id === 'c7' ? 'cell 3 of 9 ("x = big()")' : '?')
+    });
+    await settle();
+    const comm = kernel.comms[0];
+    comm.receive(hello());
+    comm.receive({ v: 1, type: 'cell_start', execution_count: 7, cell_id: 'c7', start: 1 });
+    comm.receive(sample({ rss: 1 * 2 ** 30, used: 2 * 2 ** 30, limit: 12 * 2 ** 30 }));
+    kernel.statusChanged.emit('dead');
+    expect(model.readings.status.message).toMatch(
+      /^The kernel died while cell 3 of 9 \("x = big\(\)"\) ran, with the session at 2\.0 GiB/
+    );
+    expect(model.readings.status.cell).toEqual({ cell_id: 'c7', execution_count: 7 });
   });
 
   it("records the death when JupyterLab says 'restarting' just before 'autorestarting'", async () => {
@@ -405,7 +426,7 @@ describe('ShimConnection', () => {
     comm.receive(sample());
     kernel.statusChanged.emit('restarting');
     kernel.statusChanged.emit('autorestarting');
-    expect(model.postMortems.map(pm => pm.cell_id)).toEqual(['c3']);
+    expect(model.postMortems.all.map(pm => pm.cell_id)).toEqual(['c3']);
   });
 
   it("asks the next kernel for the dead one's spool, once, after its hello", async () => {
@@ -423,7 +444,7 @@ describe('ShimConnection', () => {
     comm.receive(hello({ pid: 200 }));
     comm.receive(sample({ t: 1_700_000_009 }));
     expect(spoolRequests()).toEqual([{ v: 1, type: 'spool', pid: 100, since: 1_700_000_002 }]);
-    expect(model.postMortems[0].backfill.state).toBe('requested');
+    expect(model.postMortems.all[0].backfill.state).toBe('requested');
   });
 
   it('re-attaches when the socket to an auto-restarted kernel connects', async () => {
@@ -449,7 +470,7 @@ describe('ShimConnection', () => {
     await settle();
     kernel.comms[0].receive({ v: 1, type: 'cell_start', execution_count: 2, cell_id: 'x', start: 1 });
     kernel.statusChanged.emit('restarting');
-    expect(model.postMortems).toHaveLength(0);
+    expect(model.postMortems.all).toHaveLength(0);
   });
 
   /**
@@ -485,10 +506,10 @@ describe('ShimConnection', () => {
     function helloAgain(kernel: FakeKernel, model: MemoryModel) {
       const comm = kernel.comms[kernel.comms.length - 1];
       comm.receive(hello({ pid: 200, oom_kills: 1, oom_kills_file: '/cg/memory.oom_control' }));
-      expect(model.status.state).toBe('connected');
-      expect(model.hello?.pid).toBe(200);
+      expect(model.readings.status.state).toBe('connected');
+      expect(model.readings.hello?.pid).toBe(200);
       // The post-mortem is finished: the kill confirmed, the spool asked for.
-      expect(model.postMortems[0].oomKill.state).toBe('confirmed');
+      expect(model.postMortems.all[0].oomKill.state).toBe('confirmed');
       expect(comm.sent.some((m: any) => m.type === 'spool' && m.pid === 100)).toBe(true);
     }
 
@@ -519,7 +540,7 @@ describe('ShimConnection', () => {
       kernel.emitStatus('busy'); // the user ran a cell at once
       await pass(30000);
       expect(kernel.executed).toHaveLength(2);
-      expect(model.status.state).toBe('waiting');
+      expect(model.readings.status.state).toBe('waiting');
       kernel.emitStatus('idle'); // the cell ended, and still no reply: it was lost
       for (let waited = 0; kernel.executed.length < 3 && waited < 30; waited++) {
         await pass(1000);
@@ -540,7 +561,7 @@ describe('ShimConnection', () => {
       expect(kernel.askedForInfo).toBe(2);
       expect(kernel.executed).toHaveLength(1);
       kernel.comms[0].receive(hello());
-      expect(model.status.state).toBe('connected');
+      expect(model.readings.status.state).toBe('connected');
     });
 
     it('when the hello is lost', async () => {
@@ -586,8 +607,8 @@ describe('ShimConnection', () => {
       expect(kernel.executed).toHaveLength(3);
       const comm = kernel.comms[kernel.comms.length - 1];
       comm.receive(hello({ pid: 200 }));
-      expect(model.status.state).toBe('connected');
-      expect(model.postMortems).toHaveLength(0); // not a death
+      expect(model.readings.status.state).toBe('connected');
+      expect(model.postMortems.all).toHaveLength(0); // not a death
     });
 
     it('when the comm falls silent while the kernel is idle', async () => {
@@ -598,7 +619,7 @@ describe('ShimConnection', () => {
       await pass(2000);
       expect(kernel.comms).toHaveLength(2);
       kernel.comms[1].receive(hello({ pid: 100 }));
-      expect(model.status.state).toBe('connected');
+      expect(model.readings.status.state).toBe('connected');
     });
 
     it('twenty deaths in a row, each with a different loss', async () => {
@@ -612,8 +633,8 @@ describe('ShimConnection', () => {
         await pass(10000);
         const last = kernel.comms[kernel.comms.length - 1];
         last.receive(hello({ pid: 1000 + death, oom_kills: death + 1, oom_kills_file: '/cg/memory.oom_control' }));
-        expect(model.status.state).toBe('connected');
-        expect(model.postMortems[death].oomKill.state).toBe('confirmed');
+        expect(model.readings.status.state).toBe('connected');
+        expect(model.postMortems.all[death].oomKill.state).toBe('confirmed');
       }
     });
   });

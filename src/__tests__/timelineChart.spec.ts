@@ -10,7 +10,7 @@ import UPlot from 'uplot';
 import { MemoryModel } from '../model/memoryModel';
 import { ICellSpan, TimelineSeries } from '../model/timelineSeries';
 import { INotebookMemory } from '../tokens';
-import { yTop } from '../views/chartOptions';
+import { chartOptions, legendAtLatest, yTop } from '../views/chartOptions';
 import { visibleSpans } from '../views/chartSpans';
 import { MemoryPanel } from '../views/memoryPanel';
 import { TimelineChart } from '../views/timelineChart';
@@ -88,6 +88,27 @@ describe('TimelineChart', () => {
     expect(mockUPlot).toHaveBeenCalledTimes(1);
   });
 
+  it('names the cluster’s line in its accessible name once samples carry one', async () => {
+    const chart = new TimelineChart(trans, () => undefined);
+    document.body.appendChild(chart.node);
+    const plot = () => chart.node.querySelector('.jp-oomguard-chart-plot')!;
+    const timeline = series();
+    chart.update(timeline, null);
+    await settle();
+    expect(plot().getAttribute('role')).toBe('img');
+    expect(plot().getAttribute('aria-label')).toBe(
+      'Kernel RAM and VRAM over time, with cell executions shaded'
+    );
+    timeline.add({ t: T0 + 10, values: { rss: 1e8, cluster: 6e8, clusterLimit: 2e9 } });
+    chart.update(timeline, null);
+    await settle();
+    expect(mockUPlot).toHaveBeenCalledTimes(2); // new series: a new plot
+    expect(plot().getAttribute('aria-label')).toBe(
+      "Kernel RAM, VRAM and the cluster's memory over time, with cell executions shaded"
+    );
+    chart.dispose();
+  });
+
   it('builds no plot when disposed before uPlot loads', async () => {
     const chart = new TimelineChart(trans, () => undefined);
     document.body.appendChild(chart.node);
@@ -153,5 +174,22 @@ describe('chart helpers', () => {
     const near = { data: [[0, 1], [1.5 * GiB, 1.8 * GiB], [2 * GiB, 2 * GiB]] } as any;
     expect(yTop(near, 2)).toBeCloseTo(2.2 * GiB);
     expect(yTop({ data: [[0], [null]] } as any, 0)).toBe(1);
+  });
+
+  it('shows the latest reading in the legend while the pointer is off the chart', () => {
+    const setLegend = jest.fn();
+    const u = (idx: number | null) =>
+      ({ cursor: { idx }, data: [[T0, T0 + 1, T0 + 2], [1, 2, 3]], setLegend }) as any;
+    legendAtLatest(u(null));
+    expect(setLegend).toHaveBeenCalledWith({ idx: 2 }, false); // not fired again
+    setLegend.mockClear();
+    legendAtLatest(u(1)); // the pointer is over the second point: its values
+    expect(setLegend).not.toHaveBeenCalled();
+    legendAtLatest({ cursor: { idx: null }, data: [[]], setLegend } as any);
+    expect(setLegend).not.toHaveBeenCalled();
+    // The chart's options run it after uPlot's own legend update, besides their hooks.
+    const own = jest.fn();
+    const options = chartOptions(['rss'], 300, trans, () => ({}) as any, { setLegend: [own] });
+    expect(options.hooks?.setLegend).toEqual([own, legendAtLatest]);
   });
 });

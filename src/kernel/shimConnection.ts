@@ -3,7 +3,7 @@ import { Kernel, KernelMessage } from '@jupyterlab/services';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 import { deathMessage } from '../views/postMortemText';
-import { MemoryModel } from '../model/memoryModel';
+import { ICellReference, IPostMortem, MemoryModel } from '../model/memoryModel';
 import {
   clientMessage,
   COMM_TARGET,
@@ -58,6 +58,7 @@ export class ShimConnection implements IDisposable {
     this._interval = options.interval;
     this._autoAttach = options.autoAttach ?? true;
     this._settingsLoaded = options.settingsLoaded ?? Promise.resolve();
+    this._nameCell = options.nameCell;
     this._sessionContext.kernelChanged.connect(this._onKernelChanged, this);
     this._watchKernel(this._sessionContext.session?.kernel ?? null);
     this._aliveTimer = window.setInterval(() => this._checkAlive(), SILENT_MS / 2);
@@ -92,7 +93,7 @@ export class ShimConnection implements IDisposable {
       return;
     }
     this._autoAttach = value;
-    if (value && this._model.status.state === 'detached') {
+    if (value && this._model.readings.status.state === 'detached') {
       void this._attach();
     }
   }
@@ -135,7 +136,7 @@ export class ShimConnection implements IDisposable {
   predict(source: string, cellId: string): number | null {
     const id = this._nextPredictId;
     const message = predictMessage(id, source, cellId);
-    if (!message || !this._comm || this._model.status.state !== 'connected') {
+    if (!message || !this._comm || this._model.readings.status.state !== 'connected') {
       return null;
     }
     this._nextPredictId++;
@@ -294,7 +295,7 @@ export class ShimConnection implements IDisposable {
    * kernel's info or the load's reply: the kernel is busy or stuck, and we keep trying.
    */
   private _sayStillWaiting(since: number): void {
-    const state = this._model.status.state;
+    const state = this._model.readings.status.state;
     if (!this._isDisposed && this._attachSince === since && this._asking &&
       state === 'connecting') {
       this._model.setStatus(
@@ -403,38 +404,46 @@ export class ShimConnection implements IDisposable {
         );
         this._model.kernelGone();
         break;
-      case 'autorestarting':
+      case 'autorestarting': {
         // The kernel died and the server is starting a new one.
         this._restarting();
+        const death = this._model.recordKernelDeath();
         this._model.setStatus(
           'disconnected',
           this._trans.__(
             '%1 It is being restarted; oomguard reconnects when it is back.',
-            deathMessage(this._model.recordKernelDeath(), this._trans)
-          )
+            this._deathMessage(death)
+          ),
+          death
         );
         this._model.kernelGone();
         break;
-      case 'dead':
+      }
+      case 'dead': {
         this._generation++;
         this._comm = null;
         this._awaitingRestart = false;
         window.clearTimeout(this._restartFallback);
+        const death = this._model.recordKernelDeath();
         this._model.setStatus(
           'dead',
-          this._trans.__(
-            '%1 The last reading is kept below.',
-            deathMessage(this._model.recordKernelDeath(), this._trans)
-          )
+          this._trans.__('%1 The last reading is kept below.', this._deathMessage(death)),
+          death
         );
         this._model.kernelGone();
         break;
+      }
       case 'idle':
         if (this._awaitingRestart) {
           this._restarted();
         }
         break;
     }
+  }
+
+  /** The death note, naming the cell as the notebook shows it now (the tracker knows). */
+  private _deathMessage(death: IPostMortem | null): string {
+    return deathMessage(death, this._trans, death ? this._nameCell?.(death) : undefined);
   }
 
   private _openComm(
@@ -510,7 +519,7 @@ export class ShimConnection implements IDisposable {
     if (
       !kernel ||
       !this._comm ||
-      this._model.status.state !== 'connected' ||
+      this._model.readings.status.state !== 'connected' ||
       kernel.status !== 'idle' ||
       kernel.connectionStatus !== 'connected'
     ) {
@@ -600,6 +609,7 @@ export class ShimConnection implements IDisposable {
   private _interval: number;
   private _autoAttach: boolean;
   private _settingsLoaded: Promise<unknown>;
+  private _nameCell?: (cell: ICellReference) => string;
   /** attach() was called by hand: attach this notebook's kernels from now on. */
   private _wanted = false;
   private _kernel: Kernel.IKernelConnection | null = null;
@@ -629,6 +639,11 @@ export namespace ShimConnection {
     settingsLoaded?: Promise<unknown>;
     /** For the status messages. */
     trans: TranslationBundle;
+    /**
+     * How the death note names a cell so the user finds it ("cell 3 of 12 (…)"): its
+     * execution count is gone from its prompt once the kernel restarts.
+     */
+    nameCell?: (cell: ICellReference) => string;
   }
 }
 

@@ -27,7 +27,7 @@ export function warningTitle(warning: IWarningMessage, trans: TranslationBundle)
     : trans.__('oomguard: this cell may not fit in memory.');
 }
 
-/** The warnings list's title for it. */
+/** The warnings list's title for it, `cell` named as the notebook shows it. */
 export function warningListTitle(
   warning: IWarningMessage,
   cell: string,
@@ -35,12 +35,12 @@ export function warningListTitle(
 ): string {
   if (setting(warning) === 'auto') {
     return warning.mode === 'block'
-      ? trans.__('Cell %1 blocked before it ran: its exact size cannot fit', cell)
-      : trans.__('Cell %1 predicted not to fit; it ran', cell);
+      ? trans.__('Blocked before it ran, its exact size cannot fit: %1', cell)
+      : trans.__('Predicted not to fit, and ran: %1', cell);
   }
   return warning.mode === 'block'
-    ? trans.__('Cell %1 blocked before it ran', cell)
-    : trans.__('Cell %1 predicted not to fit', cell);
+    ? trans.__('Blocked before it ran: %1', cell)
+    : trans.__('Predicted not to fit: %1', cell);
 }
 
 /**

@@ -1,14 +1,19 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { deathMessage } from './postMortemText';
+import { CellsChange } from '../model/cellsModel';
+import { hasWorkerProblems } from '../model/clusters';
 import { MemoryModel } from '../model/memoryModel';
+import { INotebookMemory } from '../tokens';
 import { element } from './dom';
+import { workerWarnings } from './clusterText';
+import { cellName, ICellReference } from './findCell';
+import { deathMessage } from './postMortemText';
 import { Section } from './section';
 import { findingFigures, warningListTitle } from './warningText';
 
 /** Items listed at most: the newest matter; the rest are in the exports. */
 const SHOWN = 50;
 
-export type WarningKind = 'died' | 'watchdog' | 'prediction' | 'leak';
+export type WarningKind = 'died' | 'watchdog' | 'workers' | 'prediction' | 'leak';
 
 /** One line of the warnings list, with the cell it is about (when known). */
 export interface IWarningEntry {
@@ -19,15 +24,16 @@ export interface IWarningEntry {
   detail: string;
 }
 
-export type RevealCell = (cell: {
-  execution_count: number | null;
-  cell_id: string | null;
-}) => void;
+export type RevealCell = (cell: ICellReference) => void;
+
+/** How a cell is named in the list (views/findCell.ts: cellName, for the notebook shown). */
+export type NameCell = (cell: ICellReference) => string;
 
 /**
  * Everything oomguard warned about in this notebook, worst first: kernel deaths,
- * cells the watchdog stopped, predictions before a cell ran, leak hints. Each entry
- * with a cell is a button that scrolls to that cell.
+ * cells the watchdog stopped, cells whose cluster restarted or lost workers,
+ * predictions before a cell ran, leak hints. Each entry with a cell is a button that
+ * scrolls to that cell.
  */
 export class WarningsSection extends Section {
   constructor(trans: TranslationBundle, onReveal: RevealCell) {
@@ -36,15 +42,30 @@ export class WarningsSection extends Section {
     this.node.append(this._list);
   }
 
-  render(model: MemoryModel | null): void {
-    // The panel renders every second: rebuild only when something listed changed.
-    const version = model?.changeCount('postmortem', 'cell', 'warning', 'hints') ?? -1;
-    if (model === this._model && version === this._version) {
-      return;
+  protected listen(memory: INotebookMemory): void {
+    const model = memory.model;
+    this.watch(model.postMortems.changed, () => this.update());
+    this.watch(model.warnings.changed, () => this.update());
+    this.watch(model.cells.changed, (_, change: CellsChange) => {
+      const records =
+        change.kind === 'record' ? [change.record] : change.kind === 'backfill' ? change.records : [];
+      if (records.some(record => record.stopped_by === 'watchdog' || hasWorkerProblems(record))) {
+        this.update();
+      }
+    });
+    // Cells are named by their place in the notebook: it moves when cells do.
+    const cells = memory.panel.content?.model?.cells;
+    if (cells) {
+      this.watch(cells.changed, () => this.update());
     }
-    this._model = model;
-    this._version = version;
-    const entries = model ? warningEntries(model, this.trans) : [];
+  }
+
+  render(): void {
+    const memory = this.memory;
+    const notebook = memory?.panel.content ?? null;
+    const entries = memory
+      ? warningEntries(memory.model, this.trans, cell => cellName(notebook, cell, this.trans))
+      : [];
     this.node.hidden = entries.length === 0;
     this._list.replaceChildren(...entries.slice(0, SHOWN).map(entry => this._item(entry)));
   }
@@ -73,31 +94,36 @@ export class WarningsSection extends Section {
   }
 
   private _onReveal: RevealCell;
-  private _model: MemoryModel | null = null;
-  private _version = -1;
   private _list = element('ul', 'jp-oomguard-warning-list');
 }
 
-/** The model's warnings as list entries, worst kind first and newest first within. */
-export function warningEntries(model: MemoryModel, trans: TranslationBundle): IWarningEntry[] {
-  const cell = (count: number | null) => `[${count ?? ' '}]`;
-  const died: IWarningEntry[] = model.postMortems.map(postMortem => ({
+/**
+ * The model's warnings as list entries, worst kind first and newest first within;
+ * cells named by `name` (by default by execution count: "cell [5]").
+ */
+export function warningEntries(
+  model: MemoryModel,
+  trans: TranslationBundle,
+  name: NameCell = cell => cellName(null, cell, trans)
+): IWarningEntry[] {
+  const died: IWarningEntry[] = model.postMortems.all.map(postMortem => ({
     kind: 'died',
     execution_count: postMortem.execution_count,
     cell_id: postMortem.cell_id,
-    title: trans.__('Kernel died in cell %1', cell(postMortem.execution_count)),
-    detail: deathMessage(postMortem, trans)
+    title: trans.__('Kernel died in %1', name(postMortem)),
+    detail: deathMessage(postMortem, trans, name(postMortem))
   }));
-  const stopped: IWarningEntry[] = model.cells
+  const stopped: IWarningEntry[] = model.cells.records
     .filter(record => record.stopped_by === 'watchdog')
     .map(record => ({
       kind: 'watchdog',
       execution_count: record.execution_count,
       cell_id: record.cell_id,
-      title: trans.__('Cell %1 stopped by the watchdog', cell(record.execution_count)),
+      title: trans.__('Watchdog stopped %1', name(record)),
       detail: record.notes.find(note => note.startsWith('stopped at')) ?? record.notes.join(' ')
     }));
-  const predicted: IWarningEntry[] = model.warnings.map(warning => {
+  const workers = workerWarnings(model.cells.records, trans, name);
+  const predicted: IWarningEntry[] = model.warnings.warnings.map(warning => {
     const worst = warning.findings.reduce(
       (a, b) => (b.peak_bytes > a.peak_bytes ? b : a),
       warning.findings[0]
@@ -106,14 +132,14 @@ export function warningEntries(model: MemoryModel, trans: TranslationBundle): IW
       kind: 'prediction',
       execution_count: warning.execution_count,
       cell_id: warning.cell_id,
-      title: warningListTitle(warning, cell(warning.execution_count), trans),
+      title: warningListTitle(warning, name(warning), trans),
       detail: worst
         ? [findingFigures(worst, warning, trans), worst.suggestion].filter(Boolean).join(' ')
         : ''
     };
   });
-  const after = model.hintsAfter;
-  const leaks: IWarningEntry[] = model.hints.map(hint => ({
+  const after = model.warnings.hintsAfter;
+  const leaks: IWarningEntry[] = model.warnings.hints.map(hint => ({
     kind: 'leak',
     execution_count: after?.execution_count ?? null,
     cell_id: after?.cell_id ?? null,
@@ -124,6 +150,7 @@ export function warningEntries(model: MemoryModel, trans: TranslationBundle): IW
   return [
     ...newestFirst(died),
     ...newestFirst(stopped),
+    ...newestFirst(workers),
     ...newestFirst(predicted),
     ...leaks
   ];

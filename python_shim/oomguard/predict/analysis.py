@@ -18,11 +18,13 @@ from typing import Any, Dict, List, Optional
 from . import rules
 from .budget import Budget
 from .findings import format_bytes
-from .values import UNKNOWN, Arr, Ev, Ref, Seq
+from .values import (SCALAR, RangeItem, UNKNOWN, Arr, Scalar, Ev, Graph, Hetero, LoopInt, ModelClass,
+                     ReadInt, Ref, Seq, Span, read_notes)
 
 MAX_DEPTH = 60          # deeper expressions are unknown (and cannot be huge allocations)
 MAX_TEXT = 80
 MAX_INT = 1 << 64
+MAX_SPREAD = 64         # items of a starred list of identical items spread into a call
 _INT_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
             ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
 _BUILTINS = ("len", "range", "int", "float", "next", "iter", "list", "tuple", "min",
@@ -38,6 +40,7 @@ class Event:
     device: str
     message: str
     suggestion: str
+    exact: bool = False
 
 
 class Analysis:
@@ -54,6 +57,7 @@ class Analysis:
         self.events: List[Event] = []
         self.depth = 0
         self._tokens = 0
+        self.notes: List[str] = []  # per call being evaluated: what its sizes were read from
 
     # -- statements -------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
@@ -74,7 +78,13 @@ class Analysis:
         elif isinstance(node, ast.AugAssign):
             self.augassign(node)
         elif isinstance(node, ast.Expr):
-            self.free(self.expr(node.value))
+            ev = self.expr(node.value)
+            moved = _moved_in_place(node.value)
+            if moved is not None and isinstance(self.lookup(moved), (Graph, Hetero)) \
+                    and isinstance(ev.value, (Graph, Hetero)):
+                self.bind(ast.Name(id=moved), ev)  # data.to(device): PyG moves in place
+            else:
+                self.free(ev)
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             self.loop(node)
         elif isinstance(node, ast.While):
@@ -82,9 +92,13 @@ class Analysis:
             self.block(node.body)
             self.block(node.orelse)
         elif isinstance(node, ast.If):
-            self.free(self.expr(node.test))
-            self.block(node.body)
-            self.block(node.orelse)
+            test = self.expr(node.test)
+            self.free(test)
+            known = _truth(test.value)
+            if known is not False:  # a branch that cannot run is skipped
+                self.block(node.body)
+            if known is not True:
+                self.block(node.orelse)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
                 ev = self.expr(item.context_expr)
@@ -98,7 +112,12 @@ class Analysis:
                 self.block(handler.body)
             self.block(node.orelse)
             self.block(node.finalbody)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        elif isinstance(node, ast.ClassDef):
+            # bodies run later, if ever: not analysed; a Module subclass makes models
+            bases = [self.expr(base).value for base in node.bases]
+            self.set_name(node.name, ModelClass(node.name)
+                          if any(_is_module_class(b) for b in bases) else UNKNOWN)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self.unbind(node.name)
             self.env[node.name] = UNKNOWN  # bodies run later, if ever: not analysed
         elif isinstance(node, ast.Import):
@@ -109,9 +128,10 @@ class Analysis:
         elif isinstance(node, ast.ImportFrom):
             for alias in node.names:
                 path = f"{node.module}.{alias.name}" if node.module else alias.name
+                known = node.level == 0 and rules.known_family(path)
                 self.set_name(alias.asname or alias.name,
-                              Ref(path) if node.level == 0 and rules.known_family(path)
-                              else UNKNOWN)
+                              None if known and path == "numpy.newaxis" else
+                              Ref(path) if known else UNKNOWN)
         elif isinstance(node, ast.Delete):
             for target in node.targets:
                 if isinstance(target, ast.Name):
@@ -120,7 +140,11 @@ class Analysis:
 
     def loop(self, node) -> None:
         ev = self.expr(node.iter)
-        self.bind(node.target, Ev(rules.element_of(self, node.iter, ev)))
+        element = rules.element_of(self, node.iter, ev)
+        if isinstance(element, RangeItem):
+            element = LoopInt(node.target.id, largest=element.largest) \
+                if isinstance(node.target, ast.Name) else UNKNOWN
+        self.bind(node.target, Ev(element))
         self.free(ev)
         self.block(node.body)
         self.block(node.orelse)
@@ -176,7 +200,27 @@ class Analysis:
             for i, element in enumerate(target.elts):
                 self.bind(element, Ev(values[i] if values else UNKNOWN))
             # the bytes stay held by the unpacked names' objects: not freed
-        # attributes and items (`data.x = ...`): the object keeps the bytes alive
+        elif isinstance(target, ast.Attribute):
+            self.set_attribute(target, ev)
+        # items (`data['x'] = ...`): the object keeps the bytes alive
+
+    def set_attribute(self, target: ast.Attribute, ev: Ev) -> None:
+        """`data.adj = ...` on a graph the cell knows: the graph now holds it (a later
+        data.to(device) moves it too); `data['paper'].x = ...` likewise. The object keeps
+        the bytes alive, so they are not freed."""
+        owner = target.value
+        if isinstance(owner, ast.Name):
+            graph = self.lookup(owner.id)
+            if isinstance(graph, Graph):
+                self.env[owner.id] = graph.with_tensor(target.attr, ev.value)
+        elif isinstance(owner, ast.Subscript) and isinstance(owner.value, ast.Name) \
+                and isinstance(owner.slice, ast.Constant) and isinstance(owner.slice.value, str):
+            data = self.lookup(owner.value.id)
+            store = data.store(owner.slice.value) if isinstance(data, Hetero) else None
+            if store is not None:
+                self.env[owner.value.id] = data.with_store(owner.slice.value,
+                                                           store.with_tensor(target.attr,
+                                                                             ev.value))
 
     def unbind(self, name: str) -> None:
         token = self.owner.pop(name, None)
@@ -222,17 +266,26 @@ class Analysis:
             return ev
         if isinstance(node, ast.Attribute):
             base = self.expr(node.value)
-            return rules.attribute(self, node, base)
+            try:
+                return rules.attribute(self, node, base)
+            except rules.NotHandled:
+                self.free(base)
+                return Ev(UNKNOWN)
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.BinOp):
             return self.binop(node)
         if isinstance(node, ast.UnaryOp):
             ev = self.expr(node.operand)
-            if isinstance(ev.value, (int, float)) and not isinstance(ev.value, bool) \
+            if isinstance(ev.value, (int, float, complex)) and not isinstance(ev.value, bool) \
                     and isinstance(node.op, (ast.USub, ast.UAdd)):
                 return Ev(-ev.value if isinstance(node.op, ast.USub) else ev.value)
+            if isinstance(node.op, ast.Not) and _truth(ev.value) is not None:
+                return Ev(not _truth(ev.value))
             if isinstance(ev.value, Arr) and not isinstance(node.op, ast.Not):
+                reused = rules.elided_unary(node, ev)
+                if reused is not None:
+                    return reused
                 return self.alloc(node, ev.value.but(strided=False, role=""), [ev],
                                   "elementwise", "an elementwise result")
             self.free(ev)
@@ -264,6 +317,11 @@ class Analysis:
             if all(b is None or (isinstance(b, int) and not isinstance(b, bool))
                    for b in bounds):
                 return Ev(slice(*bounds))
+            low, high, step = bounds
+            if isinstance(low, LoopInt) and isinstance(high, LoopInt) and step is None \
+                    and (low.name, low.scale) == (high.name, high.scale) \
+                    and high.offset >= low.offset:
+                return Ev(Span(high.offset - low.offset))  # x[i * b:(i + 1) * b]
             return Ev(UNKNOWN)
         return Ev(UNKNOWN)
 
@@ -276,6 +334,9 @@ class Analysis:
                     values.extend(inner)
                 elif isinstance(inner, Seq) and inner.items is not None:
                     values.extend(inner.items)
+                elif isinstance(inner, Seq) and inner.count is not None \
+                        and inner.count <= MAX_SPREAD and inner.each is not UNKNOWN:
+                    values.extend([inner.each] * inner.count)  # *[x for _ in range(3)]
                 else:
                     values.append(UNKNOWN)
             else:
@@ -293,19 +354,24 @@ class Analysis:
     def call(self, node: ast.Call) -> Ev:
         func = self.expr(node.func)
         args = [self.expr(a) for a in node.args]
-        values = self.spread(node.args, args)
+        values = [_worst(v) for v in self.spread(node.args, args)]
         kwargs = {}
         for keyword in node.keywords:
             ev = self.expr(keyword.value)
+            ev.value = _worst(ev.value)
             if keyword.arg is not None:
                 kwargs[keyword.arg] = ev
             else:
                 args.append(ev)
         inputs = [func] + args + list(kwargs.values())
+        notes = read_notes(values + [ev.value for ev in kwargs.values()])
+        self.notes.append(notes[0] if notes else "")
         try:
             result = rules.call(self, node, func.value, values, kwargs, inputs)
         except rules.NotHandled:
             result = None
+        finally:
+            self.notes.pop()
         if result is None:
             for ev in inputs:
                 self.free(ev)
@@ -315,15 +381,23 @@ class Analysis:
     def binop(self, node: ast.BinOp) -> Ev:
         left, right = self.expr(node.left), self.expr(node.right)
         a, b = left.value, right.value
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) \
+        if isinstance(a, (int, float, complex)) and isinstance(b, (int, float, complex)) \
                 and not isinstance(a, bool) and not isinstance(b, bool):
             return Ev(self.numop(node.op, a, b))
         if isinstance(a, tuple) and isinstance(b, tuple) and isinstance(node.op, ast.Add):
             return Ev(a + b)
+        if isinstance(a, LoopInt) or isinstance(b, LoopInt):
+            return Ev(_affine(node.op, a, b))
+        if (a is SCALAR and isinstance(b, (int, float, Scalar))) or \
+                (b is SCALAR and isinstance(a, (int, float))):
+            return Ev(SCALAR)
         if isinstance(a, (tuple, Seq)) and isinstance(b, int) and isinstance(node.op, ast.Mult):
             return Ev(rules.repeat_seq(a, b))
         if isinstance(a, Arr) or isinstance(b, Arr):
-            return rules.array_binop(self, node, left, right)
+            try:
+                return rules.array_binop(self, node, left, right)
+            except rules.NotHandled:  # x @ something unknown: the result is unknown
+                pass
         self.free(left)
         self.free(right)
         return Ev(UNKNOWN)
@@ -351,13 +425,17 @@ class Analysis:
             result = _INT_OPS[type(op)](a, b)
         except Exception:
             return UNKNOWN
-        return result if abs(result) <= MAX_INT * MAX_INT else UNKNOWN
+        if abs(result) > MAX_INT * MAX_INT:
+            return UNKNOWN
+        notes = read_notes((a, b))
+        return ReadInt(result, notes[0]) if notes else result
 
     # -- allocations -------------------------------------------------------------------
     def alloc(self, node: ast.AST, arr: Arr, consumed, kind: str, what: str,
               suggestion: str = "", transient: int = 0, nbytes: Optional[int] = None,
-              freed_inputs: bool = True) -> Ev:
-        """Record an allocation of `arr` made by `node`; free the consumed temporaries."""
+              freed_inputs: bool = True, exact: Optional[bool] = None) -> Ev:
+        """Record an allocation of `arr` made by `node`; free the consumed temporaries.
+        `exact` defaults to whether the array's shape is known rather than estimated."""
         size = arr.nbytes if nbytes is None else nbytes
         device = arr.device
         if size is None or device == "meta":
@@ -367,25 +445,38 @@ class Analysis:
         self.live[device] += size + transient
         peak = self.live[device]
         self.live[device] -= transient
-        self.record(node, kind, size, peak, device, what, arr, suggestion)
+        self.record(node, kind, size, peak, device, what, arr, suggestion,
+                    exact=not arr.estimated if exact is None else exact,
+                    transient=transient)
         if freed_inputs:
             for ev in consumed:
                 self.free(ev)
         return Ev(arr, {device: size})
 
-    def record(self, node, kind, size, peak, device, what, arr, suggestion) -> None:
+    def record(self, node, kind, size, peak, device, what, arr, suggestion,
+               exact: bool = True, transient: int = 0) -> None:
+        """One event; `transient`: bytes the call holds inside itself beyond its result
+        (counted in what it needs, said apart in the message)."""
         line = getattr(node, "lineno", 1)
         shape = ""
         if isinstance(arr, Arr) and arr.shape is not None and arr.role != "bytes":
             shape = " (" + " x ".join(f"{d:,}" for d in arr.shape) + f", {arr.dtype})"
         code = self.snippet(node)
-        message = (f"Line {line}: {what}{shape} needs {format_bytes(size)} on {device}"
+        if self.notes and self.notes[-1] and self.notes[-1] not in what:
+            what += f", sized from {self.notes[-1]}"
+        inside = ""
+        if transient > 0 and transient >= size // 10:
+            inside = f" ({format_bytes(size)} its result, the rest inside the call)"
+            size += transient
+        message = (f"Line {line}: {what}{shape} needs {'' if exact else 'about '}"
+                   f"{format_bytes(size)} on {device}{inside}"
                    f"{' — ' + code if code else ''}")
         if peak > size:
             message += (f"; {format_bytes(peak)} at that moment with its inputs and what "
                         "the cell already holds there")
         self.events.append(Event(kind, line, int(size), int(peak), device, message,
-                                 suggestion or rules.default_suggestion(kind, arr)))
+                                 suggestion or rules.default_suggestion(kind, arr),
+                                 bool(exact)))
 
     def snippet(self, node) -> str:
         try:
@@ -398,3 +489,55 @@ class Analysis:
             return ""
         text = text.strip()
         return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
+
+
+def _is_module_class(base: Any) -> bool:
+    """A base class that makes a model: torch.nn.Module (or a PyG layer or model base),
+    or a class already known to be one."""
+    if isinstance(base, ModelClass):
+        return True
+    return isinstance(base, Ref) and base.family in ("torch", "torch_geometric") and \
+        base.path.rsplit(".", 1)[-1] in ("Module", "MessagePassing", "BasicGNN")
+
+
+def _moved_in_place(call: ast.AST) -> Optional[str]:
+    """`data.to(device)` / `.cuda()` / `.cpu()` as a statement: the name it moves."""
+    if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
+            and call.func.attr in ("to", "cuda", "cpu") and isinstance(call.func.value, ast.Name):
+        return call.func.value.id
+    return None
+
+
+def _affine(op, a: Any, b: Any) -> Any:
+    """Arithmetic of a loop variable with ints: i * b, (i + 1) * b, i + k."""
+    if isinstance(a, LoopInt) and isinstance(b, int) and not isinstance(b, bool):
+        loop, k, flipped = a, b, False
+    elif isinstance(b, LoopInt) and isinstance(a, int) and not isinstance(a, bool):
+        loop, k, flipped = b, a, True
+    else:
+        return UNKNOWN
+    if isinstance(op, ast.Add):
+        return LoopInt(loop.name, loop.scale, loop.offset + k, loop.largest)
+    if isinstance(op, ast.Sub) and not flipped:
+        return LoopInt(loop.name, loop.scale, loop.offset - k, loop.largest)
+    if isinstance(op, ast.Mult) and k > 0:
+        return LoopInt(loop.name, loop.scale * k, loop.offset * k, loop.largest)
+    return UNKNOWN
+
+
+def _worst(value: Any) -> Any:
+    """A loop variable passed to a call, as its largest value in the loop (a size that
+    grows with it needs the most at the last pass); in a shape tuple too."""
+    if isinstance(value, LoopInt):
+        return value.worst() or value
+    if isinstance(value, tuple) and any(isinstance(v, LoopInt) for v in value):
+        return tuple(_worst(v) for v in value)
+    return value
+
+
+def _truth(value: Any) -> Optional[bool]:
+    """The truth of a value the predictor knows exactly (None, a bool, a number, a
+    string), else None: only such a test decides which branch of an `if` runs."""
+    if value is None or type(value) in (bool, int, float, str):
+        return bool(value)
+    return None

@@ -25,6 +25,9 @@ class Budget:
         if time.perf_counter() > self.deadline:
             raise OutOfTime()
 
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
+
 
 def ram_free() -> Optional[int]:
     """Free RAM under the session's limit (limit - used), or None if unmeasured."""

@@ -79,17 +79,19 @@ def _predict(source, namespace, ram_available, vram_available, budget_s) -> List
     text = strip_magics(source)
     if text is None:
         return []
-    try:
-        with warnings.catch_warnings():  # invalid escapes etc.: the cell's own run warns
-            warnings.simplefilter("ignore")
+    # Invalid escapes, torch's warnings from meta evaluation...: the cell's own run warns.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
             tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return []
-    analysis = Analysis(text, namespace, Resolver(rules.names_by_family(), budget), budget)
-    try:
-        analysis.run(tree)
-    except (OutOfTime, RecursionError):
-        pass  # give up silently: report what was found so far
+        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+            return []
+        analysis = Analysis(text, namespace, Resolver(rules.names_by_family(), budget),
+                            budget)
+        try:
+            analysis.run(tree)
+        except (OutOfTime, RecursionError):
+            pass  # give up silently: report what was found so far
     return findings_from(analysis.events, Available(ram_available, vram_available))
 
 
@@ -113,5 +115,6 @@ def findings_from(events, available: Available) -> List[Finding]:
         else:
             message += " (free memory there unknown)."
         findings.append(Finding(event.kind, event.line, event.nbytes, event.peak,
-                                event.device, risky, message, event.suggestion, free))
+                                event.device, risky, message, event.suggestion, free,
+                                event.exact))
     return findings

@@ -21,6 +21,10 @@ class Finding:
     message: str
     suggestion: str
     available: Optional[int] = None  # free bytes on the device it was judged against
+    # True when the size follows from known shapes and dtypes and the libraries'
+    # arithmetic (a value read in full, like edge_index.max(), included); False for
+    # densities, bounds, extrapolations from samples and heuristics.
+    exact: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -14,12 +14,14 @@ from typing import Any, Dict, Optional
 
 from ..sizes.arrays import NumpyKit
 from .budget import Budget, OutOfTime
-from ..sizes.safe import instance_dict, is_sub, module_attr
-from ..sizes.torchlike import TorchKit
-from .values import (UNKNOWN, Arr, Device, DType, Graph, GraphList, Loader, Model, NxGraph,
-                     Ref, Seq, SparseMat, canonical_dtype)
+from .reads import READER
+from ..sizes.safe import instance_dict, is_sub, module_attr, type_name
+from ..sizes.torchlike import TorchKit, tensor_parts
+from .values import (UNKNOWN, Arr, Device, DType, Graph, GraphList, Hetero, Loader, Model,
+                     ModelClass, NxGraph, Record, Ref, Seq, SparseMat, TensorSet,
+                     canonical_dtype)
 
-FAMILIES = ("torch", "numpy", "scipy", "networkx", "torch_geometric")
+FAMILIES = ("torch", "numpy", "scipy", "networkx", "torch_geometric", "copy", "math")
 MAX_SEQ_READ = 1000    # items of a list read one by one; longer lists are unknown
 MAX_ITEMS_READ = 2000  # items of all lists per predict call: past it, lists are counts
 MAX_GRAPHS_READ = 100  # graphs of a list read one by one; the rest extrapolated
@@ -30,11 +32,14 @@ _MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
 # objects is how a bare name (`randn`, `to_dense_adj`, `Batch`) is recognised.
 _EXPORTS = {
     "torch": ("torch", "torch.nn.functional", "torch.utils.data", "torch.nn"),
-    "numpy": ("numpy", "numpy.random"),
-    "scipy": ("scipy.sparse",),
+    "numpy": ("numpy", "numpy.random", "numpy.linalg"),
+    "scipy": ("scipy.sparse", "scipy.sparse.csgraph", "scipy.linalg",
+              "scipy.spatial.distance"),
     "networkx": ("networkx",),
     "torch_geometric": ("torch_geometric.utils", "torch_geometric.data",
                         "torch_geometric.loader"),
+    "copy": ("copy",),
+    "math": ("math",),
 }
 
 
@@ -69,6 +74,9 @@ class Resolver:
             "dataset": _first_class("torch_geometric.data.dataset", "Dataset"),
             "loader": _first_class("torch.utils.data.dataloader", "DataLoader"),
             "module": _first_class("torch.nn.modules.module", "Module"),
+            "conv": _first_class("torch_geometric.nn.conv.message_passing", "MessagePassing"),
+            "tensorset": _first_class("torch.utils.data.dataset", "TensorDataset"),
+            "argparse": _first_class("argparse", "Namespace"),
             "size": _first_class("torch", "Size"),
             "device": _first_class("torch", "device"),
             "dtype": _first_class("torch", "dtype"),
@@ -77,6 +85,7 @@ class Resolver:
         }
         self._cache: Dict[int, Any] = {}
         self._items_read = 0
+        self._readable: Dict[int, Any] = {}  # Arr.origin -> the live tensor or array
 
     @property
     def _identities(self) -> Dict[int, str]:
@@ -131,6 +140,8 @@ class Resolver:
             return obj if obj.bit_length() < 100 else UNKNOWN
         if tp is tuple or tp is list:
             return self._sequence(obj, depth)
+        if tp is dict:
+            return self.mapping(obj, depth)
         if self._classes["size"] is not None and is_sub(tp, self._classes["size"]):
             return tuple(int(d) for d in tuple.__iter__(obj))
         path = self._identities.get(id(obj))
@@ -148,9 +159,13 @@ class Resolver:
             if is_sub(tp, self._classes["device"]):
                 return Device(normal_device(kit.device_name(obj)))
             if is_sub(tp, self._classes["module"]):
-                return Model()
+                return self.model(obj)
             if is_sub(tp, self._classes["loader"]):
                 return self.loader(obj, depth)
+            if is_sub(tp, self._classes["tensorset"]):
+                return self.tensor_set(obj)
+            if is_sub(tp, type) and is_sub(obj, self._classes["module"]):
+                return ModelClass(type_name(obj))
         if self.numpy is not None:
             if is_sub(tp, self.numpy.ndarray):
                 return self.ndarray(obj)
@@ -169,7 +184,37 @@ class Resolver:
             return NxGraph(len(nodes) if type(nodes) is dict else None)
         if obj is float_type or obj is int_type or obj is bool_type:
             return DType({float: "float64", int: "int64", bool: "bool"}[obj])
+        if tp is types.SimpleNamespace or (self._classes["argparse"] is not None
+                                           and tp is self._classes["argparse"]):
+            return self.record(obj, depth)
         return UNKNOWN
+
+    def mapping(self, obj: dict, depth: int) -> Any:
+        """A plain dict with string keys (split_idx, a loaded data_dict): its values by
+        key, each resolved like any value (at most MAX_SEQ_READ keys, four levels)."""
+        if len(obj) > MAX_SEQ_READ or depth >= 4 or \
+                self._items_read + len(obj) > MAX_ITEMS_READ:
+            return UNKNOWN
+        self._items_read += len(obj)
+        fields = []
+        for key, item in list(dict.items(obj)):
+            if type(key) is str:
+                fields.append((key, self.value(item, depth + 1)))
+        return Record(tuple(fields))
+
+    def record(self, obj: Any, depth: int) -> Any:
+        """An argparse.Namespace or SimpleNamespace: its plain values (numbers, strings,
+        tuples of them), read from the instance dict; anything else is unknown."""
+        fields = instance_dict(obj)
+        if fields is None or len(fields) > 200 or depth > 2:
+            return UNKNOWN
+        plain = []
+        for key, item in list(fields.items()):
+            if type(key) is str and (item is None or type(item) in (int, float, str, bool,
+                                                                      tuple)):
+                value = self.value(item, depth + 1)
+                plain.append((key, value))
+        return Record(tuple(plain))
 
     # -- arrays ---------------------------------------------------------------------
     def tensor(self, obj: Any) -> Any:
@@ -178,15 +223,48 @@ class Resolver:
             shape = tuple(int(d) for d in kit.shape(obj))
             dtype = canonical_dtype(kit.dtype_name(kit.dtype(obj))) or "float32"
             device = kit.device_name(kit.device(obj))
+            if kit.layout(obj) is not kit.strided:
+                return self.torch_sparse(obj, shape, dtype, device)
         # A meta tensor in the namespace stands for a tensor of that shape: that is how
         # one sketches a 60k x 60k adjacency without the memory (and how tests do).
-        return Arr("torch", shape, dtype, "cpu" if device == "meta" else normal_device(device))
+        arr = Arr("torch", shape, dtype, "cpu" if device == "meta" else normal_device(device))
+        return self._remember(arr, obj) if device == "cpu" else arr
+
+    def torch_sparse(self, obj: Any, shape, dtype: str, device: str) -> Any:
+        """A sparse tensor: its dense shape, and the non-zeros its values hold."""
+        kit = self.torch
+        try:
+            values = tensor_parts(kit, obj)[-1]
+            nnz = int(kit.shape(values)[0]) if kit.shape(values) else None
+        except Exception:
+            nnz = None
+        return SparseMat(shape, dtype, nnz, lib="torch",
+                         device="cpu" if device == "meta" else normal_device(device))
 
     def ndarray(self, obj: Any) -> Any:
         kit = self.numpy
         shape = tuple(int(d) for d in kit.shape(obj))
         dtype = canonical_dtype(kit.dtype_name(kit.dtype(obj)))
-        return Arr("numpy", shape, dtype or "float64") if dtype else UNKNOWN
+        return self._remember(Arr("numpy", shape, dtype), obj) if dtype else UNKNOWN
+
+    def _remember(self, arr: Arr, obj: Any) -> Arr:
+        """An integer array whose values a rule may read (reads.py decides if it can)."""
+        if not READER.readable(arr.numel or 0, arr.dtype):
+            return arr
+        key = len(self._readable) + 1
+        self._readable[key] = obj
+        return arr.but(origin=key)
+
+    def read_max(self, arr: Arr) -> Optional[int]:
+        """The largest value of the live array `arr` stands for, where cheap to read."""
+        obj = self._readable.get(arr.origin) if arr.origin is not None else None
+        if obj is None:
+            return None
+        if arr.lib == "torch" and self.torch is not None:
+            return READER.tensor_max(self.torch, obj, arr.numel, self.budget)
+        if arr.lib == "numpy" and self.numpy is not None:
+            return READER.array_max(self.numpy, obj, arr.numel, self.budget)
+        return None
 
     def sparse(self, obj: Any) -> Any:
         fields = instance_dict(obj) or {}
@@ -203,7 +281,26 @@ class Resolver:
 
     # -- graphs and loaders -----------------------------------------------------------
     def graph(self, obj: Any) -> Any:
-        store = (instance_dict(obj) or {}).get("_store")
+        fields = instance_dict(obj) or {}
+        if "_node_store_dict" in fields:
+            return self.hetero(fields)
+        return self.store(fields.get("_store"))
+
+    def hetero(self, fields: dict) -> Any:
+        nodes, edges = fields.get("_node_store_dict"), fields.get("_edge_store_dict")
+        if type(nodes) is not dict or type(edges) is not dict:
+            return UNKNOWN
+        node_stores = tuple((key, self.store(store)) for key, store in list(nodes.items())[:64]
+                            if type(key) is str)
+        edge_stores = tuple((key, self.store(store)) for key, store in list(edges.items())[:256]
+                            if type(key) is tuple and len(key) == 3
+                            and all(type(k) is str for k in key))
+        if not all(isinstance(g, Graph) for _, g in node_stores + edge_stores):
+            return UNKNOWN
+        return Hetero(node_stores, edge_stores)
+
+    def store(self, store: Any) -> Any:
+        """A Data's (or one HeteroData type's) attributes: its tensors and counts."""
         mapping = (instance_dict(store) or {}).get("_mapping") if store is not None else None
         if type(mapping) is not dict:
             return UNKNOWN
@@ -216,7 +313,7 @@ class Resolver:
                 explicit_nodes = item
             elif self.torch is not None and is_sub(type(item), self.torch.Tensor):
                 arr = self.tensor(item)
-                tensors.append((key, arr.but(role=key)))
+                tensors.append((key, arr.but(role=key, origin=arr.origin)))
         by_name = dict(tensors)
         nodes = explicit_nodes
         x = by_name.get("x")
@@ -226,8 +323,8 @@ class Resolver:
         edges = edge_index.shape[1] if edge_index is not None and edge_index.shape \
             and len(edge_index.shape) == 2 else None
         if edge_index is not None:
-            tensors = [(k, a.but(num_nodes=nodes) if k == "edge_index" else a)
-                       for k, a in tensors]
+            tensors = [(k, a.but(num_nodes=nodes, origin=a.origin) if k == "edge_index"
+                        else a) for k, a in tensors]
         return Graph(tuple(tensors), nodes, edges)
 
     def graph_list(self, graphs: list, count: int) -> Any:
@@ -257,6 +354,10 @@ class Resolver:
         if fields.get("_indices") is not None:
             return UNKNOWN  # a subset: its length would need the index list read
         whole = self.value(data)
+        if isinstance(whole, Hetero):
+            return GraphList(1, whole.nbytes, whole.num_nodes, whole.num_edges, None,
+                             whole.device, whole=whole) if _one_graph(slices, self) \
+                else UNKNOWN
         if not isinstance(whole, Graph):
             return UNKNOWN
         count = None
@@ -270,7 +371,38 @@ class Resolver:
         x = whole.tensor("x")
         return GraphList(count, whole.nbytes, whole.num_nodes, whole.num_edges,
                          x.shape[1] if x is not None and x.shape and len(x.shape) == 2 else None,
-                         whole.device)
+                         whole.device, whole=whole)
+
+    def tensor_set(self, obj: Any) -> Any:
+        tensors = (instance_dict(obj) or {}).get("tensors")
+        if type(tensors) is not tuple or not tensors or len(tensors) > 16:
+            return UNKNOWN
+        arrays = tuple(self.value(t) for t in tensors)
+        return TensorSet(arrays) if all(isinstance(a, Arr) for a in arrays) else UNKNOWN
+
+    def model(self, obj: Any) -> Model:
+        """An nn.Module: the device of its first parameter, and the width each of its
+        message-passing layers propagates (walked through `_modules`, at most 200)."""
+        conv = self._classes["conv"]
+        widths, device, stack, seen = [], None, [obj], 0
+        while stack and seen < 200:
+            module, seen = stack.pop(), seen + 1
+            fields = instance_dict(module) or {}
+            if conv is not None and is_sub(type(module), conv):
+                width = message_width(type_name(type(module)).rsplit(".", 1)[-1], fields)
+                if width:
+                    widths.append(width)
+            parameters = fields.get("_parameters")
+            if device is None and type(parameters) is dict and self.torch is not None:
+                for tensor in dict.values(parameters):
+                    if tensor is not None and is_sub(type(tensor), self.torch.Tensor):
+                        device = normal_device(self.torch.device_name(self.torch.device(tensor)))
+                        break
+            children = fields.get("_modules")
+            if type(children) is dict:
+                stack.extend(child for child in reversed(list(dict.values(children)))
+                             if child is not None)
+        return Model(device or "cpu", tuple(widths))
 
     def loader(self, obj: Any, depth: int) -> Any:
         fields = instance_dict(obj) or {}
@@ -295,12 +427,59 @@ class Resolver:
 
 float_type, int_type, bool_type = float, int, bool
 
+# What a PyG layer's messages hold per edge: layers that transform first (x @ W, then
+# propagate) send out_channels (times heads for attention), the others send their input.
+TRANSFORM_FIRST = ("GCNConv", "ResGatedGraphConv", "GCN2Conv", "GatedGraphConv")
+ATTENTION = ("GATConv", "GATv2Conv", "TransformerConv", "SuperGATConv", "FeaStConv")
+PROPAGATE_INPUT = ("SAGEConv", "GINConv", "GINEConv", "GraphConv", "ChebConv", "SGConv",
+                   "TAGConv", "ARMAConv", "APPNP", "EdgeConv", "LEConv", "ClusterGCNConv")
+
+
+def message_width(name: str, fields: dict) -> Optional[int]:
+    def channels(key):
+        value = fields.get(key)
+        if type(value) is tuple and value and all(type(v) is int for v in value):
+            value = max(value)  # bipartite (in_src, in_dst)
+        return value if type(value) is int and value > 0 else None
+    width_in, width_out = channels("in_channels"), channels("out_channels")
+    heads = fields.get("heads") if type(fields.get("heads")) is int else 1
+    if name in TRANSFORM_FIRST:
+        return width_out
+    if name in ATTENTION:
+        return width_out * heads if width_out else None
+    if name in PROPAGATE_INPUT:
+        return width_in
+    known = [w for w in (width_in, width_out) if w]
+    return max(known) * heads if known else None
+
 
 def normal_device(name: str) -> str:
     name = name.strip()
     if name == "cuda":
         return "cuda:0"
     return name
+
+
+def device_name(value: Any) -> Optional[str]:
+    """The device a `device=` argument names ('cuda' is cuda:0, an int a CUDA index)."""
+    if isinstance(value, Device):
+        return value.name
+    if isinstance(value, str) and len(value) < 20:
+        return normal_device(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"cuda:{value}"
+    return None
+
+
+def _one_graph(slices: dict, resolver: "Resolver") -> bool:
+    """An InMemoryDataset of one graph (OGB_MAG, MovieLens, ...): its slices say 0..n."""
+    for item in slices.values():
+        if resolver.torch is not None and is_sub(type(item), resolver.torch.Tensor):
+            shape = resolver.tensor(item).shape
+            return bool(shape) and shape[0] == 2
+        if type(item) is dict:
+            return _one_graph(item, resolver)
+    return False
 
 
 def _first_class(module: str, attr: str) -> Optional[type]:

@@ -42,6 +42,29 @@ def promote(a: str, b: str) -> str:
     return a if ITEMSIZE.get(a, 0) >= ITEMSIZE.get(b, 0) else b
 
 
+class ReadInt(int):
+    """An int read from data (edge_index.max() + 1), with what it was read from, so that
+    a finding sized by it can say so. Arithmetic on it keeps the note (Analysis.intop)."""
+
+    def __new__(cls, value: int, note: str):
+        made = int.__new__(cls, value)
+        made.note = note
+        return made
+
+
+def read_notes(values) -> list:
+    """The notes of the ReadInts among `values` (one level into tuples and lists)."""
+    notes = []
+    for value in values:
+        if isinstance(value, ReadInt):
+            notes.append(value.note)
+        elif isinstance(value, tuple):
+            notes.extend(v.note for v in value if isinstance(v, ReadInt))
+        elif isinstance(value, Seq) and value.items:
+            notes.extend(v.note for v in value.items if isinstance(v, ReadInt))
+    return notes
+
+
 class Unknown:
     __slots__ = ()
 
@@ -50,6 +73,18 @@ class Unknown:
 
 
 UNKNOWN = Unknown()
+
+
+class Scalar:
+    """Some number whose value is not known (math.sqrt(d) of an unknown d, x.item()):
+    enough to know that `tensor / it` is elementwise."""
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SCALAR"
+
+
+SCALAR = Scalar()
 
 
 @dataclass(frozen=True)
@@ -64,6 +99,10 @@ class Arr:
     num_nodes: Optional[int] = None   # for an edge_index: the graph's node count
     strided: bool = False             # an expand/transpose view: .contiguous() copies
     role: str = ""                    # "edge_index", "x" for graph tensors
+    estimated: bool = False           # its shape comes from a density, bound or heuristic
+    strides: Optional[Tuple[int, ...]] = None  # where known and not contiguous (meta results)
+    origin: Optional[int] = field(default=None, compare=False)  # the live array it is
+    #                                   (a key of Resolver._readable, for reads.py)
 
     @property
     def numel(self) -> Optional[int]:
@@ -80,10 +119,13 @@ class Arr:
         return None if n is None else n * ITEMSIZE.get(self.dtype, 4)
 
     def but(self, **changes: Any) -> "Arr":
-        """A copy with some fields changed (dataclasses.replace is 10x slower)."""
+        """A copy with some fields changed (dataclasses.replace is 10x slower). A changed
+        array is no longer the live tensor it came from: `origin` goes unless given."""
         new = object.__new__(Arr)
         fields = new.__dict__
         fields.update(self.__dict__)
+        fields["origin"] = None
+        fields["strides"] = None
         fields.update(changes)
         return new
 
@@ -149,6 +191,25 @@ class Graph:
                 return arr
         return None
 
+    def with_tensor(self, name: str, arr: Any) -> "Graph":
+        """The graph after `graph.name = arr` (an attribute set in the cell)."""
+        tensors = tuple((k, a) for k, a in self.tensors if k != name)
+        if isinstance(arr, Arr):
+            tensors += ((name, arr.but(role=name)),)
+        nodes = self.num_nodes
+        if name == "x" and isinstance(arr, Arr) and arr.shape and nodes is None:
+            nodes = arr.shape[0]
+        if name == "num_nodes" and isinstance(arr, int) and not isinstance(arr, bool):
+            nodes = arr
+        return Graph(tensors, nodes, self.num_edges, self.estimated)
+
+    def moved(self, device: str, names: Optional[Tuple[str, ...]] = None) -> "Graph":
+        """The graph after .to(device) (of only `names`, as Data.to(device, *attrs))."""
+        return Graph(tuple((k, a.but(device=device, origin=a.origin if device == "cpu"
+                                     else None) if names is None or k in names else a)
+                           for k, a in self.tensors),
+                     self.num_nodes, self.num_edges, self.estimated)
+
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes or 0 for _, a in self.tensors)
@@ -161,6 +222,53 @@ class Graph:
 
 
 @dataclass(frozen=True)
+class Hetero:
+    """A PyG HeteroData: a Graph per node type and per edge type."""
+    nodes: Tuple[Tuple[str, Graph], ...]
+    edges: Tuple[Tuple[Tuple[str, str, str], Graph], ...]
+
+    def store(self, key: Any) -> Optional[Graph]:
+        """data['paper'], data['paper', 'cites', 'paper'] or data['cites'] (unique)."""
+        for name, graph in self.nodes:
+            if name == key:
+                return graph
+        for triple, graph in self.edges:
+            if triple == key:
+                return graph
+        matches = [graph for triple, graph in self.edges if triple[1] == key]
+        return matches[0] if len(matches) == 1 else None
+
+    @property
+    def num_nodes(self) -> Optional[int]:
+        counts = [g.num_nodes for _, g in self.nodes]
+        return sum(counts) if counts and None not in counts else None
+
+    @property
+    def num_edges(self) -> Optional[int]:
+        counts = [g.num_edges for _, g in self.edges]
+        return sum(counts) if counts and None not in counts else None
+
+    @property
+    def nbytes(self) -> int:
+        return sum(g.nbytes for _, g in self.nodes + self.edges)
+
+    @property
+    def device(self) -> str:
+        for _, graph in self.nodes + self.edges:
+            if graph.tensors:
+                return graph.device
+        return "cpu"
+
+    def with_store(self, key: str, graph: Graph) -> "Hetero":
+        return Hetero(tuple((k, graph if k == key else g) for k, g in self.nodes),
+                      tuple((k, graph if k == key else g) for k, g in self.edges))
+
+    def moved(self, device: str) -> "Hetero":
+        return Hetero(tuple((k, g.moved(device)) for k, g in self.nodes),
+                      tuple((k, g.moved(device)) for k, g in self.edges))
+
+
+@dataclass(frozen=True)
 class GraphList:
     """Several graphs (a list or dataset): totals over all of them."""
     count: int
@@ -170,6 +278,18 @@ class GraphList:
     feature_dim: Optional[int]
     device: str = "cpu"
     estimated: bool = False
+    whole: Any = None   # an InMemoryDataset's collated data (dataset._data): Graph, Hetero
+
+
+@dataclass(frozen=True)
+class TensorSet:
+    """A torch TensorDataset: samples are rows of these tensors."""
+    arrays: Tuple[Arr, ...]
+
+    @property
+    def count(self) -> Optional[int]:
+        first = self.arrays[0] if self.arrays else None
+        return first.shape[0] if first is not None and first.shape else None
 
 
 @dataclass(frozen=True)
@@ -181,9 +301,58 @@ class Loader:
 
 @dataclass(frozen=True)
 class SparseMat:
+    """A scipy.sparse matrix or a torch sparse tensor (lib "torch"): what densifying
+    it would take."""
     shape: Optional[Tuple[int, ...]]
     dtype: str
     nnz: Optional[int] = None
+    lib: str = "scipy"
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class Record:
+    """An argparse.Namespace or types.SimpleNamespace: its plain values by name."""
+    fields: Tuple[Tuple[str, Any], ...]
+
+    def get(self, name: str) -> Any:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return UNKNOWN
+
+
+@dataclass(frozen=True)
+class LoopInt:
+    """`scale * i + offset` for the variable `i` of a `for i in range(...)` loop: so that
+    x[i * b:(i + 1) * b] is known to be b rows long (fld's chunked cdist)."""
+    name: str
+    scale: int = 1
+    offset: int = 0
+    largest: Optional[int] = None  # i's largest value, where the range is known
+
+    def worst(self) -> Optional["ReadInt"]:
+        """The value at i's largest (what a size that grows with i needs at the loop's
+        last pass), with a note saying so; None where the range is unknown."""
+        if self.largest is None:
+            return None
+        return ReadInt(self.scale * self.largest + self.offset,
+                       f"{self.name} = {self.largest:,} (its largest in the loop)")
+
+
+@dataclass(frozen=True)
+class RangeItem:
+    """What iterating a range yields (bound as a LoopInt to a plain loop variable)."""
+    largest: Optional[int] = None
+
+
+RANGE_ITEM = RangeItem()
+
+
+@dataclass(frozen=True)
+class Span:
+    """A slice whose bounds are loop-relative but whose length is known."""
+    length: int
 
 
 @dataclass(frozen=True)
@@ -193,8 +362,17 @@ class NxGraph:
 
 @dataclass(frozen=True)
 class Model:
-    """An nn.Module instance (we never look inside it)."""
+    """An nn.Module instance: where it lives, and the widths its message-passing layers
+    propagate (read from the layers, or a guess from a constructor's arguments)."""
     device: str = "cpu"
+    widths: Tuple[int, ...] = ()
+    guessed: bool = False
+
+
+@dataclass(frozen=True)
+class ModelClass:
+    """A class known to be an nn.Module subclass (calling it makes a Model)."""
+    name: str
 
 
 @dataclass

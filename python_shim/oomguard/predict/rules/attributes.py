@@ -2,17 +2,21 @@
 graph's tensors and counts, and methods (bound here, applied by the call rules)."""
 from __future__ import annotations
 
-from ..values import (UNKNOWN, Arr, Bound, Device, DType, Ev, Graph, GraphList, Loader,
-                      Model, NxGraph, Ref, Seq, SparseMat)
+from ..values import (UNKNOWN, Arr, Bound, Device, DType, Ev, Graph, GraphList, Hetero,
+                      Loader, Model, ModelClass, NxGraph, ReadInt, Record, Ref, Seq,
+                      SparseMat, TensorSet)
 from ..values import ITEMSIZE
 
-_METHOD_OWNERS = (Arr, SparseMat, Graph, NxGraph, GraphList, Loader, Seq, tuple, Model)
+READ_SCALAR_METHODS = ("item", "long", "int", "tolist")
+_METHOD_OWNERS = (Arr, SparseMat, Graph, NxGraph, GraphList, Loader, Seq, tuple, Model,
+                  Hetero, TensorSet, ModelClass)
 
 
 def attribute(an, node, base: Ev) -> Ev:
     value, name = base.value, node.attr
     if isinstance(value, Ref):
-        return Ev(Ref(f"{value.path}.{name}"))
+        path = f"{value.path}.{name}"
+        return Ev(None if path == "numpy.newaxis" else Ref(path))
     if isinstance(value, Arr):
         return _array_attribute(an, node, base, value, name)
     if isinstance(value, SparseMat):
@@ -39,10 +43,32 @@ def attribute(an, node, base: Ev) -> Ev:
         if name in ("num_node_features", "num_features"):
             x = value.tensor("x")
             return Ev(x.shape[-1] if x is not None and x.shape else UNKNOWN)
-    if isinstance(value, GraphList) and name in ("num_node_features", "num_features"):
-        return Ev(value.feature_dim if value.feature_dim is not None else UNKNOWN)
+    if isinstance(value, Hetero):
+        if name in ("num_nodes", "num_edges"):
+            count = getattr(value, name)
+            return Ev(count if count is not None else UNKNOWN)
+        if name == "node_types":
+            return Ev(Seq(len(value.nodes), tuple(k for k, _ in value.nodes)))
+        if name == "edge_types":
+            return Ev(Seq(len(value.edges), tuple(k for k, _ in value.edges)))
+    if isinstance(value, GraphList):
+        if name in ("num_node_features", "num_features"):
+            return Ev(value.feature_dim if value.feature_dim is not None else UNKNOWN)
+        if name in ("data", "_data") and value.whole is not None:
+            return Ev(value.whole)
+        if name == "num_classes" and isinstance(value.whole, Graph):
+            from .graphs import num_classes
+            return Ev(num_classes(an, value.whole, an.snippet(node.value)))
+        if isinstance(value.whole, Graph) and value.whole.tensor(name) is not None:
+            return Ev(value.whole.tensor(name))  # PyG forwards dataset.x to its data
+    if isinstance(value, TensorSet) and name == "tensors":
+        return Ev(value.arrays)
+    if isinstance(value, Record):
+        return Ev(value.get(name))
     if isinstance(value, Loader) and name == "batch_size":
         return Ev(value.batch_size if value.batch_size is not None else UNKNOWN)
+    if isinstance(value, ReadInt) and name in READ_SCALAR_METHODS:
+        return Ev(Bound(value, name))  # edge_index.max().item(): the value read
     if isinstance(value, Device) and name in ("type", "index"):
         kind, _, index = value.name.partition(":")
         return Ev(kind if name == "type" else (int(index) if index.isdigit() else None))

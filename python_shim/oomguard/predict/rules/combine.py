@@ -20,7 +20,7 @@ def _parts(value):
 
 @func("torch.cat", "torch.concat", "torch.concatenate", "torch.stack", "torch.vstack",
       "torch.hstack", "numpy.concatenate", "numpy.stack", "numpy.vstack", "numpy.hstack",
-      "numpy.row_stack", "numpy.column_stack")
+      "numpy.row_stack", "numpy.column_stack", fallback=True)
 def concatenate(an, node, args, kwargs, inputs):
     parts = _parts(args[0] if args else kw(kwargs, "tensors", kw(kwargs, "arrays")))
     if not parts:
@@ -50,7 +50,7 @@ def concatenate(an, node, args, kwargs, inputs):
                     nbytes=total * ITEMSIZE.get(dtype, 4))
 
 
-@method("arr", "repeat")
+@method("arr", "repeat", fallback=True)
 def repeat(an, node, arr, args, kwargs, inputs):
     if arr.shape is None:
         raise NotHandled()
@@ -88,7 +88,7 @@ def tile(an, node, args, kwargs, inputs):
                     inputs, "repeat", "np.tile copies the data that many times")
 
 
-@method("arr", "expand", "broadcast_to", "expand_as")
+@method("arr", "expand", "broadcast_to", "expand_as", fallback=True)
 def expand(an, node, arr, args, kwargs, inputs):
     if node.func.attr == "expand_as" and args and isinstance(args[0], Arr):
         sizes = args[0].shape
@@ -101,7 +101,7 @@ def expand(an, node, arr, args, kwargs, inputs):
     return Ev(arr.but(shape=shape, strided=True), an.merge_temps(inputs))  # a free view
 
 
-@func("torch.broadcast_to", "numpy.broadcast_to")
+@func("torch.broadcast_to", "numpy.broadcast_to", fallback=True)
 def broadcast_to(an, node, args, kwargs, inputs):
     arr = args[0] if args else None
     shape = shape_arg(args[1:2]) if len(args) > 1 else None
@@ -110,7 +110,7 @@ def broadcast_to(an, node, args, kwargs, inputs):
     return Ev(arr.but(shape=shape, strided=True), an.merge_temps(inputs))
 
 
-@method("arr", "contiguous", "ascontiguousarray")
+@method("arr", "contiguous", "ascontiguousarray", fallback=True)
 def contiguous(an, node, arr, args, kwargs, inputs):
     if not arr.strided:
         return Ev(arr, an.merge_temps(inputs))
@@ -118,7 +118,7 @@ def contiguous(an, node, arr, args, kwargs, inputs):
                     ".contiguous() materialises the expanded/transposed view")
 
 
-@func("numpy.ascontiguousarray", "numpy.copy", "torch.clone")
+@func("numpy.ascontiguousarray", "numpy.copy", "torch.clone", fallback=True)
 def contiguous_func(an, node, args, kwargs, inputs):
     arr = args[0] if args else None
     if not isinstance(arr, Arr):
@@ -129,7 +129,7 @@ def contiguous_func(an, node, args, kwargs, inputs):
                     f"{node_name(node)} copies the array")
 
 
-@method("arr", "clone", "copy")
+@method("arr", "clone", "copy", fallback=True)
 def clone(an, node, arr, args, kwargs, inputs):
     return an.alloc(node, arr.but(strided=False), inputs, "clone",
                     f".{node.func.attr}() copies it")

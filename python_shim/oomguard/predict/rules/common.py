@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple
 
-from ..resolve import normal_device
-from ..values import UNKNOWN, Arr, Device, DType, Ev, Ref, Seq, canonical_dtype
+from ..resolve import device_name
+from ..values import UNKNOWN, Arr, DType, Ev, Ref, Seq, canonical_dtype
 
 _PY_TYPES = {"builtins.float": "float64", "builtins.int": "int64", "builtins.bool": "bool"}
 
@@ -57,13 +57,7 @@ def dtype_of(value: Any, default: Optional[str]) -> Optional[str]:
 
 
 def device_of(value: Any, default: str = "cpu") -> str:
-    if isinstance(value, Device):
-        return value.name
-    if isinstance(value, str) and len(value) < 20:
-        return normal_device(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"cuda:{value}"
-    return default if value is UNKNOWN or value is None else default
+    return device_name(value) or default
 
 
 def arrays_in(values) -> list:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from ..values import UNKNOWN, Arr, Ev
+from ..values import UNKNOWN, Arr, Ev, Seq
 from .common import (NotHandled, as_int, device_of, dtype_of, kw, shape_arg,
                      torch_default_float)
 from .registry import func
@@ -65,7 +65,7 @@ def torch_randint(an, node, args, kwargs, inputs):
     return _new(an, node, arr, inputs, "torch.randint")
 
 
-@func("torch.arange", "numpy.arange")
+@func("torch.arange", "numpy.arange", fallback=True)
 def arange(an, node, args, kwargs, inputs):
     lib = "torch" if _family(node, an) == "torch" else "numpy"
     bounds = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
@@ -98,7 +98,7 @@ def eye(an, node, args, kwargs, inputs):
     return _new(an, node, arr, inputs, f"{lib}.eye")
 
 
-@func("torch.linspace", "numpy.linspace")
+@func("torch.linspace", "numpy.linspace", fallback=True)
 def linspace(an, node, args, kwargs, inputs):
     lib = "torch" if _family(node, an) == "torch" else "numpy"
     steps = as_int(args[2]) if len(args) > 2 else as_int(kw(kwargs, "steps" if lib == "torch"
@@ -113,7 +113,7 @@ def linspace(an, node, args, kwargs, inputs):
 
 @func("torch.zeros_like", "torch.ones_like", "torch.empty_like", "torch.rand_like",
       "torch.randn_like", "torch.full_like", "torch.randint_like", "numpy.zeros_like",
-      "numpy.ones_like", "numpy.empty_like", "numpy.full_like")
+      "numpy.ones_like", "numpy.empty_like", "numpy.full_like", fallback=True)
 def like(an, node, args, kwargs, inputs):
     source = args[0] if args else kw(kwargs, "input")
     if not isinstance(source, Arr):
@@ -187,9 +187,28 @@ def numpy_random_size(an, node, args, kwargs, inputs):
 def copy_of(an, node, args, kwargs, inputs):
     lib = "torch" if _family(node, an) == "torch" else "numpy"
     source = args[0] if args else kw(kwargs, "data", kw(kwargs, "object"))
-    if not isinstance(source, Arr):
-        raise NotHandled()
     dtype_arg = args[1] if len(args) > 1 and lib == "numpy" else kw(kwargs, "dtype")
+    if lib == "numpy" and isinstance(source, Seq) and isinstance(source.each, Arr) \
+            and source.count and source.each.shape is not None and not source.items:
+        each = source.each  # a list of equal arrays, stacked into a new one
+        shape = (source.count,) + each.shape
+        dtype = dtype_of(dtype_arg, each.dtype)
+        if dtype is None:
+            raise NotHandled()
+        arr = Arr(lib, shape, dtype, "cpu", estimated=each.estimated)
+        return an.alloc(node, arr, inputs, "concat",
+                        f"np.array stacks {source.count:,} arrays into one")
+    if not isinstance(source, Arr):
+        literal = _literal(source)
+        if literal is None:
+            raise NotHandled()
+        shape, kind = literal
+        dtype = dtype_of(dtype_arg, _LITERAL_DTYPES[lib][kind])
+        if dtype is None:
+            raise NotHandled()
+        device = device_of(kw(kwargs, "device"), "cpu") if lib == "torch" else "cpu"
+        return an.alloc(node, Arr(lib, shape, dtype, device), inputs, "dense_constructor",
+                        f"{'torch.tensor' if lib == 'torch' else 'np.array'} of a literal")
     arr = Arr(lib, source.shape, dtype_of(dtype_arg, source.dtype),
               device_of(kw(kwargs, "device"), source.device if lib == "torch" else "cpu"),
               density=source.density, high=source.high, num_nodes=source.num_nodes)
@@ -212,6 +231,66 @@ def shared(an, node, args, kwargs, inputs):
         return Ev(arr, an.merge_temps(inputs))  # shares the memory: no copy
     kind = "device_copy" if device != source.device else "dtype_copy"
     return an.alloc(node, arr.but(strided=False), inputs, kind, f"{lib} conversion")
+
+
+# The dtype a literal of only bools / ints / floats / complex numbers gets by default.
+_LITERAL_DTYPES = {"torch": ("bool", "int64", "float32", "complex64", None),
+                   "numpy": ("bool", "int64", "float64", "complex128", "str")}
+_MAX_LITERAL = 100_000
+
+
+def _literal(value, depth: int = 0):
+    """(shape, kind) of a nested list/tuple of numbers, kind 0 bool .. 3 complex; None
+    for anything else (ragged, empty, not numbers, too big)."""
+    if isinstance(value, bool):
+        return (), 0
+    if isinstance(value, (int, float, complex)):
+        return (), 1 if isinstance(value, int) else 2 if isinstance(value, float) else 3
+    if isinstance(value, str) and depth > 0:
+        return (), 4  # NumPy's '<U...': its shape is known, its bytes are not sized
+    items = value.items if isinstance(value, Seq) else value if isinstance(value, tuple) \
+        else None
+    if not items or depth > 8 or len(items) > _MAX_LITERAL:
+        return None
+    found = [_literal(item, depth + 1) for item in items]
+    if None in found or len({shape for shape, _ in found}) != 1:
+        return None
+    kinds = {kind for _, kind in found}
+    if 4 in kinds and len(kinds) > 1:
+        return None  # strings mixed with numbers: NumPy makes them all strings, unsized
+    return (len(items),) + found[0][0], max(kinds)
+
+
+_LEGACY = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16",
+           "BFloat16Tensor": "bfloat16", "LongTensor": "int64", "IntTensor": "int32",
+           "ShortTensor": "int16", "CharTensor": "int8", "ByteTensor": "uint8",
+           "BoolTensor": "bool"}
+
+
+@func("torch.Tensor", *(f"torch.{name}" for name in _LEGACY))
+def legacy_tensor(an, node, args, kwargs, inputs):
+    """torch.Tensor(...) / torch.FloatTensor(...): an ndarray or tensor of its dtype is
+    shared, an ndarray of another dtype copied; sizes make an uninitialised tensor."""
+    name = _name(node)
+    dtype = _LEGACY.get(name) or torch_default_float()
+    if len(args) == 1 and isinstance(args[0], Arr) and not kwargs:
+        source = args[0]
+        if source.dtype == dtype:
+            return Ev(source.but(lib="torch"), an.merge_temps(inputs))
+        if source.lib == "torch":
+            raise NotHandled()  # torch refuses another dtype
+        arr = source.but(lib="torch", dtype=dtype, strided=False, role="")
+        return an.alloc(node, arr, inputs, "dtype_copy",
+                        f"torch.{name} copies the array as {dtype}")
+    sizes = [as_int(a) for a in args]
+    if args and None not in sizes and not isinstance(args[0], bool):
+        arr = Arr("torch", tuple(sizes), dtype, "cpu")
+        return an.alloc(node, arr, inputs, "dense_constructor", f"torch.{name}")
+    literal = _literal(args[0]) if len(args) == 1 else None
+    if literal is None or literal[1] == 4:
+        raise NotHandled()
+    return an.alloc(node, Arr("torch", literal[0], dtype, "cpu"), inputs,
+                    "dense_constructor", f"torch.{name} of a literal")
 
 
 def _name(node) -> str:

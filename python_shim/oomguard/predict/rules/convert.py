@@ -82,7 +82,7 @@ def same(an, node, arr, args, kwargs, inputs):
     return Ev(arr, an.merge_temps(inputs))
 
 
-@method("arr", "t", "transpose", "permute", "swapaxes", "movedim")
+@method("arr", "t", "transpose", "permute", "swapaxes", "movedim", fallback=True)
 def transposed(an, node, arr, args, kwargs, inputs):
     shape = arr.shape
     if shape is not None and node.func.attr in ("t",) or (shape and len(shape) == 2):
@@ -104,7 +104,7 @@ def transposed(an, node, arr, args, kwargs, inputs):
     return Ev(arr.but(shape=shape, strided=True), an.merge_temps(inputs))
 
 
-@method("arr", "view", "reshape", "flatten", "ravel", "squeeze", "unsqueeze")
+@method("arr", "view", "reshape", "flatten", "ravel", "squeeze", "unsqueeze", fallback=True)
 def reshaped(an, node, arr, args, kwargs, inputs):
     name, shape = node.func.attr, arr.shape
     if shape is not None:

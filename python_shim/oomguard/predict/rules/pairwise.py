@@ -4,9 +4,11 @@ N x N x F), matrix products (`x @ x.T`, torch.mm/matmul, np.dot), torch.cdist, c
 from __future__ import annotations
 
 import ast
+import sys
 
-from ..values import UNKNOWN, Arr, Ev, Graph, Seq, is_float, promote
-from .common import NotHandled, as_int, items_of, kw, torch_default_float
+from ..values import (ITEMSIZE, SCALAR, UNKNOWN, Arr, Ev, Graph, GraphList, Hetero, LoopInt, Record, Seq,
+                      Span, TensorSet, canonical_dtype, is_float, promote)
+from .common import NotHandled, as_int, dtype_of, items_of, kw, torch_default_float
 from .registry import func, method
 
 
@@ -45,19 +47,109 @@ def _result(a, b, op) -> Arr:
     return Arr(base.lib, shape, dtype, device)
 
 
+# Python's operators on tensors, as the torch functions they dispatch to.
+_TORCH_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
+              ast.FloorDiv: "floor_divide", ast.Mod: "remainder", ast.Pow: "pow",
+              ast.MatMult: "matmul", ast.BitAnd: "bitwise_and", ast.BitOr: "bitwise_or",
+              ast.BitXor: "bitwise_xor"}
+_COMMUTATIVE = (ast.Add, ast.Mult, ast.BitAnd, ast.BitOr, ast.BitXor)
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
+            ast.Mod: "%", ast.Pow: "**", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|",
+            ast.BitXor: "^"}
+
+
+def _torch_binop(an, node, a, b, inputs):
+    """A tensor operator through PyTorch's own shape logic (broadcasting, type promotion
+    with Python scalars, the copies a broadcast matmul makes); None where it cannot."""
+    name = _TORCH_OPS.get(type(node.op))
+    if name is None:
+        return None
+    if not (isinstance(a, Arr) and a.lib == "torch"):
+        if isinstance(b, Arr) and b.lib == "torch" and isinstance(node.op, _COMMUTATIVE) \
+                and not isinstance(a, Arr):
+            a, b = b, a
+        else:
+            return None
+    if isinstance(b, Arr) and b.lib != "torch":
+        return None
+    from .meta import call_function
+    symbol = _SYMBOLS[type(node.op)]
+    return call_function(an, node, "torch." + name, [a, b], {}, inputs,
+                         display=f"the tensor operator {symbol}", grows="pairwise")
+
+
 def array_binop(an, node, left: Ev, right: Ev) -> Ev:
     a, b = left.value, right.value
+    found = _torch_binop(an, node, a, b, [left, right])
+    if found is not None:
+        return found
     if isinstance(node.op, ast.MatMult):
         return matmul_of(an, node, a, b, [left, right])
+    a = 1.0 if a is SCALAR else a  # some number: as a float would be
+    b = 1.0 if b is SCALAR else b
     if not isinstance(a, (Arr, int, float)) or not isinstance(b, (Arr, int, float)):
         an.free(left)
         an.free(right)
         return Ev(UNKNOWN)
     result = _result(a, b, node.op)
+    reused = _elided(an, node.op, left, right, result)
+    if reused is not None:
+        return reused
     biggest = max((x.numel or 0) for x in (a, b) if isinstance(x, Arr))
     pairwise = result.numel is not None and result.numel > biggest
     return an.alloc(node, result, [left, right], "pairwise" if pairwise else "elementwise",
                     "broadcasting makes every pair" if pairwise else "an elementwise result")
+
+
+# NumPy's temporary elision (numpy/_core/src/multiarray/temp_elide.c): an operator whose
+# operand is an unnamed temporary of at least 256 KiB, of the result's shape and dtype,
+# writes the result into it instead of a new array: (a - b) ** 2 holds one difference.
+ELIDE_MIN_BYTES = 256 * 1024
+_ELIDE_EITHER = (ast.Add, ast.Mult, ast.BitAnd, ast.BitOr, ast.BitXor)
+_ELIDE_LEFT = (ast.Sub, ast.Div, ast.FloorDiv, ast.LShift, ast.RShift)
+_FAST_POWERS = (2, 0.5, -1, 1)  # numpy's fast_scalar_power, done in place on a temporary
+
+
+def _elided(an, op, left: Ev, right: Ev, result: Arr):
+    """The Ev of a NumPy operator done in place in a temporary operand, or None."""
+    if result.lib != "numpy":
+        return None
+    if isinstance(op, ast.Pow):
+        exponent = right.value
+        candidates = [left] if type(exponent) in (int, float) and \
+            exponent in _FAST_POWERS else []
+    elif isinstance(op, _ELIDE_EITHER):
+        candidates = [left, right]
+    elif isinstance(op, _ELIDE_LEFT):
+        candidates = [left]
+    else:
+        return None
+    for ev, other in zip(candidates, (right, left)):
+        if _temporary_like(ev, result) and (
+                type(other.value) in (int, float, bool) or
+                (isinstance(other.value, Arr) and other.value.shape == result.shape)):
+            an.free(right if ev is left else left)
+            temp = dict(ev.temp)
+            ev.temp = {}
+            return Ev(result, temp)
+    return None
+
+
+def _temporary_like(ev: Ev, result: Arr) -> bool:
+    arr = ev.value
+    held = sum(ev.temp.values())
+    return isinstance(arr, Arr) and arr.lib == "numpy" and not arr.strided and \
+        arr.shape == result.shape and arr.dtype == result.dtype and \
+        arr.nbytes is not None and held >= arr.nbytes >= ELIDE_MIN_BYTES
+
+
+def elided_unary(node, ev: Ev):
+    """-temp, ~temp and +temp on a NumPy temporary: in place (the same rule)."""
+    arr = ev.value
+    if isinstance(node.op, (ast.USub, ast.UAdd, ast.Invert)) and isinstance(arr, Arr) \
+            and _temporary_like(ev, arr):
+        return Ev(arr, ev.temp)
+    return None
 
 
 def matmul_shape(a, b):
@@ -81,26 +173,36 @@ def matmul_of(an, node, a, b, inputs) -> Ev:
     shape = matmul_shape(a.shape, b.shape)
     if shape is None:
         raise NotHandled()
-    result = Arr(a.lib, shape, promote(a.dtype, b.dtype),
-                 a.device if a.device != "cpu" else b.device)
-    return an.alloc(node, result, inputs, "pairwise", "a matrix product of every pair")
+    dtype = promote(a.dtype, b.dtype)
+    result = Arr(a.lib, shape, dtype, a.device if a.device != "cpu" else b.device,
+                 estimated=a.estimated or b.estimated)
+    # NumPy multiplies one type: an input of another dtype is first copied as `dtype`
+    # (a bool matrix dotted with a float64 vector becomes a float64 matrix).
+    cast = sum((x.numel or 0) * ITEMSIZE.get(dtype, 8) for x in (a, b)
+               if a.lib == "numpy" and x.dtype != dtype)
+    what = "a matrix product of every pair" if (result.numel or 0) > \
+        max(a.numel or 0, b.numel or 0) else "a matrix product"
+    if cast:
+        what += f" (its {'inputs are' if a.dtype != b.dtype else 'input is'} first "\
+                f"copied as {dtype})"
+    return an.alloc(node, result, inputs, "pairwise", what, transient=cast)
 
 
-@func("torch.mm", "torch.matmul", "torch.bmm", "numpy.dot", "numpy.matmul", "numpy.inner")
+@func("torch.mm", "torch.matmul", "torch.bmm", "numpy.dot", "numpy.matmul", "numpy.inner", fallback=True)
 def matmul_func(an, node, args, kwargs, inputs):
     if len(args) < 2:
         raise NotHandled()
     return matmul_of(an, node, args[0], args[1], inputs)
 
 
-@method("arr", "mm", "matmul", "dot", "bmm", "__matmul__")
+@method("arr", "mm", "matmul", "dot", "bmm", "__matmul__", fallback=True)
 def matmul_method(an, node, arr, args, kwargs, inputs):
     if not args:
         raise NotHandled()
     return matmul_of(an, node, arr, args[0], inputs)
 
 
-@func("torch.cdist")
+@func("torch.cdist", fallback=True)
 def cdist(an, node, args, kwargs, inputs):
     a = args[0] if args else kw(kwargs, "x1")
     b = args[1] if len(args) > 1 else kw(kwargs, "x2")
@@ -115,43 +217,55 @@ def cdist(an, node, args, kwargs, inputs):
     return an.alloc(node, result, inputs, "pairwise", "torch.cdist: a distance for every pair")
 
 
-_UNARY = ("exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "sin", "cos", "neg",
-          "square", "log1p", "expm1", "softmax", "log_softmax", "clamp", "clip", "round",
-          "floor", "ceil", "sign", "pow", "mul", "add", "sub", "div", "gelu", "leaky_relu",
-          "dropout", "normalize", "elu")
-_TO_FLOAT = ("exp", "log", "sqrt", "sigmoid", "tanh", "sin", "cos", "log1p", "expm1",
-             "softmax", "log_softmax", "div", "gelu", "normalize", "elu")
+# ndarray methods that are NumPy ufuncs applied to the array.
+UFUNC_METHODS = {"conj": "conjugate", "conjugate": "conjugate"}
 
 
-def _unary(an, node, arr, name, inputs) -> Ev:
-    dtype = arr.dtype
-    if name in _TO_FLOAT and not is_float(dtype):
-        dtype = torch_default_float() if arr.lib == "torch" else "float64"
-    return an.alloc(node, arr.but(dtype=dtype, strided=False, role="", density=None),
-                    inputs, "elementwise", f"{name}: a new array of the same size")
+def numpy_ufunc(an, node, path: str, args, kwargs, inputs):
+    """Any NumPy ufunc (np.exp, np.add, np.subtract.outer, ...): the result's dtype from
+    the ufunc's own type resolution, its shape from NumPy's broadcasting."""
+    numpy = sys.modules.get("numpy")
+    parts = path.split(".")
+    if numpy is None or len(parts) not in (2, 3) or set(kwargs) - {"dtype"}:
+        return None
+    ufunc = numpy.__dict__.get(parts[1])
+    method = parts[2] if len(parts) == 3 else None
+    if type(ufunc) is not numpy.ufunc or ufunc.signature is not None or \
+            method not in (None, "outer") or len(args) != ufunc.nin or ufunc.nout != 1:
+        return None
+    dtypes, shapes = [], []
+    for value in args:
+        if isinstance(value, Arr) and value.lib == "numpy" and value.shape is not None:
+            dtypes.append(numpy.dtype(value.dtype))
+            shapes.append(value.shape)
+        elif type(value) in (int, float, bool):
+            dtypes.append(type(value))
+            shapes.append(())
+        else:
+            return None
+    try:
+        resolved = ufunc.resolve_dtypes(tuple(dtypes) + (None,))
+        shape = shapes[0] + shapes[1] if method == "outer" else \
+            tuple(numpy.broadcast_shapes(*shapes))
+    except Exception:
+        return None
+    dtype = dtype_of(kw(kwargs, "dtype", None), canonical_dtype(str(resolved[-1])))
+    if dtype is None:
+        return None
+    result = Arr("numpy", tuple(int(d) for d in shape), dtype,
+                 estimated=any(isinstance(v, Arr) and v.estimated for v in args))
+    biggest = max((v.numel or 0 for v in args if isinstance(v, Arr)), default=0)
+    grows = (result.numel or 0) > biggest
+    return an.alloc(node, result, inputs, "pairwise" if grows else "elementwise",
+                    f"np.{'.'.join(parts[1:])}" + (": every pair" if grows else ""))
 
 
-@func(*(f"torch.{n}" for n in _UNARY), *(f"numpy.{n}" for n in _UNARY))
-def unary_func(an, node, args, kwargs, inputs):
-    if not args or not isinstance(args[0], Arr):
-        raise NotHandled()
-    if len(args) > 1 and isinstance(args[1], Arr):
-        result = _result(args[0], args[1], None)
-        return an.alloc(node, result, inputs, "elementwise", "an elementwise result")
-    return _unary(an, node, args[0], getattr(node.func, "attr", "op"), inputs)
-
-
-@method("arr", *_UNARY)
-def unary_method(an, node, arr, args, kwargs, inputs):
-    if args and isinstance(args[0], Arr):
-        return an.alloc(node, _result(arr, args[0], None), inputs, "elementwise",
-                        "an elementwise result")
-    return _unary(an, node, arr, node.func.attr, inputs)
-
-
-@method("arr", "sum", "mean", "max", "min", "std", "var", "norm", "prod", "any", "all",
-        "argmax", "argmin", "amax", "amin")
+@method("arr", "sum", "mean", "min", "std", "var", "prod", "any", "all", "argmax",
+        "argmin")
 def reduction(an, node, arr, args, kwargs, inputs):
+    """An ndarray's reductions (a tensor's go through PyTorch's own shape logic)."""
+    if arr.lib != "numpy":
+        raise NotHandled()
     dim = args[0] if args else kw(kwargs, "dim", kw(kwargs, "axis", None))
     keep = kw(kwargs, "keepdim", kw(kwargs, "keepdims", False)) is True
     shape = None
@@ -250,10 +364,23 @@ def subscript(an, node) -> Ev:
             return Ev(items[i], base.temp)
         if isinstance(value, Seq) and value.items is None and i is not None:
             return Ev(value.each, base.temp)
+        if isinstance(index.value, LoopInt):  # xs[i] in a loop: the largest item
+            if items and all(isinstance(item, Arr) and item.nbytes is not None
+                             for item in items):
+                return Ev(max(items, key=lambda item: item.nbytes), base.temp)
+            if isinstance(value, Seq) and value.items is None:
+                return Ev(value.each, base.temp)
         return Ev(UNKNOWN, base.temp)
     if isinstance(value, Graph) and isinstance(index.value, str):
         arr = value.tensor(index.value)
         return Ev(arr if arr is not None else UNKNOWN, base.temp)
+    if isinstance(value, Record) and isinstance(index.value, str):
+        an.free(index)
+        return Ev(value.get(index.value), base.temp)
+    if isinstance(value, (Hetero, GraphList, TensorSet)):
+        from .graphs import item_of
+        an.free(index)
+        return Ev(item_of(value, index.value), base.temp)
     if isinstance(value, Arr):
         return _index_array(an, node, base, index)
     an.free(index)
@@ -279,7 +406,8 @@ def _index_array(an, node, base: Ev, index: Ev) -> Ev:
         if isinstance(element, ast.Slice):
             if position >= len(dims):
                 break
-            out.append(_slice_len(part, dims[position]))
+            out.append(min(part.length, dims[position]) if isinstance(part, Span)
+                       else _slice_len(part, dims[position]))
             position += 1
         elif part is None:
             out.append(1)

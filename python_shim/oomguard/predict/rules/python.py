@@ -3,8 +3,10 @@ for loop binds, list comprehensions over range(k), and `[x] * k`."""
 from __future__ import annotations
 
 import ast
+import math
 
-from ..values import UNKNOWN, Arr, Ev, GraphList, Loader, NxGraph, Ref, Seq, SparseMat
+from ..values import (RANGE_ITEM, SCALAR, RangeItem, UNKNOWN, Arr, Ev, GraphList, Loader, LoopInt,
+                      NxGraph, ReadInt, Ref, Seq, SparseMat, TensorSet)
 from .common import as_int, items_of
 from .registry import func
 
@@ -22,6 +24,8 @@ def length(an, node, args, kwargs, inputs):
         return Ev(value.count)
     if isinstance(value, GraphList):
         return Ev(value.count)
+    if isinstance(value, TensorSet) and value.count is not None:
+        return Ev(value.count)
     if isinstance(value, (Arr, SparseMat)) and value.shape:
         return Ev(value.shape[0])
     if isinstance(value, NxGraph) and value.num_nodes is not None:
@@ -35,11 +39,13 @@ def range_(an, node, args, kwargs, inputs):
         an.free(ev)
     bounds = [as_int(a) for a in args]
     if not bounds or None in bounds:
-        return Ev(Seq(None))
+        return Ev(Seq(None, each=RANGE_ITEM))
     try:
-        return Ev(Seq(len(range(*bounds))))
+        items = range(*bounds)
+        largest = max(items[0], items[-1]) if len(items) else None
+        return Ev(Seq(len(items), each=RangeItem(largest)))
     except Exception:
-        return Ev(Seq(None))
+        return Ev(Seq(None, each=RANGE_ITEM))
 
 
 @func("builtins.int", "builtins.float", "builtins.abs", "builtins.round")
@@ -47,8 +53,10 @@ def number(an, node, args, kwargs, inputs):
     for ev in inputs:
         an.free(ev)
     value = args[0] if len(args) == 1 else UNKNOWN
+    name = node.func.id if isinstance(node.func, ast.Name) else ""
+    if isinstance(value, ReadInt) and name in ("int", "abs", "round"):
+        return Ev(value)  # keeps what it was read from
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        name = node.func.id if isinstance(node.func, ast.Name) else ""
         try:
             return Ev({"int": int, "float": float, "abs": abs, "round": round}
                       .get(name, lambda v: v)(value))
@@ -134,8 +142,14 @@ def listcomp(an, node: ast.ListComp) -> Ev:
     generator = node.generators[0]
     source = an.expr(generator.iter)
     count = source.value.count if isinstance(source.value, Seq) else \
-        source.value.count if isinstance(source.value, GraphList) else None
-    an.bind(generator.target, Ev(element_of(an, None, source)))
+        source.value.count if isinstance(source.value, GraphList) else \
+        source.value.shape[0] if isinstance(source.value, Arr) and source.value.shape \
+        else None
+    element = element_of(an, None, source)
+    if isinstance(element, RangeItem):
+        element = LoopInt(generator.target.id, largest=element.largest) \
+            if isinstance(generator.target, ast.Name) else UNKNOWN
+    an.bind(generator.target, Ev(element))
     an.free(source)
     element = an.expr(node.elt)
     if count is None:
@@ -157,3 +171,60 @@ def listcomp(an, node: ast.ListComp) -> Ev:
 
 
 __all__ = ["element_of", "listcomp", "repeat_seq", "Ref"]
+
+
+@func("copy.copy")
+def shallow_copy(an, node, args, kwargs, inputs):
+    """copy.copy shares every tensor and array of what it copies: nothing new."""
+    if len(args) != 1:
+        return None
+    return Ev(args[0], an.merge_temps(inputs))
+
+
+@func("copy.deepcopy")
+def deep_copy(an, node, args, kwargs, inputs):
+    value = args[0] if args else None
+    size = getattr(value, "nbytes", None)
+    if not isinstance(size, int) or not size:
+        return None
+    device = getattr(value, "device", "cpu")
+    ev = an.alloc(node, Arr("torch", (size,), "uint8", device, role="bytes"), inputs, "clone",
+                  "copy.deepcopy copies every tensor it holds",
+                  exact=not getattr(value, "estimated", False))
+    ev.value = value
+    return ev
+
+
+@func("torch.Size")
+def torch_size(an, node, args, kwargs, inputs):
+    for ev in inputs:
+        an.free(ev)
+    items = items_of(args[0]) if args else ()
+    if items is not None and all(as_int(v) is not None for v in items):
+        return Ev(tuple(items))
+    return Ev(UNKNOWN)
+
+
+_MATH = ("sqrt", "ceil", "floor", "log", "log2", "log10", "exp", "prod", "isqrt", "pow",
+         "fabs", "comb", "factorial", "trunc")
+
+
+@func(*(f"math.{name}" for name in _MATH))
+def math_function(an, node, args, kwargs, inputs):
+    """The math module on numbers the cell knows (pure, no user object involved); on
+    unknown ones, some number."""
+    for ev in inputs:
+        an.free(ev)
+    name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+    numbers = [a for a in args if type(a) in (int, float) or isinstance(a, ReadInt)]
+    if numbers and len(numbers) == len(args) and not kwargs and name in _MATH \
+            and all(abs(a) < 1 << 64 for a in numbers):
+        try:
+            if name == "prod" and len(numbers) == 1:
+                return Ev(SCALAR)
+            if name == "factorial" and numbers[0] > 1000:
+                return Ev(SCALAR)
+            return Ev(getattr(math, name)(*numbers))
+        except (ValueError, OverflowError, TypeError):
+            return Ev(SCALAR)
+    return Ev(SCALAR)
