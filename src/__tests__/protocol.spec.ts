@@ -4,7 +4,7 @@ import {
   parseKernelMessage,
   PROTOCOL_VERSION
 } from '../protocol';
-import { cellRecord, gpu, hello, sample, variable } from './fixtures';
+import { cellRecord, gpu, hello, sample, variable, warning } from './fixtures';
 
 describe('parseKernelMessage', () => {
   it('accepts well-formed hello, sample and error messages', () => {
@@ -132,12 +132,19 @@ describe('messages added to v1', () => {
   });
 
   it('keeps a cell record without its unreadable parts', () => {
+    // A record's findings are the predictor's, read as in a warning: one without its
+    // line, size, device, verdict or message is left out.
+    const finding = (warning().findings as Record<string, unknown>[])[0];
     const record = kept({
       v: 1,
       type: 'cell',
-      record: cellRecord({ findings: ['<b>', { kind: 'dense' }], ram_peak: -3, notes: [1, 'n'] })
+      record: cellRecord({
+        findings: ['<b>', { kind: 'dense' }, finding],
+        ram_peak: -3,
+        notes: [1, 'n']
+      })
     }).record;
-    expect(record.findings).toEqual([{ kind: 'dense' }]);
+    expect(record.findings).toEqual([finding]);
     expect(record.ram_peak).toBeNull();
     expect(record.notes).toEqual(['n']);
   });
