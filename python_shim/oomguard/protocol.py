@@ -67,7 +67,9 @@ def clip(text: str) -> str:
 def capped_notes(notes) -> list:
     """Notes as sent: texts only, each said once, cut to MAX_TEXT characters; past
     MAX_NOTES the last one says how many more there were."""
-    said = list(dict.fromkeys(clip(note) for note in notes or () if isinstance(note, str)))
+    if not isinstance(notes, (list, tuple)):
+        return []  # a text is not a list of notes (its letters are not notes)
+    said = list(dict.fromkeys(clip(note) for note in notes if isinstance(note, str)))
     if len(said) > MAX_NOTES:
         more = len(said) - (MAX_NOTES - 1)
         said = said[:MAX_NOTES - 1] + [f"\u2026 and {more} more notes."]
@@ -123,6 +125,11 @@ def hello(*, shim_version: str, pid: int, interval: float, python: str, peak_met
 
 def sample(reading: dict) -> dict:
     """A `sample` message from a reading; fields the reading lacks are null ("not measured")."""
+    return _envelope("sample", **sample_body(reading))
+
+
+def sample_body(reading: dict) -> dict:
+    """A `sample` message's fields (as a `spool` answer carries each sample)."""
     body = {name: reading.get(name) for name in SAMPLE_FIELDS}
     body["notes"] = capped_notes(reading.get("notes"))
     cluster = reading.get("cluster")
@@ -132,7 +139,7 @@ def sample(reading: dict) -> dict:
         body["limit_source"] = "unknown"
     if isinstance(body["gpus"], list):
         body["gpus"] = [_gpu(gpu) for gpu in body["gpus"][:MAX_GPUS]]
-    return _envelope("sample", **body)
+    return body
 
 
 def cell_start(running_cell: dict) -> dict:

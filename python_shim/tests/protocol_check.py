@@ -29,7 +29,12 @@ checked: Counter = Counter()  # by source ("builder", "kernel") and type
 
 
 def capture(source: str, message: Any) -> None:
-    """Keep a message to check at the end of the running test (any thread)."""
+    """Keep a message to check at the end of the running test (any thread): a copy, as
+    it is now (a caller may take a built message apart, as the spool's answer does)."""
+    try:
+        message = copy.deepcopy(message)
+    except Exception as exc:  # not plain data: it cannot have been sent as it is
+        message = {"not copyable": repr(exc)}
     with _lock:
         _pending.append((source, message))
 
