@@ -107,7 +107,8 @@ function typesSource(protocol) {
     ['ClientMessage', 'clientMessage']
   ]) {
     const members = defs[name].oneOf.map(typeOf);
-    out.push(`${doc(defs[name].description, '')}export type ${union} =\n  | ${members.join('\n  | ')};\n\n`);
+    const alternatives = members.join('\n  | ');
+    out.push(`${doc(defs[name].description, '')}export type ${union} =\n  | ${alternatives};\n\n`);
   }
   return out.join('').trimEnd() + '\n';
 }

@@ -11,6 +11,7 @@ import path from 'path';
 
 import { exportTimeline, ExportFormat, ITimeline } from '../export/timeline';
 import { ICellRecord, ISampleMessage, parseKernelMessage } from '../protocol';
+import { cellRecord, parseCsv } from './fixtures';
 
 const ROOT = path.resolve(__dirname, '../..');
 // Both sides write local time in the zone the tests run in (jest.config.js sets one
@@ -54,7 +55,14 @@ function bodies() {
     running_cell: i >= 4 && i < 9 ? { execution_count: 2, cell_id: 'c2', start: T0 + 0.4 } : null,
     oom_kills: 0,
     ...(i >= 8
-      ? { cluster: { engine: 'dask', memory: (200 + i) * MiB, limit: i === 9 ? null : 2 * GiB, workers: 2 } }
+      ? {
+          cluster: {
+            engine: 'dask',
+            memory: (200 + i) * MiB,
+            limit: i === 9 ? null : 2 * GiB,
+            workers: 2
+          }
+        }
       : {})
   }));
   samples.push({ ...samples[11], t: T0 - 1 }); // out of order: the trace sorts by time
@@ -70,24 +78,19 @@ function bodies() {
     available: 2 * GiB,
     exact: true
   });
-  const cell = (overrides: Record<string, unknown>) => ({
-    execution_count: 1,
-    cell_id: 'c1',
-    start: T0 + 0.1,
-    duration: 0.2,
-    ram_before: 500 * MiB,
-    ram_after: 500 * MiB,
-    ram_peak: 510 * MiB,
-    ram_delta: 0,
-    ram_peak_delta: 10 * MiB,
-    peak_method: 'hwm',
-    container_peak: null,
-    gpu: [],
-    status: 'ok',
-    findings: [],
-    notes: [],
-    ...overrides
-  });
+  const cell = (overrides: Record<string, unknown>) =>
+    cellRecord({
+      execution_count: 1,
+      cell_id: 'c1',
+      start: T0 + 0.1,
+      duration: 0.2,
+      ram_before: 500 * MiB,
+      ram_after: 500 * MiB,
+      ram_peak: 510 * MiB,
+      ram_delta: 0,
+      ram_peak_delta: 10 * MiB,
+      ...overrides
+    });
   const event = (worker: string, reason: string) => ({
     worker,
     reason,
@@ -117,7 +120,11 @@ function bodies() {
       ],
       status: 'error',
       stopped_by: 'watchdog',
-      findings: [finding(true, 'dense_adjacency'), finding(false, 'dtype_copy'), finding(true, 'dense_adjacency')],
+      findings: [
+        finding(true, 'dense_adjacency'),
+        finding(false, 'dtype_copy'),
+        finding(true, 'dense_adjacency')
+      ],
       notes: ['peak sampled: VmHWM could not be reset', 'second; note'],
       cluster: {
         engine: 'dask',
@@ -133,8 +140,24 @@ function bodies() {
         notes: ['sampled every 0.5 s']
       }
     }),
-    cell({ execution_count: null, cell_id: null, start: T0 + 1.0, duration: 0.05, ram_before: null, ram_after: null, ram_peak: null, ram_delta: null, ram_peak_delta: null, status: 'blocked' }),
-    cell({ execution_count: 4, start: T0 + 1.0, status: 'interrupted', gpu: [{ index: 0, before: 1, after: 2, peak: 3 }] })
+    cell({
+      execution_count: null,
+      cell_id: null,
+      start: T0 + 1.0,
+      duration: 0.05,
+      ram_before: null,
+      ram_after: null,
+      ram_peak: null,
+      ram_delta: null,
+      ram_peak_delta: null,
+      status: 'blocked'
+    }),
+    cell({
+      execution_count: 4,
+      start: T0 + 1.0,
+      status: 'interrupted',
+      gpu: [{ index: 0, before: 1, after: 2, peak: 3 }]
+    })
   ];
   const session = { pid: 31337, hostname: 'gpu-node-7', python: '3.11.7', oomguard: '0.1.0' };
   return { samples, cells, session };
@@ -168,7 +191,8 @@ function shimExport(input: ReturnType<typeof bodies>, dir: string): Record<strin
     'from oomguard import exporters',
     'd = json.load(open(sys.argv[1]))',
     'for fmt, name in (("csv", "shim.csv"), ("json", "shim.json"), ("trace", "shim.trace.json")):',
-    '    exporters.export(sys.argv[2] + "/" + name, fmt, d["samples"], d["cells"], session=d["session"])',
+    '    exporters.export(sys.argv[2] + "/" + name, fmt, d["samples"], d["cells"],',
+    '                     session=d["session"])',
     'print(exporters.__file__)'
   ].join('\n');
   const where = execFileSync(python(), ['-c', script, source, dir], {
@@ -196,40 +220,6 @@ function browserExport(timeline: ITimeline): Record<string, string> {
   };
 }
 
-/** A small RFC 4180 reader. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-    } else if (c === '"') {
-      quoted = true;
-    } else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      rows.push([...row, field]);
-      row = [];
-      field = '';
-      i++;
-    } else {
-      field += c;
-    }
-  }
-  return rows;
-}
-
 /** The fields that differ, each named by its row and column. */
 function csvDifferences(shim: string, browser: string): string[] {
   const [ours, theirs] = [parseCsv(shim), parseCsv(browser)];
@@ -244,7 +234,8 @@ function csvDifferences(shim: string, browser: string): string[] {
   ours.slice(1).forEach((row, r) =>
     header.forEach((name, c) => {
       if (row[c] !== theirs[r + 1]?.[c]) {
-        found.push(`row ${r + 1} ${name}: shim ${JSON.stringify(row[c])}, browser ${JSON.stringify(theirs[r + 1]?.[c])}`);
+        const [one, other] = [row[c], theirs[r + 1]?.[c]].map(v => JSON.stringify(v));
+        found.push(`row ${r + 1} ${name}: shim ${one}, browser ${other}`);
       }
     })
   );
@@ -253,7 +244,8 @@ function csvDifferences(shim: string, browser: string): string[] {
 
 /** The leaves that differ between two JSON values, each named by its path. */
 function jsonDifferences(shim: unknown, browser: unknown, at = ''): string[] {
-  if (typeof shim === 'object' && shim !== null && typeof browser === 'object' && browser !== null) {
+  const isObject = (value: unknown) => typeof value === 'object' && value !== null;
+  if (isObject(shim) && isObject(browser)) {
     if (Array.isArray(shim) !== Array.isArray(browser)) {
       return [`${at}: shim ${JSON.stringify(shim)}, browser ${JSON.stringify(browser)}`];
     }

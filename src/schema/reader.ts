@@ -284,7 +284,8 @@ export class SchemaReader {
     const kept: Record<string, unknown> = {};
     let bad = 0;
     for (const [key, one] of entries.slice(0, max)) {
-      const read = key.length <= longest ? this.readValue(item, one, `${at}.${key}`, problems) : BAD;
+      const read =
+        key.length <= longest ? this.readValue(item, one, `${at}.${key}`, problems) : BAD;
       if (read === BAD || read === OMIT) {
         bad++;
       } else {
