@@ -14,6 +14,13 @@ module.exports = {
   setupFiles: ['<rootDir>/jest.setup.js'],
   testRegex: 'src/__tests__/.*\\.spec\\.ts$',
   transform: {
-    '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }]
-  }
+    '^.+\\.tsx?$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
+    // The settings are validated by JupyterLab's own registry (an ES module), tested
+    // for real in settings.spec.ts.
+    '^.+/@jupyterlab/settingregistry/lib/.+\\.js$': [
+      'ts-jest',
+      { tsconfig: { allowJs: true, module: 'commonjs', esModuleInterop: true } }
+    ]
+  },
+  transformIgnorePatterns: ['/node_modules/(?!@jupyterlab/settingregistry/)']
 };

@@ -17,7 +17,7 @@ import { memoryIcon } from './views/icon';
 import { CellBadges } from './views/cellBadges';
 import { CellWarnings } from './views/cellWarnings';
 import { cellIndexOf } from './views/findCell';
-import { EditorMarks, EditPredictionSettings } from './views/editorMarks';
+import { EditorMarks } from './views/editorMarks';
 import { MemoryPanel } from './views/memoryPanel';
 import { MemoryStatusItem } from './views/statusItem';
 
@@ -98,7 +98,8 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
           return;
         }
         const stem = `${memory.panel.title.label.replace(/\.ipynb$/, '')}-memory`;
-        download(exportTimeline(memory.model, format, stem));
+        const { readings, cells } = memory.model;
+        download(exportTimeline({ samples: readings.samples, cells: cells.records }, format, stem));
       }
     });
     for (const command of [CommandIDs.openPanel, CommandIDs.reconnect]) {
@@ -133,11 +134,6 @@ const badgesPlugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     const trans = (translator ?? nullTranslator).load('jupyterlab');
     const settings = tracker.settings;
-    const editing = new EditPredictionSettings();
-    const applyEditing = () =>
-      editing.update(settings.values.predictWhileEditing, settings.values.predictDelay);
-    applyEditing();
-    settings.changed.connect(applyEditing);
     const badge = (panel: NotebookPanel) => {
       const memory = tracker.get(panel);
       if (!memory) {
@@ -154,8 +150,8 @@ const badgesPlugin: JupyterFrontEndPlugin<void> = {
       const views = [
         new CellBadges(panel, memory.model, trans),
         new CellWarnings(panel, memory.model, trans, runAnyway),
-        new EditorMarks(panel, memory, trans, editing),
-        new CellMetadataWriter(panel, memory.model, () => settings.values.recordsInMetadata)
+        new EditorMarks(panel, memory, trans, settings),
+        new CellMetadataWriter(panel, memory.model.cells, () => settings.values.recordsInMetadata)
       ];
       panel.disposed.connect(() => views.forEach(view => view.dispose()));
     };

@@ -1,8 +1,9 @@
-import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ISignal, Signal } from '@lumino/signaling';
-import { DEFAULT_THRESHOLDS, IThresholds } from './model/memoryModel';
+import { DEFAULT_THRESHOLDS, IThresholds } from './model/readingsModel';
 
-/** The user's settings (schema/plugin.json), checked and clamped. */
+/** The user's settings, as schema/settings/plugin.json defines them. */
 export interface IOomguardSettings {
   /** Load the shim into each notebook's kernel without being asked. */
   autoAttach: boolean;
@@ -15,6 +16,10 @@ export interface IOomguardSettings {
   recordsInMetadata: boolean;
 }
 
+/**
+ * The schema's defaults, for the moments before the registry answers and where there
+ * is none (a test keeps them equal to the schema's).
+ */
 export const DEFAULT_SETTINGS: IOomguardSettings = {
   autoAttach: true,
   sampleInterval: 1,
@@ -25,37 +30,30 @@ export const DEFAULT_SETTINGS: IOomguardSettings = {
 };
 
 /**
- * Settings from raw values (the registry's composite), falling back to the defaults
- * for anything missing or of the wrong type, and clamped to what the schema allows.
+ * The settings in the registry's composite. The registry checked the user's values
+ * against the schema (types and ranges) before it composed them with the schema's
+ * defaults, and refuses to load or save values that fail: they are taken as they are.
+ * (A red threshold below the amber one needs no rule: amber is then never reached.)
  */
-export function readSettings(raw: (key: string) => unknown): IOomguardSettings {
-  const number = (key: string, fallback: number, min: number, max: number) => {
-    const value = raw(key);
-    return typeof value === 'number' && Number.isFinite(value)
-      ? Math.min(max, Math.max(min, value))
-      : fallback;
-  };
-  const flag = (key: string, fallback: boolean) => {
-    const value = raw(key);
-    return typeof value === 'boolean' ? value : fallback;
-  };
-  const defaults = DEFAULT_SETTINGS;
-  const criticalPercent = number('criticalPercent', defaults.thresholds.criticalPercent, 1, 100);
-  const warnPercent = number('warnPercent', defaults.thresholds.warnPercent, 1, 100);
+export function settingsFrom(composite: ReadonlyPartialJSONObject): IOomguardSettings {
+  const values = composite as unknown as Omit<IOomguardSettings, 'thresholds'> & IThresholds;
   return {
-    autoAttach: flag('autoAttach', defaults.autoAttach),
-    sampleInterval: number('sampleInterval', defaults.sampleInterval, 0.1, 60),
-    // A red threshold below the amber one would make amber unreachable.
-    thresholds: { warnPercent: Math.min(warnPercent, criticalPercent), criticalPercent },
-    predictWhileEditing: flag('predictWhileEditing', defaults.predictWhileEditing),
-    predictDelay: number('predictDelay', defaults.predictDelay, 100, 10000),
-    recordsInMetadata: flag('recordsInMetadata', defaults.recordsInMetadata)
+    autoAttach: values.autoAttach,
+    sampleInterval: values.sampleInterval,
+    thresholds: {
+      warnPercent: values.warnPercent,
+      criticalPercent: values.criticalPercent
+    },
+    predictWhileEditing: values.predictWhileEditing,
+    predictDelay: values.predictDelay,
+    recordsInMetadata: values.recordsInMetadata
   };
 }
 
 /**
  * The extension's settings, loaded once from the registry and kept current; the
- * defaults until then (or for good when there is no registry).
+ * defaults until then (or for good when there is no registry, or the user's settings
+ * fail the schema: the registry says why in the console).
  */
 export class OomguardSettings {
   get values(): IOomguardSettings {
@@ -76,12 +74,16 @@ export class OomguardSettings {
     return this._loading;
   }
 
+  /** Take the values of `settings` (loaded from the registry), now and as they change. */
+  follow(settings: ISettingRegistry.ISettings): void {
+    const apply = () => this._set(settingsFrom(settings.composite));
+    apply();
+    settings.changed.connect(apply);
+  }
+
   private async _load(registry: ISettingRegistry, pluginId: string): Promise<void> {
     try {
-      const settings = await registry.load(pluginId);
-      const apply = () => this._set(readSettings(key => settings.get(key).composite));
-      apply();
-      settings.changed.connect(apply);
+      this.follow(await registry.load(pluginId));
     } catch (reason) {
       console.error('oomguard: could not load settings; using the defaults', reason);
     }

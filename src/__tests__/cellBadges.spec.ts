@@ -69,8 +69,12 @@ describe('CellBadges', () => {
     model.recordKernelDeath();
     const node = badge(panel.content.widgets[0]);
     expect(node?.dataset.state).toBe('died');
+    // Under the cell itself: its prompt shows "[ ]:" after the restart, not "[3]".
     expect(node?.textContent).toBe(
-      'The kernel died while cell [3] ran, with the session at 1.8 GiB of its 23.5 GiB limit (this kernel: 891 MiB).'
+      'The kernel died while this cell ran, with the session at 1.8 GiB of its 23.5 GiB limit (this kernel: 891 MiB).'
     );
+    // Status text, named as oomguard's among the cell's parts.
+    expect(node?.getAttribute('role')).toBe('status');
+    expect(node?.getAttribute('aria-label')).toBe('Memory of this cell (oomguard)');
   });
 });

@@ -23,7 +23,7 @@ describe('CellMetadataWriter', () => {
     const { panel, metadata } = fakePanel(['a', 'b']);
     const model = new MemoryModel();
     let enabled = false;
-    new CellMetadataWriter(panel as any, model, () => enabled);
+    new CellMetadataWriter(panel as any, model.cells, () => enabled);
     model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ cell_id: 'b' }) });
     expect(metadata.size).toBe(0); // off by default: no git diffs
     enabled = true;

@@ -1,3 +1,7 @@
+import type { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { OomguardSettings } from '../settings';
+import { Signal } from '@lumino/signaling';
+import type { INotebookMemory } from '../tokens';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
 const fill = (text: string, args: unknown[]) =>
@@ -162,4 +166,84 @@ export function parseCsv(text: string): string[][] {
     }
   }
   return rows;
+}
+
+/** A notebook cell as the views read it: id, type, source, execution count, node. */
+export interface IFakeCell {
+  id: string;
+  source?: string;
+  type?: string;
+  executionCount?: number | null;
+}
+
+/**
+ * A notebook's memory as the views read it: the model, a stand-in notebook (cells with
+ * ids and sources, a `cells.changed` to say that cells came or went, and what
+ * scrollToCell calls) and connection.
+ */
+export function fakeMemory(
+  model: unknown,
+  options: { label?: string; cells?: IFakeCell[] } = {}
+) {
+  const cellsChanged = new Signal<object, void>({});
+  const widgets = (options.cells ?? []).map(cell => ({
+    model: {
+      id: cell.id,
+      type: cell.type ?? 'code',
+      executionCount: cell.executionCount ?? null,
+      sharedModel: { getSource: () => cell.source ?? '' }
+    },
+    node: document.createElement('div')
+  }));
+  const content = {
+    widgets,
+    model: { cells: { changed: cellsChanged } },
+    activeCellIndex: -1,
+    deselectAll: jest.fn(),
+    scrollToItem: jest.fn(async () => undefined)
+  };
+  const connection = { attach: jest.fn(), requestVariables: jest.fn() };
+  const memory = {
+    panel: { title: { label: options.label ?? 'demo.ipynb' }, content },
+    model,
+    connection
+  } as unknown as INotebookMemory;
+  /** The notebook's cells are now `cells` (as after an insertion or a deletion). */
+  const setCells = (cells: IFakeCell[]) => {
+    const next = fakeMemory(model, { cells }).memory.panel.content.widgets;
+    widgets.splice(0, widgets.length, ...(next as unknown as typeof widgets));
+    cellsChanged.emit();
+  };
+  return { memory, content, connection, setCells };
+}
+
+/**
+ * The extension's settings following a stand-in for the registry's settings object
+ * (what the registry hands out once the schema validated the user's values): `set`
+ * changes values as the settings editor would.
+ */
+export function fakeSettings(values: Record<string, unknown> = {}) {
+  const settings = new OomguardSettings();
+  let composite: Record<string, unknown> = {
+    autoAttach: true,
+    sampleInterval: 1,
+    warnPercent: 80,
+    criticalPercent: 95,
+    predictWhileEditing: true,
+    predictDelay: 600,
+    recordsInMetadata: false,
+    ...values
+  };
+  const changed = new Signal<object, void>({});
+  settings.follow({
+    get composite() {
+      return composite;
+    },
+    changed
+  } as unknown as ISettingRegistry.ISettings);
+  const set = (next: Record<string, unknown>) => {
+    composite = { ...composite, ...next };
+    changed.emit();
+  };
+  return { settings, set };
 }

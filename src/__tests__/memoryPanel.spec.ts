@@ -1,18 +1,27 @@
 import { Widget } from '@lumino/widgets';
 import { MemoryModel } from '../model/memoryModel';
-import { INotebookMemory } from '../tokens';
+import { CellSection } from '../views/cellSection';
+import { ChartSection } from '../views/chartSection';
+import { GpuSection } from '../views/gpuSection';
 import { MemoryPanel } from '../views/memoryPanel';
-import { cellRecord, gpu, hello, sample, trans, variable } from './fixtures';
+import { RamSection } from '../views/ramSection';
+import { VariablesSection } from '../views/variablesSection';
+import { WarningsSection } from '../views/warningsSection';
+import {
+  cellRecord,
+  fakeMemory,
+  gpu,
+  hello,
+  IFakeCell,
+  sample,
+  trans,
+  variable,
+  warning
+} from './fixtures';
 
-function notebookMemory(model: MemoryModel, label = 'demo.ipynb') {
-  const attach = jest.fn();
-  const requestVariables = jest.fn();
-  const memory = {
-    panel: { title: { label } },
-    model,
-    connection: { attach, requestVariables }
-  } as unknown as INotebookMemory;
-  return { memory, attach, requestVariables };
+function notebookMemory(model: MemoryModel, label = 'demo.ipynb', cells: IFakeCell[] = []) {
+  const { memory, connection, content, setCells } = fakeMemory(model, { label, cells });
+  return { memory, content, setCells, ...connection };
 }
 
 function showPanel(): MemoryPanel {
@@ -132,17 +141,22 @@ describe('MemoryPanel', () => {
     panel.dispose();
   });
 
-  it('shows the running cell and the recent cells', () => {
+  it('shows the running cell and ranks the cells that ran', () => {
     const model = new MemoryModel();
     const panel = showPanel();
-    panel.memory = notebookMemory(model).memory;
+    panel.memory = notebookMemory(model, 'demo.ipynb', [{ id: 'c4', source: 'x = 1' }]).memory;
     const section = panel.node.querySelector('.jp-oomguard-cells') as HTMLElement;
     expect(section.hidden).toBe(true);
-    model.handleMessage({ v: 1, type: 'cell_start', execution_count: 4, cell_id: null, start: Date.now() / 1000 });
+    model.handleMessage({ v: 1, type: 'cell_start', execution_count: 4, cell_id: 'c4', start: Date.now() / 1000 });
+    expect(section.hidden).toBe(false);
     expect(section.textContent).toContain('Cell [4] running');
-    model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ execution_count: 4 }) });
-    expect(section.textContent).toContain('[4]');
-    expect(section.textContent).toContain('RAM +512 MiB · peak +1.0 GiB · 1.25 s');
+    model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ execution_count: 4, cell_id: 'c4' }) });
+    const row = section.querySelector('.jp-oomguard-cell') as HTMLElement;
+    expect(row.querySelector('.jp-oomguard-cell-place')!.textContent).toBe('cell 1 [4] · 1.25 s');
+    expect(row.querySelector('.jp-oomguard-cell-source')!.textContent).toBe('x = 1');
+    expect(row.querySelector('.jp-oomguard-cell-peak')!.textContent).toBe('+1.0 GiB');
+    expect(row.querySelector('.jp-oomguard-cell-kept')!.textContent).toBe('+512 MiB');
+    expect((section.querySelector('.jp-oomguard-running') as HTMLElement).hidden).toBe(true);
     panel.dispose();
   });
 
@@ -237,6 +251,224 @@ describe('MemoryPanel in a Kubernetes container', () => {
     expect(note().title).toBe('/sys/fs/cgroup/memory.oom.group');
     model.handleMessage(hello({ pid: 8 })); // an older shim: nothing said
     expect(note().hidden).toBe(true);
+    panel.dispose();
+  });
+});
+
+describe('MemoryPanel renders a section only when what it shows changed', () => {
+  const sections = {
+    ram: RamSection,
+    gpus: GpuSection,
+    timeline: ChartSection,
+    cells: CellSection,
+    variables: VariablesSection,
+    warnings: WarningsSection
+  };
+  let spies: Record<string, jest.SpyInstance>;
+  const counts = () =>
+    Object.fromEntries(Object.entries(spies).map(([name, spy]) => [name, spy.mock.calls.length]));
+  const reset = () => Object.values(spies).forEach(spy => spy.mockClear());
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    spies = Object.fromEntries(
+      Object.entries(sections).map(([name, type]) => [name, jest.spyOn(type.prototype, 'render')])
+    );
+  });
+  afterEach(() => {
+    Object.values(spies).forEach(spy => spy.mockRestore());
+    jest.useRealTimers();
+    document.body.innerHTML = '';
+  });
+
+  function scannedPanel() {
+    const model = new MemoryModel();
+    const panel = showPanel();
+    panel.memory = notebookMemory(model, 'demo.ipynb', [{ id: 'c1', source: 'x = 1' }]).memory;
+    model.handleMessage(hello());
+    model.handleMessage(sample({ gpus: [gpu()] }));
+    model.handleMessage({ v: 1, type: 'variables', variables: [variable()], truncated: false, took: 0 });
+    model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ cell_id: 'c1' }) });
+    reset();
+    return { model, panel };
+  }
+
+  it('a sample: RAM, GPUs and the timeline, not the variables table, cells or warnings', () => {
+    const { model, panel } = scannedPanel();
+    model.handleMessage(sample({ rss: 400 * 2 ** 20, gpus: [gpu()] }));
+    expect(counts()).toEqual({ ram: 1, gpus: 1, timeline: 1, cells: 0, variables: 0, warnings: 0 });
+    panel.dispose();
+  });
+
+  it('a second passing: no section renders, only the ages move', () => {
+    const { model, panel } = scannedPanel();
+    model.handleMessage({ v: 1, type: 'cell_start', execution_count: 2, cell_id: 'c1', start: Date.now() / 1000 });
+    reset();
+    const running = panel.node.querySelector('.jp-oomguard-running') as HTMLElement;
+    expect(running.textContent).toBe('Cell [2] running for 0 s');
+    jest.advanceTimersByTime(5000);
+    expect(running.textContent).toBe('Cell [2] running for 5 s');
+    expect(panel.node.querySelector('.jp-oomguard-footer-text')!.textContent).toContain(
+      'updated 5 s ago'
+    );
+    expect(counts()).toEqual({ ram: 0, gpus: 0, timeline: 0, cells: 0, variables: 0, warnings: 0 });
+    panel.dispose();
+  });
+
+  it('a scan, a record, a warning: each the sections that show it', () => {
+    const { model, panel } = scannedPanel();
+    model.handleMessage({ v: 1, type: 'variables', variables: [variable()], truncated: false, took: 0 });
+    expect(counts()).toEqual({ ram: 0, gpus: 0, timeline: 0, cells: 0, variables: 1, warnings: 0 });
+    reset();
+    model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ cell_id: 'c1', start: 2 }) });
+    // The record's span on the timeline, its row in the cells; not a watchdog stop.
+    expect(counts()).toEqual({ ram: 0, gpus: 0, timeline: 1, cells: 1, variables: 0, warnings: 0 });
+    reset();
+    model.handleMessage(warning());
+    expect(counts()).toEqual({ ram: 0, gpus: 0, timeline: 0, cells: 0, variables: 0, warnings: 1 });
+    reset();
+    model.handleMessage({ v: 1, type: 'hints', hints: [] });
+    expect(counts()).toEqual({ ram: 0, gpus: 0, timeline: 0, cells: 0, variables: 1, warnings: 1 });
+    panel.dispose();
+  });
+
+  it('hidden, nothing renders; shown again, each section behind renders once', () => {
+    const { model, panel } = scannedPanel();
+    panel.hide();
+    for (let t = 0; t < 10; t++) {
+      model.handleMessage(sample({ t: 1_700_000_100 + t, rss: (300 + t) * 2 ** 20 }));
+    }
+    expect(counts()).toEqual({ ram: 0, gpus: 0, timeline: 0, cells: 0, variables: 0, warnings: 0 });
+    panel.show();
+    expect(counts()).toEqual({ ram: 1, gpus: 1, timeline: 1, cells: 0, variables: 0, warnings: 0 });
+    expect(panel.node.querySelector('.jp-oomguard-rss')!.textContent).toBe('309 MiB');
+    panel.dispose();
+  });
+});
+
+describe('MemoryPanel: which cells used the most memory', () => {
+  const MiB = 2 ** 20;
+  const cells = [
+    { id: 'load', source: 'data = load()' },
+    { id: 'adj', source: '# dense\nadj = to_dense(edge_index)' },
+    { id: 'train', source: 'train(model)' }
+  ];
+  const run = (model: MemoryModel, cellId: string, count: number, peak: number, kept: number) =>
+    model.handleMessage({
+      v: 1,
+      type: 'cell',
+      record: cellRecord({
+        cell_id: cellId,
+        execution_count: count,
+        start: 1_700_000_000 + count,
+        ram_peak_delta: peak * MiB,
+        ram_delta: kept * MiB
+      })
+    });
+  const places = (panel: MemoryPanel) =>
+    [...panel.node.querySelectorAll('.jp-oomguard-cell')].map(
+      row => (row as HTMLElement).dataset.cellId
+    );
+
+  afterEach(() => {
+    document.body.innerHTML = '';
+  });
+
+  it('ranks the whole notebook by peak, or by RAM kept, a re-run keeping its latest', () => {
+    const model = new MemoryModel();
+    const panel = showPanel();
+    const { memory } = notebookMemory(model, 'gnn.ipynb', cells);
+    panel.memory = memory;
+    run(model, 'load', 1, 900, 800);
+    run(model, 'adj', 2, 4000, 100);
+    run(model, 'train', 3, 1500, 1200);
+    for (let count = 4; count < 20; count++) {
+      run(model, 'train', count, 1000 + count, 5); // the last runs are all of one cell
+    }
+    expect(places(panel)).toEqual(['adj', 'train', 'load']);
+    const head = (key: string) =>
+      panel.node.querySelector<HTMLButtonElement>(`.jp-oomguard-cells button[data-sort-key="${key}"]`)!;
+    expect(head('peak').closest('th')!.getAttribute('aria-sort')).toBe('descending');
+    head('kept').click();
+    expect(places(panel)).toEqual(['load', 'adj', 'train']); // train's latest run kept 5 MiB
+    expect(head('kept').closest('th')!.getAttribute('aria-sort')).toBe('descending');
+    head('kept').click();
+    expect(places(panel)).toEqual(['train', 'adj', 'load']);
+    head('cell').click();
+    expect(places(panel)).toEqual(['load', 'adj', 'train']);
+    panel.dispose();
+  });
+
+  it('drops cells deleted from the notebook, and renames moved ones', () => {
+    const model = new MemoryModel();
+    const panel = showPanel();
+    const { memory, setCells } = notebookMemory(model, 'gnn.ipynb', cells);
+    panel.memory = memory;
+    run(model, 'load', 1, 900, 800);
+    run(model, 'adj', 2, 4000, 100);
+    setCells([cells[2], cells[0]]); // adj deleted, train moved up
+    expect(places(panel)).toEqual(['load']);
+    expect(panel.node.querySelector('.jp-oomguard-cell-place')!.textContent).toBe('cell 2 [1] · 1.25 s');
+    panel.dispose();
+  });
+
+  it('takes the user to a cell from its row', () => {
+    const model = new MemoryModel();
+    const panel = showPanel();
+    const { memory, content } = notebookMemory(model, 'gnn.ipynb', cells);
+    panel.memory = memory;
+    run(model, 'adj', 2, 4000, 100);
+    const link = panel.node.querySelector<HTMLButtonElement>('.jp-oomguard-cell-link')!;
+    expect(link.tagName).toBe('BUTTON'); // the keyboard's too: Tab to it, Enter
+    expect(link.getAttribute('aria-label')).toBe('Show cell 2 of 3 ("# dense")');
+    expect(link.querySelector('.jp-oomguard-cell-source')!.textContent).toBe('# dense');
+    link.click();
+    expect(content.activeCellIndex).toBe(1);
+    expect(content.scrollToItem).toHaveBeenCalledWith(1, 'center');
+    panel.dispose();
+  });
+});
+
+describe('MemoryPanel for assistive technology', () => {
+  afterEach(() => {
+    document.body.innerHTML = '';
+  });
+
+  it('names each section as a region by its heading', () => {
+    const panel = showPanel();
+    const names = [...panel.node.querySelectorAll('section')].map(section => {
+      const heading = document.getElementById(section.getAttribute('aria-labelledby')!);
+      return heading?.textContent;
+    });
+    expect(names).toEqual(['Kernel RAM', 'Warnings', 'GPU memory', 'Timeline', 'Cells', 'Variables']);
+    const exports = panel.node.querySelector('.jp-oomguard-exports')!;
+    expect(exports.getAttribute('role')).toBe('group');
+    expect([...exports.querySelectorAll('button')].map(b => b.getAttribute('aria-label'))).toEqual([
+      'Export as CSV',
+      'Export as JSON',
+      'Export as Trace'
+    ]);
+    panel.dispose();
+  });
+
+  it('says a death with a button to the cell that was running', () => {
+    const model = new MemoryModel();
+    const panel = showPanel();
+    const { memory, content } = notebookMemory(model, 'demo.ipynb', [
+      { id: 'a', source: 'import torch' },
+      { id: 'b', source: 'x = torch.ones(2**34)' }
+    ]);
+    panel.memory = memory;
+    const status = panel.node.querySelector('.jp-oomguard-status') as HTMLElement;
+    expect(status.getAttribute('role')).toBe('status');
+    model.setStatus('dead', 'The kernel died.', { cell_id: 'b', execution_count: 5 });
+    const button = status.querySelector<HTMLButtonElement>('.jp-oomguard-status-cell')!;
+    expect(button.hidden).toBe(false);
+    expect(button.textContent).toBe('Show cell 2 of 2 ("x = torch.ones(2**34)")');
+    button.click();
+    expect(content.activeCellIndex).toBe(1);
+    model.setStatus('connected');
+    expect(button.hidden).toBe(true);
     panel.dispose();
   });
 });

@@ -42,11 +42,11 @@ function spool(overrides: Record<string, unknown> = {}) {
 describe('post-mortem: the OOM-kill count across a restart', () => {
   it('is confirmed when the next kernel counts more kills in the same cgroup', () => {
     const model = deadKernel(3);
-    expect(model.postMortems[0].oomKill.state).toBe('pending');
+    expect(model.postMortems.all[0].oomKill.state).toBe('pending');
     model.handleMessage(hello({ pid: 200, oom_kills: 4, oom_kills_file: EVENTS }));
-    const check = model.postMortems[0].oomKill;
+    const check = model.postMortems.all[0].oomKill;
     expect(check).toEqual(expect.objectContaining({ state: 'confirmed', before: 3, after: 4 }));
-    expect(postMortemDetails(model.postMortems[0], trans)[0]).toBe(
+    expect(postMortemDetails(model.postMortems.all[0], trans)[0]).toBe(
       "The OOM killer ended a process in this kernel's memory cgroup (which may hold other kernels too) — confirmed by memory.events."
     );
   });
@@ -54,8 +54,8 @@ describe('post-mortem: the OOM-kill count across a restart', () => {
   it('is not confirmed when the count did not rise', () => {
     const model = deadKernel(3);
     model.handleMessage(hello({ pid: 200, oom_kills: 3, oom_kills_file: EVENTS }));
-    expect(model.postMortems[0].oomKill.state).toBe('not-confirmed');
-    expect(postMortemDetails(model.postMortems[0], trans)[0]).toMatch(
+    expect(model.postMortems.all[0].oomKill.state).toBe('not-confirmed');
+    expect(postMortemDetails(model.postMortems.all[0], trans)[0]).toMatch(
       /^Out of memory not confirmed: the OOM-kill count in memory.events did not rise/
     );
   });
@@ -63,14 +63,14 @@ describe('post-mortem: the OOM-kill count across a restart', () => {
   it('is unknown without a counter, or when the new kernel counts another cgroup', () => {
     const none = deadKernel(null);
     none.handleMessage(hello({ pid: 200, oom_kills: null, oom_kills_file: null }));
-    expect(none.postMortems[0].oomKill).toEqual(
+    expect(none.postMortems.all[0].oomKill).toEqual(
       expect.objectContaining({ state: 'unknown', reason: 'no-counter' })
     );
-    expect(postMortemDetails(none.postMortems[0], trans)[0]).toMatch(/^Out of memory unknown: no OOM-kill counter/);
+    expect(postMortemDetails(none.postMortems.all[0], trans)[0]).toMatch(/^Out of memory unknown: no OOM-kill counter/);
 
     const moved = deadKernel(3);
     moved.handleMessage(hello({ pid: 200, oom_kills: 9, oom_kills_file: '/elsewhere/memory.events' }));
-    expect(moved.postMortems[0].oomKill).toEqual(
+    expect(moved.postMortems.all[0].oomKill).toEqual(
       expect.objectContaining({ state: 'unknown', reason: 'other-cgroup' })
     );
   });
@@ -82,11 +82,11 @@ describe('post-mortem: the OOM-kill count across a restart', () => {
     model.handleMessage({ v: 1, type: 'cell_start', execution_count: 1, cell_id: 'c', start: T0 });
     model.recordKernelDeath();
     model.handleMessage(hello({ pid: 200, oom_kills: 3, oom_kills_file: EVENTS }));
-    expect(model.postMortems[0].oomKill).toEqual(
+    expect(model.postMortems.all[0].oomKill).toEqual(
       expect.objectContaining({ state: 'not-confirmed', before: 3 })
     );
     model.handleMessage(hello({ pid: 200, oom_kills: 4, oom_kills_file: EVENTS })); // later news
-    expect(model.postMortems[0].oomKill.state).toBe('not-confirmed');
+    expect(model.postMortems.all[0].oomKill.state).toBe('not-confirmed');
   });
 });
 
@@ -103,7 +103,7 @@ describe('post-mortem: back-filling from the dead kernel\'s spool', () => {
     model.handleMessage(hello({ pid: 200 }));
     expect(model.takeSpoolRequest()).toEqual({ pid: 100, since: T0 + 2 });
     expect(model.takeSpoolRequest()).toBeNull();
-    expect(postMortemDetails(model.postMortems[0], trans)).toContain(
+    expect(postMortemDetails(model.postMortems.all[0], trans)).toContain(
       "Fetching the readings the browser missed from the kernel's spool…"
     );
   });
@@ -116,11 +116,11 @@ describe('post-mortem: back-filling from the dead kernel\'s spool', () => {
     const missed = cellRecord({ execution_count: 4, cell_id: 'c4', start: T0 + 1.5, duration: 1 });
     model.handleMessage(spool({ cells: [missed] }));
 
-    expect(model.samples.map(s => s.t - T0)).toEqual([0, 1, 2, 2.5, 3, 3.5, 10]);
-    expect(model.samples.filter(s => s.from_spool).map(s => s.t - T0)).toEqual([2.5, 3, 3.5]);
-    expect(model.latest?.t).toBe(T0 + 10);
-    expect(model.cells.map(c => c.cell_id)).toEqual(['c4']);
-    const postMortem = model.postMortems[0];
+    expect(model.readings.samples.map(s => s.t - T0)).toEqual([0, 1, 2, 2.5, 3, 3.5, 10]);
+    expect(model.readings.samples.filter(s => s.from_spool).map(s => s.t - T0)).toEqual([2.5, 3, 3.5]);
+    expect(model.readings.latest?.t).toBe(T0 + 10);
+    expect(model.cells.records.map(c => c.cell_id)).toEqual(['c4']);
+    const postMortem = model.postMortems.all[0];
     expect(postMortem).toEqual(
       expect.objectContaining({
         readingFrom: 'spool',
@@ -131,7 +131,7 @@ describe('post-mortem: back-filling from the dead kernel\'s spool', () => {
       })
     );
     // The timeline gets the back-filled points too.
-    const [times] = model.timeline.data().data;
+    const [times] = model.readings.timeline.data().data;
     expect(times).toEqual(expect.arrayContaining([T0 + 2.5, T0 + 3, T0 + 3.5]));
     expect(postMortemDetails(postMortem, trans)[1]).toBe(
       "Readings the browser missed, recovered from the kernel's spool: 3; the figures above are its last reading."
@@ -141,13 +141,13 @@ describe('post-mortem: back-filling from the dead kernel\'s spool', () => {
   it('ignores an answer it did not ask for, and duplicates', () => {
     const model = deadKernel();
     model.handleMessage(spool());
-    expect(model.samples).toHaveLength(3);
+    expect(model.readings.samples).toHaveLength(3);
     model.handleMessage(hello({ pid: 200 }));
     model.takeSpoolRequest();
     model.handleMessage(spool({ samples: [...spool().samples, { ...spool().samples[0], t: T0 + 2 }] }));
-    expect(model.samples.map(s => s.t - T0)).toEqual([0, 1, 2, 2.5, 3, 3.5]);
+    expect(model.readings.samples.map(s => s.t - T0)).toEqual([0, 1, 2, 2.5, 3, 3.5]);
     model.handleMessage(spool());
-    expect(model.samples).toHaveLength(6);
+    expect(model.readings.samples).toHaveLength(6);
   });
 
   it('says why nothing came', () => {
@@ -155,15 +155,15 @@ describe('post-mortem: back-filling from the dead kernel\'s spool', () => {
     model.handleMessage(hello({ pid: 200 }));
     model.takeSpoolRequest();
     model.handleMessage(spool({ samples: [], note: 'No spool of kernel 100 was found in /tmp/x.' }));
-    expect(model.postMortems[0].backfill.state).toBe('failed');
-    expect(postMortemDetails(model.postMortems[0], trans)[1]).toBe(
+    expect(model.postMortems.all[0].backfill.state).toBe('failed');
+    expect(postMortemDetails(model.postMortems.all[0], trans)[1]).toBe(
       'The missed readings could not be recovered: No spool of kernel 100 was found in /tmp/x.'
     );
     const silent = deadKernel();
     silent.handleMessage(hello({ pid: 200 }));
     silent.takeSpoolRequest();
     silent.spoolUnanswered(100, 'no answer');
-    expect(silent.postMortems[0].backfill).toEqual(expect.objectContaining({ state: 'failed', note: 'no answer' }));
+    expect(silent.postMortems.all[0].backfill).toEqual(expect.objectContaining({ state: 'failed', note: 'no answer' }));
   });
 
   it('validates the answer and caps its size', () => {
@@ -198,14 +198,14 @@ describe('post-mortem: the cell badge', () => {
     model.recordKernelDeath();
     const text = () => node.querySelector('.jp-oomguard-badge')?.textContent;
     expect(text()).toBe(
-      'The kernel died while cell [5] ran, with the session at 100 MiB of its 1.0 GiB limit (this kernel: 300 MiB). ' +
+      'The kernel died while this cell ran, with the session at 100 MiB of its 1.0 GiB limit (this kernel: 300 MiB). ' +
         'Whether the OOM killer did it is checked in memory.events when the kernel is back.'
     );
     model.handleMessage(hello({ pid: 200, oom_kills: 4, oom_kills_file: EVENTS }));
     model.takeSpoolRequest();
     model.handleMessage(spool());
     expect(text()).toBe(
-      'The kernel died while cell [5] ran, with the session at 950 MiB of its 1.0 GiB limit (this kernel: 900 MiB): out of memory likely. ' +
+      'The kernel died while this cell ran, with the session at 950 MiB of its 1.0 GiB limit (this kernel: 900 MiB): out of memory likely. ' +
         "The OOM killer ended a process in this kernel's memory cgroup (which may hold other kernels too) — confirmed by memory.events. " +
         "Readings the browser missed, recovered from the kernel's spool: 3; the figures above are its last reading."
     );

@@ -8,8 +8,8 @@ import { Signal } from '@lumino/signaling';
 import { MemoryModel } from '../model/memoryModel';
 import { IPredictionMessage } from '../protocol';
 import { EditorMarks } from '../views/editorMarks';
-import { EditPredictionSettings, MAX_NOTE_RETRIES } from '../views/predictionScheduler';
-import { cellRecord, hello, trans } from './fixtures';
+import { MAX_NOTE_RETRIES } from '../views/predictionScheduler';
+import { cellRecord, fakeSettings, hello, trans } from './fixtures';
 
 const DELAY = 600;
 const RISKY = 'import numpy as np\nx = np.zeros((200000, 200000))';
@@ -74,8 +74,7 @@ function setup() {
     sent.push({ id, source, cellId });
     return id;
   };
-  const settings = new EditPredictionSettings();
-  settings.update(true, DELAY);
+  const { settings, set: setSettings } = fakeSettings({ predictDelay: DELAY });
   model.handleMessage(hello());
   const marks = new EditorMarks(
     { content: notebook, sessionContext } as any,
@@ -103,62 +102,64 @@ function setup() {
     });
   const judged = () => cell.node.dataset.oomguardPrediction ?? null;
   const hint = () => cell.node.querySelector('.jp-oomguard-edit-hint');
-  return { model, cell, notebook, settings, marks, sent, kernelStatus, answer, judged, hint };
+  /** The user turns predicting while editing on or off. */
+  const predictWhileEditing = (on: boolean) => setSettings({ predictWhileEditing: on });
+  return { model, cell, notebook, predictWhileEditing, setSettings, marks, sent, kernelStatus, answer, judged, hint };
 }
 
 beforeEach(() => jest.useFakeTimers());
 afterEach(() => jest.useRealTimers());
 
 describe('PredictionScheduler (through EditorMarks)', () => {
-  it('sends one request for a burst of edits, once the user pauses', () => {
+  it('sends one request for a burst of edits, once the user pauses', async () => {
     const { cell, sent } = setup();
     for (let i = 1; i <= 5; i++) {
       cell.type(RISKY.slice(0, i * 8));
-      jest.advanceTimersByTime(DELAY / 2);
+      await jest.advanceTimersByTimeAsync(DELAY / 2);
     }
     cell.type(RISKY);
-    jest.advanceTimersByTime(DELAY - 1);
+    await jest.advanceTimersByTimeAsync(DELAY - 1);
     expect(sent).toEqual([]);
-    jest.advanceTimersByTime(1);
+    await jest.advanceTimersByTimeAsync(1);
     expect(sent).toEqual([{ id: 1, source: RISKY, cellId: 'cell-a' }]);
-    jest.advanceTimersByTime(60_000);
+    await jest.advanceTimersByTimeAsync(60_000);
     expect(sent).toHaveLength(1); // answered or not, the same text is not sent twice
   });
 
-  it('waits for the kernel to be idle, and for the shim to be connected', () => {
+  it('waits for the kernel to be idle, and for the shim to be connected', async () => {
     const { model, cell, sent, kernelStatus } = setup();
     kernelStatus('busy');
     cell.type(RISKY);
-    jest.advanceTimersByTime(10 * DELAY);
+    await jest.advanceTimersByTimeAsync(10 * DELAY);
     expect(sent).toEqual([]);
     model.setStatus('waiting');
     kernelStatus('idle');
-    jest.advanceTimersByTime(10 * DELAY);
+    await jest.advanceTimersByTimeAsync(10 * DELAY);
     expect(sent).toEqual([]);
     model.setStatus('connected');
-    jest.advanceTimersByTime(DELAY);
+    await jest.advanceTimersByTimeAsync(DELAY);
     expect(sent.map(request => request.source)).toEqual([RISKY]);
   });
 
-  it('shows a judged answer: the risky line hinted, the cell marked risky', () => {
+  it('shows a judged answer: the risky line hinted, the cell marked risky', async () => {
     const { cell, sent, answer, judged, hint } = setup();
     cell.type(RISKY);
-    jest.advanceTimersByTime(DELAY);
+    await jest.advanceTimersByTimeAsync(DELAY);
     answer(sent[0]);
     expect(judged()).toBe('risky');
     expect(hint()?.textContent).toContain('line 2: would need 298');
     cell.type('x = 1');
     expect(judged()).toBeNull();
     expect(hint()).toBeNull();
-    jest.advanceTimersByTime(DELAY);
+    await jest.advanceTimersByTimeAsync(DELAY);
     answer(sent[1], { findings: [] });
     expect(judged()).toBe('clear');
   });
 
-  it('does not call a cell clear on a note, and asks again later, a bounded number of times', () => {
+  it('does not call a cell clear on a note, and asks again later, a bounded number of times', async () => {
     const { model, cell, sent, kernelStatus, answer, judged } = setup();
     cell.type(RISKY);
-    jest.advanceTimersByTime(DELAY);
+    await jest.advanceTimersByTimeAsync(DELAY);
     expect(sent).toHaveLength(1);
     for (let retry = 1; retry <= MAX_NOTE_RETRIES; retry++) {
       answer(sent[sent.length - 1], { findings: [], note: 'another prediction is still being made' });
@@ -167,9 +168,9 @@ describe('PredictionScheduler (through EditorMarks)', () => {
       // The comm message made the kernel busy and idle again: no request at once.
       kernelStatus('busy');
       kernelStatus('idle');
-      jest.advanceTimersByTime(DELAY);
+      await jest.advanceTimersByTimeAsync(DELAY);
       expect(sent).toHaveLength(retry);
-      jest.advanceTimersByTime(DELAY * 2 ** retry - DELAY);
+      await jest.advanceTimersByTimeAsync(DELAY * 2 ** retry - DELAY);
       expect(sent).toHaveLength(retry + 1);
       expect(sent[retry].source).toBe(RISKY);
     }
@@ -177,75 +178,85 @@ describe('PredictionScheduler (through EditorMarks)', () => {
     answer(sent[sent.length - 1], { findings: [], note: 'the pre-run check is off' });
     kernelStatus('busy');
     kernelStatus('idle');
-    jest.advanceTimersByTime(600_000);
+    await jest.advanceTimersByTimeAsync(600_000);
     expect(sent).toHaveLength(MAX_NOTE_RETRIES + 1);
     expect(judged()).toBeNull();
     // An edit starts afresh, and a judged answer is shown.
     cell.type(RISKY + '\n');
-    jest.advanceTimersByTime(DELAY);
+    await jest.advanceTimersByTimeAsync(DELAY);
     expect(sent).toHaveLength(MAX_NOTE_RETRIES + 2);
     answer(sent[sent.length - 1]);
     expect(judged()).toBe('risky');
   });
 
-  it('asks again after a note even when an earlier answer for the text is kept', () => {
+  it('asks again after a note even when an earlier answer for the text is kept', async () => {
     const { model, cell, sent, answer, judged } = setup();
     cell.type(RISKY);
-    jest.advanceTimersByTime(DELAY);
+    await jest.advanceTimersByTimeAsync(DELAY);
     answer(sent[0]);
     // Another cell ran and finished: the namespace changed, the text is asked again.
     model.handleMessage({ v: 1, type: 'cell_start', execution_count: 1, cell_id: 'cell-b', start: 1 });
     model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ cell_id: 'cell-b' }) });
-    jest.advanceTimersByTime(DELAY);
+    await jest.advanceTimersByTimeAsync(DELAY);
     expect(sent).toHaveLength(2);
     answer(sent[1], { findings: [], note: 'a cell is running; predicted once it ends' });
     expect(judged()).toBe('risky'); // the kept answer still stands meanwhile
-    jest.advanceTimersByTime(DELAY * 2);
+    await jest.advanceTimersByTimeAsync(DELAY * 2);
     expect(sent).toHaveLength(3);
   });
 
-  it('draws the marks again when predicting while editing is turned back on', () => {
-    const { cell, settings, sent, answer, judged, hint } = setup();
+  it('draws the marks again when predicting while editing is turned back on', async () => {
+    const { cell, predictWhileEditing, sent, answer, judged, hint } = setup();
     cell.type(RISKY);
-    jest.advanceTimersByTime(DELAY);
+    await jest.advanceTimersByTimeAsync(DELAY);
     answer(sent[0]);
     expect(judged()).toBe('risky');
-    settings.update(false, DELAY);
+    predictWhileEditing(false);
     expect(judged()).toBeNull();
     expect(hint()).toBeNull();
-    settings.update(true, DELAY);
+    predictWhileEditing(true);
     expect(judged()).toBe('risky');
     expect(hint()?.textContent).toContain('line 2');
-    jest.advanceTimersByTime(10 * DELAY);
+    await jest.advanceTimersByTimeAsync(10 * DELAY);
     expect(sent).toHaveLength(1); // the kept answer is for this very text
   });
 
-  it('sends nothing while turned off, and asks about the edited text once back on', () => {
-    const { cell, settings, sent } = setup();
-    settings.update(false, DELAY);
+  it('sends nothing while turned off, and asks about the edited text once back on', async () => {
+    const { cell, predictWhileEditing, sent } = setup();
+    predictWhileEditing(false);
     cell.type(RISKY);
-    jest.advanceTimersByTime(10 * DELAY);
+    await jest.advanceTimersByTimeAsync(10 * DELAY);
     expect(sent).toEqual([]);
-    settings.update(true, DELAY);
-    jest.advanceTimersByTime(DELAY);
+    predictWhileEditing(true);
+    await jest.advanceTimersByTimeAsync(DELAY);
     expect(sent.map(request => request.source)).toEqual([RISKY]);
   });
 
-  it('asks again after a restart, whose new kernel never answers the old request', () => {
+  it('waits as long as the delay the user set, from the next edit on', async () => {
+    const { cell, sent, setSettings } = setup();
+    setSettings({ predictDelay: 2000 });
+    cell.type(RISKY);
+    await jest.advanceTimersByTimeAsync(1999);
+    expect(sent).toEqual([]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(sent.map(request => request.source)).toEqual([RISKY]);
+  });
+
+  it('asks again after a restart, whose new kernel never answers the old request', async () => {
     const { model, cell, sent, kernelStatus, answer, judged } = setup();
     cell.type(RISKY);
-    jest.advanceTimersByTime(DELAY);
+    await jest.advanceTimersByTimeAsync(DELAY);
     expect(sent).toHaveLength(1);
     // Restarted before answering: the same connection, a new process with another pid.
     kernelStatus('restarting');
     model.setStatus('waiting');
     kernelStatus('starting');
     kernelStatus('idle');
-    jest.advanceTimersByTime(10 * DELAY);
+    await jest.advanceTimersByTimeAsync(10 * DELAY);
     expect(sent).toHaveLength(1); // the shim of the new process has not said hello
     model.handleMessage(hello({ pid: 4343 }));
     expect(model.predictions.isPending('cell-a', RISKY)).toBe(false);
-    jest.advanceTimersByTime(DELAY);
+    await jest.advanceTimersByTimeAsync(DELAY);
     expect(sent).toHaveLength(2);
     expect(sent[1].source).toBe(RISKY);
     answer(sent[0]); // the old process's answer, had it come: ignored
@@ -254,17 +265,17 @@ describe('PredictionScheduler (through EditorMarks)', () => {
     expect(judged()).toBe('risky');
   });
 
-  it('asks about the cell that becomes active, and stops when disposed', () => {
+  it('asks about the cell that becomes active, and stops when disposed', async () => {
     const { notebook, cell, sent, marks } = setup();
     notebook.activeCell = notebook.widgets[1];
     notebook.activeCellChanged.emit(notebook.widgets[1]);
-    jest.advanceTimersByTime(DELAY);
+    await jest.advanceTimersByTimeAsync(DELAY);
     expect(sent).toEqual([{ id: 1, source: 'y = 2', cellId: 'cell-b' }]);
     notebook.activeCell = cell;
     notebook.activeCellChanged.emit(cell);
     marks.dispose();
     cell.type(RISKY);
-    jest.advanceTimersByTime(10 * DELAY);
+    await jest.advanceTimersByTimeAsync(10 * DELAY);
     expect(sent).toHaveLength(1);
   });
 });

@@ -86,7 +86,11 @@ async function settle() {
 
 function connect(
   kernel: FakeKernel | null,
-  options: { autoAttach?: boolean; settingsLoaded?: Promise<unknown> } = {}
+  options: {
+    autoAttach?: boolean;
+    settingsLoaded?: Promise<unknown>;
+    nameCell?: (cell: { cell_id: string | null }) => string;
+  } = {}
 ) {
   const model = new MemoryModel();
   const sessionContext = new FakeSessionContext(kernel);
@@ -123,12 +127,12 @@ describe('ShimConnection', () => {
     const comm = kernel.comms[0];
     expect(comm.opened).toEqual([{ v: 1, type: 'open', client: 'jupyterlab' }]);
     expect(comm.sent).toEqual([{ v: 1, type: 'settings', interval: 0.5 }]);
-    expect(model.status.state).toBe('connecting');
+    expect(model.readings.status.state).toBe('connecting');
 
     comm.receive(hello());
     comm.receive(sample({ rss: 123 }));
-    expect(model.status.state).toBe('connected');
-    expect(model.latest?.rss).toBe(123);
+    expect(model.readings.status.state).toBe('connected');
+    expect(model.readings.latest?.rss).toBe(123);
   });
 
   it('with auto-attach off runs nothing until asked, then follows restarts', async () => {
@@ -136,14 +140,14 @@ describe('ShimConnection', () => {
     const { model, connection } = connect(kernel, { autoAttach: false });
     await settle();
     expect(kernel.executed).toHaveLength(0);
-    expect(model.status.state).toBe('detached');
-    expect(model.status.message).toContain('auto-attach setting is off');
+    expect(model.readings.status.state).toBe('detached');
+    expect(model.readings.status.message).toContain('auto-attach setting is off');
 
     await connection.attach();
     await settle();
     expect(kernel.executed.map(e => e.code)).toEqual([LOAD_CODE]);
     kernel.comms[0].receive(hello());
-    expect(model.status.state).toBe('connected');
+    expect(model.readings.status.state).toBe('connected');
 
     // Attached by hand: a restart of this notebook's kernel attaches again.
     kernel.statusChanged.emit('restarting');
@@ -163,7 +167,7 @@ describe('ShimConnection', () => {
     loaded();
     await settle();
     expect(kernel.executed).toHaveLength(0);
-    expect(model.status.state).toBe('detached');
+    expect(model.readings.status.state).toBe('detached');
 
     connection.autoAttach = true;
     await settle();
@@ -173,7 +177,7 @@ describe('ShimConnection', () => {
   it('says so when there is no kernel', async () => {
     const { model } = connect(null);
     await settle();
-    expect(model.status.state).toBe('no-kernel');
+    expect(model.readings.status.state).toBe('no-kernel');
   });
 
   it('leaves non-Python kernels alone', async () => {
@@ -182,8 +186,8 @@ describe('ShimConnection', () => {
     kernel.answerInfo();
     const { model } = connect(kernel);
     await settle();
-    expect(model.status.state).toBe('not-python');
-    expect(model.status.message).toContain('bash');
+    expect(model.readings.status.state).toBe('not-python');
+    expect(model.readings.status.message).toContain('bash');
     expect(kernel.executed).toHaveLength(0);
   });
 
@@ -196,8 +200,8 @@ describe('ShimConnection', () => {
     };
     const { model } = connect(kernel);
     await settle();
-    expect(model.status.state).toBe('missing');
-    expect(model.status.message).toContain('%pip install oomguard');
+    expect(model.readings.status.state).toBe('missing');
+    expect(model.readings.status.message).toContain('%pip install oomguard');
     expect(kernel.comms).toHaveLength(0);
   });
 
@@ -206,24 +210,24 @@ describe('ShimConnection', () => {
     kernel.reply = { status: 'error', ename: 'OSError', evalue: 'disk full' };
     const { model } = connect(kernel);
     await settle();
-    expect(model.status).toEqual(
+    expect(model.readings.status).toEqual(
       expect.objectContaining({ state: 'error' })
     );
-    expect(model.status.message).toContain('OSError: disk full');
+    expect(model.readings.status.message).toContain('OSError: disk full');
   });
 
   it('tells the user when the kernel does not answer, and recovers', async () => {
     const kernel = new FakeKernel(false);
     const { model } = connect(kernel);
     await settle();
-    expect(model.status.state).toBe('connecting');
+    expect(model.readings.status.state).toBe('connecting');
     jest.advanceTimersByTime(20000);
-    expect(model.status.state).toBe('waiting');
-    expect(model.status.message).toContain('has not answered');
+    expect(model.readings.status.state).toBe('waiting');
+    expect(model.readings.status.message).toContain('has not answered');
     kernel.answerInfo();
     await settle();
     kernel.comms[0].receive(hello());
-    expect(model.status.state).toBe('connected');
+    expect(model.readings.status.state).toBe('connected');
   });
 
   it('says so when the shim sends no hello', async () => {
@@ -231,8 +235,8 @@ describe('ShimConnection', () => {
     const { model } = connect(kernel);
     await settle();
     jest.advanceTimersByTime(15000);
-    expect(model.status.state).toBe('waiting');
-    expect(model.status.message).toContain('no reading');
+    expect(model.readings.status.state).toBe('waiting');
+    expect(model.readings.status.message).toContain('no reading');
   });
 
   it('reports a comm the kernel closes', async () => {
@@ -241,7 +245,7 @@ describe('ShimConnection', () => {
     await settle();
     kernel.comms[0].receive(hello());
     kernel.comms[0].onClose({});
-    expect(model.status.state).toBe('disconnected');
+    expect(model.readings.status.state).toBe('disconnected');
   });
 
   it('re-attaches after a restart, once the kernel is idle', async () => {
@@ -250,7 +254,7 @@ describe('ShimConnection', () => {
     await settle();
     kernel.comms[0].receive(hello({ pid: 1 }));
     kernel.statusChanged.emit('restarting');
-    expect(model.status.state).toBe('disconnected');
+    expect(model.readings.status.state).toBe('disconnected');
     kernel.statusChanged.emit('starting');
     await settle();
     expect(kernel.comms).toHaveLength(1);
@@ -259,10 +263,10 @@ describe('ShimConnection', () => {
     expect(kernel.comms).toHaveLength(2);
     // Messages on the old comm no longer count.
     kernel.comms[0].receive(sample({ rss: 1 }));
-    expect(model.latest).toBeNull();
+    expect(model.readings.latest).toBeNull();
     kernel.comms[1].receive(hello({ pid: 2 }));
-    expect(model.status.state).toBe('connected');
-    expect(model.hello?.pid).toBe(2);
+    expect(model.readings.status.state).toBe('connected');
+    expect(model.readings.hello?.pid).toBe(2);
   });
 
   it('reports a dead kernel', async () => {
@@ -270,7 +274,7 @@ describe('ShimConnection', () => {
     const { model } = connect(kernel);
     await settle();
     kernel.statusChanged.emit('dead');
-    expect(model.status.state).toBe('dead');
+    expect(model.readings.status.state).toBe('dead');
   });
 
   it('follows a change of kernel and closes the old comm', async () => {
@@ -282,12 +286,12 @@ describe('ShimConnection', () => {
     sessionContext.changeKernel(second);
     await settle();
     expect(first.comms[0].closed).toBe(true);
-    expect(model.hello).toBeNull();
+    expect(model.readings.hello).toBeNull();
     second.comms[0].receive(hello({ pid: 2 }));
-    expect(model.hello?.pid).toBe(2);
+    expect(model.readings.hello?.pid).toBe(2);
     // The old kernel's status no longer matters.
     first.statusChanged.emit('dead');
-    expect(model.status.state).toBe('connected');
+    expect(model.readings.status.state).toBe('connected');
   });
 
   it('sends new settings and refresh requests to the open comm', async () => {
@@ -309,7 +313,7 @@ describe('ShimConnection', () => {
     connection.dispose();
     expect(kernel.comms[0].closed).toBe(true);
     kernel.statusChanged.emit('dead');
-    expect(model.status.state).toBe('connecting');
+    expect(model.readings.status.state).toBe('connecting');
   });
 
   it('tells what the kernel was doing when it died', async () => {
@@ -322,14 +326,31 @@ describe('ShimConnection', () => {
     const GiB = (n: number) => Math.round(n * 2 ** 30); // bytes are whole
     comm.receive(sample({ rss: GiB(12.4), used: GiB(12.5), limit: GiB(12.7) }));
     kernel.statusChanged.emit('autorestarting');
-    expect(model.status.state).toBe('disconnected');
-    expect(model.status.message).toContain(
+    expect(model.readings.status.state).toBe('disconnected');
+    expect(model.readings.status.message).toContain(
       'The kernel died while cell [7] ran, with the session at 12.5 GiB of its 12.7 GiB limit (this kernel: 12.4 GiB): out of memory likely.'
     );
-    expect(model.postMortems).toHaveLength(1);
-    expect(model.postMortems[0]).toEqual(
+    expect(model.postMortems.all).toHaveLength(1);
+    expect(model.postMortems.all[0]).toEqual(
       expect.objectContaining({ cell_id: 'c7', outOfMemoryLikely: true })
     );
+  });
+
+  it('names the dead cell as the notebook shows it, and points the status at it', async () => {
+    const kernel = new FakeKernel();
+    const { model } = connect(kernel, {
+      nameCell: cell => (cell.cell_id === 'c7' ? 'cell 3 of 9 ("x = big()")' : '?')
+    });
+    await settle();
+    const comm = kernel.comms[0];
+    comm.receive(hello());
+    comm.receive({ v: 1, type: 'cell_start', execution_count: 7, cell_id: 'c7', start: 1 });
+    comm.receive(sample({ rss: 1 * 2 ** 30, used: 2 * 2 ** 30, limit: 12 * 2 ** 30 }));
+    kernel.statusChanged.emit('dead');
+    expect(model.readings.status.message).toMatch(
+      /^The kernel died while cell 3 of 9 \("x = big\(\)"\) ran, with the session at 2\.0 GiB/
+    );
+    expect(model.readings.status.cell).toEqual({ cell_id: 'c7', execution_count: 7 });
   });
 
   it("records the death when JupyterLab says 'restarting' just before 'autorestarting'", async () => {
@@ -344,7 +365,7 @@ describe('ShimConnection', () => {
     comm.receive(sample());
     kernel.statusChanged.emit('restarting');
     kernel.statusChanged.emit('autorestarting');
-    expect(model.postMortems.map(pm => pm.cell_id)).toEqual(['c3']);
+    expect(model.postMortems.all.map(pm => pm.cell_id)).toEqual(['c3']);
   });
 
   it("asks the next kernel for the dead one's spool, once, after its hello", async () => {
@@ -362,7 +383,7 @@ describe('ShimConnection', () => {
     comm.receive(hello({ pid: 200 }));
     comm.receive(sample({ t: 1_700_000_009 }));
     expect(spoolRequests()).toEqual([{ v: 1, type: 'spool', pid: 100, since: 1_700_000_002 }]);
-    expect(model.postMortems[0].backfill.state).toBe('requested');
+    expect(model.postMortems.all[0].backfill.state).toBe('requested');
   });
 
   it('re-attaches when the socket to an auto-restarted kernel connects', async () => {
@@ -388,6 +409,6 @@ describe('ShimConnection', () => {
     await settle();
     kernel.comms[0].receive({ v: 1, type: 'cell_start', execution_count: 2, cell_id: 'x', start: 1 });
     kernel.statusChanged.emit('restarting');
-    expect(model.postMortems).toHaveLength(0);
+    expect(model.postMortems.all).toHaveLength(0);
   });
 });

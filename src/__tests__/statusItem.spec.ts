@@ -40,4 +40,20 @@ describe('MemoryStatusItem', () => {
     second.handleMessage(sample({ rss: 2 ** 30, limit: null }));
     expect(item.node.textContent).toBe('RAM 1.0 GiB');
   });
+
+  it('opens the panel from the keyboard too, and names itself', () => {
+    const model = new MemoryModel();
+    const onClick = jest.fn();
+    const item = new MemoryStatusItem(trackerWith(model), trans, onClick);
+    model.handleMessage(sample({ rss: 2 ** 30, limit: 2 ** 32, gpus: [] }));
+    expect(item.node.getAttribute('role')).toBe('button');
+    expect(item.node.tabIndex).toBe(0);
+    expect(item.node.getAttribute('aria-label')).toBe(
+      'Kernel memory (oomguard): RAM 1.0 GiB / 4.0 GiB. Open the Memory panel'
+    );
+    item.node.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' }));
+    item.node.dispatchEvent(new KeyboardEvent('keydown', { key: ' ' }));
+    item.node.dispatchEvent(new KeyboardEvent('keydown', { key: 'a' }));
+    expect(onClick).toHaveBeenCalledTimes(2);
+  });
 });

@@ -10,7 +10,7 @@ import UPlot from 'uplot';
 import { MemoryModel } from '../model/memoryModel';
 import { ICellSpan, TimelineSeries } from '../model/timelineSeries';
 import { INotebookMemory } from '../tokens';
-import { yTop } from '../views/chartOptions';
+import { chartOptions, legendAtLatest, yTop } from '../views/chartOptions';
 import { visibleSpans } from '../views/chartSpans';
 import { MemoryPanel } from '../views/memoryPanel';
 import { TimelineChart } from '../views/timelineChart';
@@ -153,5 +153,22 @@ describe('chart helpers', () => {
     const near = { data: [[0, 1], [1.5 * GiB, 1.8 * GiB], [2 * GiB, 2 * GiB]] } as any;
     expect(yTop(near, 2)).toBeCloseTo(2.2 * GiB);
     expect(yTop({ data: [[0], [null]] } as any, 0)).toBe(1);
+  });
+
+  it('shows the latest reading in the legend while the pointer is off the chart', () => {
+    const setLegend = jest.fn();
+    const u = (idx: number | null) =>
+      ({ cursor: { idx }, data: [[T0, T0 + 1, T0 + 2], [1, 2, 3]], setLegend }) as any;
+    legendAtLatest(u(null));
+    expect(setLegend).toHaveBeenCalledWith({ idx: 2 }, false); // not fired again
+    setLegend.mockClear();
+    legendAtLatest(u(1)); // the pointer is over the second point: its values
+    expect(setLegend).not.toHaveBeenCalled();
+    legendAtLatest({ cursor: { idx: null }, data: [[]], setLegend } as any);
+    expect(setLegend).not.toHaveBeenCalled();
+    // The chart's options run it after uPlot's own legend update, besides their hooks.
+    const own = jest.fn();
+    const options = chartOptions(['rss'], 300, trans, () => ({}) as any, { setLegend: [own] });
+    expect(options.hooks?.setLegend).toEqual([own, legendAtLatest]);
   });
 });

@@ -197,9 +197,9 @@ describe('MemoryModel timeline', () => {
       type: 'cell',
       record: rawRecord({ execution_count: 7, cell_id: 'c7', start: T0, duration: 1 })
     });
-    expect(model.timeline.data().data[0]).toEqual([T0, T0 + 1]);
-    expect(model.timeline.extremes('rss')).toEqual({ min: 123, max: 456 });
-    expect(model.timeline.spans).toEqual([
+    expect(model.readings.timeline.data().data[0]).toEqual([T0, T0 + 1]);
+    expect(model.readings.timeline.extremes('rss')).toEqual({ min: 123, max: 456 });
+    expect(model.readings.timeline.spans).toEqual([
       { execution_count: 7, cell_id: 'c7', start: T0, end: T0 + 1 }
     ]);
   });

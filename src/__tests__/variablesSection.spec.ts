@@ -1,6 +1,6 @@
 import { MemoryModel } from '../model/memoryModel';
 import { VariablesSection } from '../views/variablesSection';
-import { hello, trans, variable } from './fixtures';
+import { fakeMemory, hello, trans, variable } from './fixtures';
 
 const MiB = 2 ** 20;
 
@@ -41,7 +41,7 @@ function sortBy(section: VariablesSection, key: string): void {
 describe('VariablesSection', () => {
   it('lists the largest first, then sorts by any column both ways', () => {
     const section = new VariablesSection(trans, () => undefined);
-    section.render(scanned());
+    section.memory = fakeMemory(scanned()).memory;
     expect(names(section)).toEqual(['adj', 'losses', 'x', 'fresh']);
     sortBy(section, 'name');
     expect(names(section)).toEqual(['adj', 'fresh', 'losses', 'x']);
@@ -59,7 +59,7 @@ describe('VariablesSection', () => {
 
   it('filters by name or type, and says when nothing matches', () => {
     const section = new VariablesSection(trans, () => undefined);
-    section.render(scanned());
+    section.memory = fakeMemory(scanned()).memory;
     const filter = section.node.querySelector<HTMLInputElement>('.jp-oomguard-variable-filter')!;
     filter.value = 'NUMPY';
     filter.dispatchEvent(new Event('input'));
@@ -78,7 +78,7 @@ describe('VariablesSection', () => {
     const section = new VariablesSection(trans, () => undefined);
     model.handleMessage(sizes(1, { adj: 256 * MiB, losses: 10 * MiB, x: 16 * MiB }));
     model.handleMessage(sizes(2, { adj: 256 * MiB, losses: 40 * MiB, x: 8 * MiB, fresh: MiB }));
-    section.render(model);
+    section.memory = fakeMemory(model).memory;
     const growth = (name: string) =>
       [...section.node.querySelectorAll('.jp-oomguard-variable')]
         .find(row => row.querySelector('.jp-oomguard-variable-name')!.textContent === name)!
@@ -107,7 +107,7 @@ describe('VariablesSection', () => {
         }
       ]
     });
-    section.render(model);
+    section.memory = fakeMemory(model).memory;
     const row = section.node.querySelector<HTMLElement>('tr[data-leak="autograd_graph"]')!;
     expect(row.querySelector('.jp-oomguard-variable-name')!.textContent).toBe('losses');
     const mark = row.querySelector<HTMLElement>('.jp-oomguard-variable-leak')!;
@@ -121,30 +121,30 @@ describe('MemoryModel and a restarted kernel', () => {
     const model = scanned();
     model.handleMessage(sizes(1, { adj: 10 }));
     model.handleMessage(sizes(2, { adj: 20 }));
-    expect(model.growthOf('adj')).toBe(10);
+    expect(model.variables.growthOf('adj')).toBe(10);
     model.handleMessage(hello({ pid: 9999 }));
-    expect(model.variables).toBeNull();
-    expect(model.previousSizes).toBeNull();
+    expect(model.variables.scan).toBeNull();
+    expect(model.variables.previousSizes).toBeNull();
     model.handleMessage(sizes(1, { adj: 30 }));
-    expect(model.growthOf('adj')).toBeNull(); // not "+10 MiB" across two processes
+    expect(model.variables.growthOf('adj')).toBeNull(); // not "+10 MiB" across two processes
   });
 });
 
-describe('MemoryModel.growthOf', () => {
+describe('VariablesModel.growthOf', () => {
   it('is null until two looks, and when a cut-short look may have missed a name', () => {
     const model = new MemoryModel();
-    expect(model.growthOf('a')).toBeNull();
+    expect(model.variables.growthOf('a')).toBeNull();
     model.handleMessage(sizes(1, { a: 10 }, true));
-    expect(model.growthOf('a')).toBeNull();
+    expect(model.variables.growthOf('a')).toBeNull();
     model.handleMessage(sizes(2, { a: 25, b: 5, c: null }));
-    expect(model.growthOf('a')).toBe(15);
-    expect(model.growthOf('b')).toBeNull(); // the first look was cut short
-    expect(model.growthOf('c')).toBeNull();
+    expect(model.variables.growthOf('a')).toBe(15);
+    expect(model.variables.growthOf('b')).toBeNull(); // the first look was cut short
+    expect(model.variables.growthOf('c')).toBeNull();
     model.handleMessage(sizes(3, { a: 25, b: 5, d: 7 }));
-    expect(model.growthOf('d')).toBe('new');
-    expect(model.growthOf('a')).toBe(0);
-    expect(model.previousSizes?.execution_count).toBe(2);
-    expect(model.growthOf('constructor')).toBeNull(); // not an inherited property
+    expect(model.variables.growthOf('d')).toBe('new');
+    expect(model.variables.growthOf('a')).toBe(0);
+    expect(model.variables.previousSizes?.execution_count).toBe(2);
+    expect(model.variables.growthOf('constructor')).toBeNull(); // not an inherited property
   });
 
   it('keeps what is valid of a sizes message that is too large or malformed', () => {
@@ -155,13 +155,13 @@ describe('MemoryModel.growthOf', () => {
       many[`v${i}`] = i;
     }
     model.handleMessage(sizes(1, many));
-    expect(Object.keys(model.sizes?.sizes ?? {})).toHaveLength(500);
+    expect(Object.keys(model.variables.sizes?.sizes ?? {})).toHaveLength(500);
     model.handleMessage(sizes(2, { a: -5, b: 3 }));
-    expect(model.sizes?.sizes).toEqual({ a: null, b: 3 }); // a: not measured
+    expect(model.variables.sizes?.sizes).toEqual({ a: null, b: 3 }); // a: not measured
     model.handleMessage({ v: 1, type: 'sizes', execution_count: 3, sizes: ['a'], truncated: false });
-    expect(model.sizes?.sizes).toEqual({});
+    expect(model.variables.sizes?.sizes).toEqual({});
     model.handleMessage({ v: 1, type: 'sizes', execution_count: 'four', sizes: {}, truncated: 0 });
-    expect(model.sizes).toEqual(expect.objectContaining({ execution_count: null, truncated: true }));
+    expect(model.variables.sizes).toEqual(expect.objectContaining({ execution_count: null, truncated: true }));
     expect(model.rejectedCount).toBe(0);
     expect(model.repairedCount).toBe(4);
     expect(warn).toHaveBeenCalledTimes(4);

@@ -1,6 +1,6 @@
 import { MemoryModel } from '../model/memoryModel';
 import { warningEntries, WarningsSection } from '../views/warningsSection';
-import { cellRecord, hello, sample, trans, warning } from './fixtures';
+import { cellRecord, fakeMemory, hello, sample, trans, warning } from './fixtures';
 
 const GiB = 2 ** 30;
 
@@ -43,7 +43,7 @@ describe('warningEntries', () => {
       ['leak', 'cell-7'] // the last cell that had ended when the hint came
     ]);
     expect(entries[1].detail).toMatch(/^stopped at 11.0 GiB/);
-    expect(entries[2].title).toBe('Cell [ ] blocked before it ran');
+    expect(entries[2].title).toBe('Blocked before it ran: cell [ ]');
     expect(entries[3].detail).toBe(
       'Line 3: 40.2 GiB predicted on cpu, 12.0 GiB free. ' +
         'Build edge_index directly; keep the adjacency sparse.'
@@ -59,7 +59,7 @@ describe('WarningsSection', () => {
     );
     const revealed: unknown[] = [];
     const section = new WarningsSection(trans, cell => revealed.push(cell));
-    section.render(model);
+    section.memory = fakeMemory(model).memory;
     const links = section.node.querySelectorAll<HTMLButtonElement>('.jp-oomguard-warning-link');
     expect(links).toHaveLength(6);
     links[1].click();
@@ -71,25 +71,52 @@ describe('WarningsSection', () => {
 
   it('is hidden when there is nothing to warn about', () => {
     const section = new WarningsSection(trans, () => undefined);
-    section.render(new MemoryModel());
+    section.memory = fakeMemory(new MemoryModel()).memory;
     expect(section.node.hidden).toBe(true);
   });
 
-  it('shows what arrives after the first render (lists change in place)', () => {
+  it('shows what arrives after the first render, from the model\'s signals', () => {
     const model = new MemoryModel();
     const section = new WarningsSection(trans, () => undefined);
-    section.render(model);
+    section.memory = fakeMemory(model).memory;
     expect(section.node.hidden).toBe(true);
     model.handleMessage({
       v: 1,
       type: 'cell',
       record: cellRecord({ status: 'interrupted', stopped_by: 'watchdog', notes: ['stopped at 1 GiB'] })
     });
-    section.render(model);
     expect(section.node.hidden).toBe(false);
     expect(section.node.querySelectorAll('.jp-oomguard-warning-entry')).toHaveLength(1);
     model.handleMessage(warning());
-    section.render(model);
     expect(section.node.querySelectorAll('.jp-oomguard-warning-entry')).toHaveLength(2);
+  });
+
+  it('names cells by their place in the notebook and their first line', () => {
+    const model = busyModel();
+    const section = new WarningsSection(trans, () => undefined);
+    const { setCells, memory } = fakeMemory(model, {
+      cells: [
+        { id: 'cell-8', source: '\nhoard = torch.ones(2**31, dtype=torch.uint8)  # 2 GiB' },
+        { id: 'cell-6', source: 'train()' }
+      ]
+    });
+    section.memory = memory;
+    const titles = () =>
+      [...section.node.querySelectorAll('.jp-oomguard-warning-entry-title')].map(t => t.textContent);
+    expect(titles().slice(0, 3)).toEqual([
+      'Kernel died in cell 1 of 2 ("hoard = torch.ones(2**31, dtype…")',
+      'Watchdog stopped cell 2 of 2 ("train()")',
+      'Blocked before it ran: cell [ ]' // a cell no longer in the notebook
+    ]);
+    expect(section.node.querySelector('.jp-oomguard-warning-entry-detail')!.textContent).toMatch(
+      /^The kernel died while cell 1 of 2 \("hoard = torch\.ones\(2\*\*31, dtype…"\) ran, with the session at/
+    );
+    // A cell added above moves them: the names follow.
+    setCells([
+      { id: 'new', source: 'import torch' },
+      { id: 'cell-8', source: 'hoard = 1' },
+      { id: 'cell-6', source: 'train()' }
+    ]);
+    expect(titles()[0]).toBe('Kernel died in cell 2 of 3 ("hoard = 1")');
   });
 });

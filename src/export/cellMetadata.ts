@@ -1,6 +1,6 @@
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
-import { MemoryChange, MemoryModel } from '../model/memoryModel';
+import { CellsChange, CellsModel } from '../model/cellsModel';
 import { ICellRecord } from '../protocol';
 import { cellById } from '../views/findCell';
 
@@ -49,10 +49,10 @@ export function metadataRecord(record: ICellRecord): ICellMetadataRecord {
 export class CellMetadataWriter implements IDisposable {
   constructor(
     private _panel: NotebookPanel,
-    private _model: MemoryModel,
+    private _cells: CellsModel,
     private _enabled: () => boolean
   ) {
-    _model.changed.connect(this._onChange, this);
+    _cells.changed.connect(this._onChange, this);
   }
 
   get isDisposed(): boolean {
@@ -64,16 +64,15 @@ export class CellMetadataWriter implements IDisposable {
       return;
     }
     this._isDisposed = true;
-    this._model.changed.disconnect(this._onChange, this);
+    this._cells.changed.disconnect(this._onChange, this);
   }
 
-  private _onChange(model: MemoryModel, change: MemoryChange): void {
-    // A 'cell' change with no running cell is a record that just arrived.
-    if (change !== 'cell' || model.runningCell || !this._enabled()) {
+  private _onChange(_: CellsModel, change: CellsChange): void {
+    if (change.kind !== 'record' || !this._enabled()) {
       return;
     }
-    const record = model.cells[model.cells.length - 1];
-    if (!record?.cell_id) {
+    const record = change.record;
+    if (!record.cell_id) {
       return;
     }
     const cell = cellById(this._panel.content, record.cell_id);

@@ -3,7 +3,7 @@ import { Kernel, KernelMessage } from '@jupyterlab/services';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 import { deathMessage } from '../views/postMortemText';
-import { MemoryModel } from '../model/memoryModel';
+import { ICellReference, IPostMortem, MemoryModel } from '../model/memoryModel';
 import {
   clientMessage,
   COMM_TARGET,
@@ -48,6 +48,7 @@ export class ShimConnection implements IDisposable {
     this._interval = options.interval;
     this._autoAttach = options.autoAttach ?? true;
     this._settingsLoaded = options.settingsLoaded ?? Promise.resolve();
+    this._nameCell = options.nameCell;
     this._sessionContext.kernelChanged.connect(this._onKernelChanged, this);
     this._watchKernel(this._sessionContext.session?.kernel ?? null);
   }
@@ -81,7 +82,7 @@ export class ShimConnection implements IDisposable {
       return;
     }
     this._autoAttach = value;
-    if (value && this._model.status.state === 'detached') {
+    if (value && this._model.readings.status.state === 'detached') {
       void this._attach();
     }
   }
@@ -124,7 +125,7 @@ export class ShimConnection implements IDisposable {
   predict(source: string, cellId: string): number | null {
     const id = this._nextPredictId;
     const message = predictMessage(id, source, cellId);
-    if (!message || !this._comm || this._model.status.state !== 'connected') {
+    if (!message || !this._comm || this._model.readings.status.state !== 'connected') {
       return null;
     }
     this._nextPredictId++;
@@ -283,32 +284,35 @@ export class ShimConnection implements IDisposable {
         );
         this._model.kernelGone();
         break;
-      case 'autorestarting':
+      case 'autorestarting': {
         // The kernel died and the server is starting a new one.
         this._generation++;
         this._comm = null;
         this._awaitingRestart = true;
+        const death = this._model.recordKernelDeath();
         this._model.setStatus(
           'disconnected',
           this._trans.__(
             '%1 It is being restarted; oomguard reconnects when it is back.',
-            deathMessage(this._model.recordKernelDeath(), this._trans)
-          )
+            this._deathMessage(death)
+          ),
+          death
         );
         this._model.kernelGone();
         break;
-      case 'dead':
+      }
+      case 'dead': {
         this._generation++;
         this._comm = null;
+        const death = this._model.recordKernelDeath();
         this._model.setStatus(
           'dead',
-          this._trans.__(
-            '%1 The last reading is kept below.',
-            deathMessage(this._model.recordKernelDeath(), this._trans)
-          )
+          this._trans.__('%1 The last reading is kept below.', this._deathMessage(death)),
+          death
         );
         this._model.kernelGone();
         break;
+      }
       case 'idle':
         if (this._awaitingRestart) {
           this._awaitingRestart = false;
@@ -316,6 +320,11 @@ export class ShimConnection implements IDisposable {
         }
         break;
     }
+  }
+
+  /** The death note, naming the cell as the notebook shows it now (the tracker knows). */
+  private _deathMessage(death: IPostMortem | null): string {
+    return deathMessage(death, this._trans, death ? this._nameCell?.(death) : undefined);
   }
 
   private _openComm(kernel: Kernel.IKernelConnection, stale: () => boolean) {
@@ -345,7 +354,7 @@ export class ShimConnection implements IDisposable {
     comm.open(clientMessage({ type: 'open', client: 'jupyterlab' }) as any);
     this._send(clientMessage({ type: 'settings', interval: this._interval }));
     window.setTimeout(() => {
-      if (!stale() && this._comm === comm && this._model.hello === null) {
+      if (!stale() && this._comm === comm && this._model.readings.hello === null) {
         this._model.setStatus(
           'waiting',
           this._trans.__('oomguard is loaded in the kernel but has sent no reading yet.')
@@ -458,6 +467,7 @@ export class ShimConnection implements IDisposable {
   private _interval: number;
   private _autoAttach: boolean;
   private _settingsLoaded: Promise<unknown>;
+  private _nameCell?: (cell: ICellReference) => string;
   /** attach() was called by hand: attach this notebook's kernels from now on. */
   private _wanted = false;
   private _kernel: Kernel.IKernelConnection | null = null;
@@ -480,6 +490,11 @@ export namespace ShimConnection {
     settingsLoaded?: Promise<unknown>;
     /** For the status messages. */
     trans: TranslationBundle;
+    /**
+     * How the death note names a cell so the user finds it ("cell 3 of 12 (…)"): its
+     * execution count is gone from its prompt once the kernel restarts.
+     */
+    nameCell?: (cell: ICellReference) => string;
   }
 }
 

@@ -4,6 +4,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { ShimConnection } from '../kernel/shimConnection';
 import { IOomguardSettings, OomguardSettings } from '../settings';
 import { IMemoryTracker, INotebookMemory } from '../tokens';
+import { cellName } from '../views/findCell';
 import { MemoryModel } from './memoryModel';
 
 /**
@@ -46,7 +47,7 @@ export class MemoryTracker implements IMemoryTracker {
         memory.connection.interval = values.sampleInterval;
       }
       memory.connection.autoAttach = values.autoAttach;
-      memory.model.thresholds = values.thresholds;
+      memory.model.readings.thresholds = values.thresholds;
     });
   }
 
@@ -56,14 +57,15 @@ export class MemoryTracker implements IMemoryTracker {
     }
     const values = this.settings.values;
     const model = new MemoryModel();
-    model.thresholds = values.thresholds;
+    model.readings.thresholds = values.thresholds;
     const connection = new ShimConnection({
       sessionContext: panel.sessionContext,
       model,
       interval: values.sampleInterval,
       autoAttach: values.autoAttach,
       settingsLoaded: this.settings.loaded,
-      trans: this._trans
+      trans: this._trans,
+      nameCell: cell => cellName(panel.content, cell, this._trans)
     });
     this._memories.set(panel, { panel, model, connection });
     panel.disposed.connect(() => {

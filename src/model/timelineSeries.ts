@@ -43,6 +43,12 @@ export interface ITimelineOptions {
   spans?: number;
 }
 
+/** What views read of a timeline; it changes only through the model that owns it. */
+export type IReadonlyTimeline = Pick<
+  TimelineSeries,
+  'data' | 'spans' | 'spanAt' | 'extremes' | 'version' | 'spanVersion' | 'keys' | 'size'
+>;
+
 /** Series keys a sample feeds. */
 export const RSS = 'rss';
 export const LIMIT = 'limit';

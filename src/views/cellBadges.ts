@@ -3,7 +3,9 @@ import type { NotebookPanel } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 import { formatBytes, percentOf } from '../format';
-import { IPostMortem, MemoryChange, MemoryModel } from '../model/memoryModel';
+import { CellsChange } from '../model/cellsModel';
+import { IPostMortem, MemoryModel } from '../model/memoryModel';
+import { ReadingsChange } from '../model/readingsModel';
 import { ICellRecord } from '../protocol';
 import { cellFigures } from './cellFigures';
 import { cellById } from './findCell';
@@ -35,7 +37,9 @@ export class CellBadges implements IDisposable {
     private _model: MemoryModel,
     private _trans: TranslationBundle
   ) {
-    _model.changed.connect(this._onChange, this);
+    _model.cells.changed.connect(this._onCells, this);
+    _model.readings.changed.connect(this._onReadings, this);
+    _model.postMortems.changed.connect(this._onDeath, this);
     _panel.content.model?.cells.changed.connect(this._onCellsChanged, this);
   }
 
@@ -48,7 +52,9 @@ export class CellBadges implements IDisposable {
       return;
     }
     this._isDisposed = true;
-    this._model.changed.disconnect(this._onChange, this);
+    this._model.cells.changed.disconnect(this._onCells, this);
+    this._model.readings.changed.disconnect(this._onReadings, this);
+    this._model.postMortems.changed.disconnect(this._onDeath, this);
     this._panel.content.model?.cells.changed.disconnect(this._onCellsChanged, this);
   }
 
@@ -68,23 +74,30 @@ export class CellBadges implements IDisposable {
     }, 0);
   }
 
-  private _onChange(model: MemoryModel, change: MemoryChange): void {
-    if (change === 'cell') {
-      const running = model.runningCell;
-      if (running) {
-        this._showRunning(running.cell_id);
-      } else if (model.cells.length) {
-        this._showRecord(model.cells[model.cells.length - 1]);
+  private _onCells(_: unknown, change: CellsChange): void {
+    if (change.kind === 'running') {
+      if (change.cell) {
+        this._showRunning(change.cell.cell_id);
+      } else {
+        this._runningBadge = null;
       }
-    } else if (change === 'thresholds') {
+    } else if (change.kind === 'record') {
+      this._showRecord(change.record);
+    }
+  }
+
+  private _onReadings(_: unknown, change: ReadingsChange): void {
+    if (change === 'thresholds') {
       this._recolour();
-    } else if (change === 'postmortem') {
-      this._showDeath(model.postMortems[model.postMortems.length - 1]);
     } else if (change === 'sample' && this._runningBadge) {
       // Live while the cell runs: what the kernel holds now.
-      const rss = model.latest?.rss ?? null;
+      const rss = this._model.readings.latest?.rss ?? null;
       setText(this._runningBadge, this._trans.__('running · kernel RAM %1', formatBytes(rss)));
     }
+  }
+
+  private _onDeath(_: unknown, postMortem: IPostMortem): void {
+    this._showDeath(postMortem);
   }
 
   private _showRunning(cellId: string | null): void {
@@ -108,12 +121,13 @@ export class CellBadges implements IDisposable {
     }
     const trans = this._trans;
     const parts = cellFigures(record, trans);
-    const limit = this._model.latest?.limit;
+    const readings = this._model.readings;
+    const limit = readings.latest?.limit;
     this._set(cell, {
       text: parts.join(' · '),
       state: record.status,
       percent: percentOf(record.ram_peak, limit),
-      severity: this._model.severity(percentOf(record.ram_peak, limit)),
+      severity: readings.severity(percentOf(record.ram_peak, limit)),
       title: trans.__(
         'Memory of this run (oomguard): peak %1 of the %2 limit; %3',
         formatBytes(record.ram_peak),
@@ -126,12 +140,16 @@ export class CellBadges implements IDisposable {
   private _showDeath(postMortem: IPostMortem): void {
     this._runningBadge = null;
     const cell = cellById(this._panel.content, postMortem.cell_id);
-    const shown = this._deaths.get(postMortem);
+    const shown = this._deaths.get(postMortem.id);
     if (cell && (!shown || this._states.get(cell.model.id) === shown)) {
       // Drawn at the death, then again as the next kernel tells more (unless the cell
       // has run again since).
       const state: IBadgeState = {
-        text: [deathMessage(postMortem, this._trans), ...postMortemDetails(postMortem, this._trans)].join(' '),
+        // Under the cell itself: its execution count is gone from its prompt by now.
+        text: [
+          deathMessage(postMortem, this._trans, this._trans.__('this cell')),
+          ...postMortemDetails(postMortem, this._trans)
+        ].join(' '),
         state: 'died',
         // The cgroup's count may include other kernels of the container: on its own
         // it says "an OOM kill happened here", not "this kernel was it".
@@ -142,7 +160,7 @@ export class CellBadges implements IDisposable {
             : 'unknown',
         title: ''
       };
-      this._deaths.set(postMortem, state);
+      this._deaths.set(postMortem.id, state);
       this._set(cell, state);
     }
   }
@@ -150,7 +168,7 @@ export class CellBadges implements IDisposable {
   private _recolour(): void {
     for (const state of this._states.values()) {
       if (state.percent !== undefined) {
-        state.severity = this._model.severity(state.percent);
+        state.severity = this._model.readings.severity(state.percent);
       }
     }
     this._onCellsChanged();
@@ -174,6 +192,9 @@ export class CellBadges implements IDisposable {
     let badge = cell.node.querySelector<HTMLElement>(`:scope > .${BADGE_CLASS}`);
     if (!badge) {
       badge = element('div', BADGE_CLASS);
+      // Status text: read out when it changes (a run's figures, a death), named as ours.
+      badge.setAttribute('role', 'status');
+      badge.setAttribute('aria-label', this._trans.__('Memory of this cell (oomguard)'));
       cell.node.appendChild(badge);
     }
     return badge;
@@ -181,6 +202,7 @@ export class CellBadges implements IDisposable {
 
   private _states = new Map<string, IBadgeState>();
   private _runningBadge: HTMLElement | null = null;
-  private _deaths = new WeakMap<IPostMortem, IBadgeState>();
+  /** What each death's badge showed (by post-mortem id): updated while it stays. */
+  private _deaths = new Map<number, IBadgeState>();
   private _isDisposed = false;
 }

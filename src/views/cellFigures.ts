@@ -29,9 +29,14 @@ export function cellFigures(record: ICellRecord, trans: TranslationBundle): stri
       parts.push(trans.__('cuda:%1 %2', gpu.index, signedBytes(gpu.after - gpu.before)));
     }
   }
-  parts.push(`${record.duration.toFixed(record.duration < 10 ? 2 : 0)} s`);
+  parts.push(formatDuration(record.duration));
   if (record.status !== 'ok') {
     parts.push(record.status);
   }
   return parts;
+}
+
+/** "1.25 s", "42 s": a cell's run time. */
+export function formatDuration(seconds: number): string {
+  return `${seconds.toFixed(seconds < 10 ? 2 : 0)} s`;
 }

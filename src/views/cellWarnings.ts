@@ -2,7 +2,9 @@ import type { NotebookPanel } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
 import { formatBytes } from '../format';
-import { MemoryChange, MemoryModel } from '../model/memoryModel';
+import { CellsChange } from '../model/cellsModel';
+import { MemoryModel } from '../model/memoryModel';
+import { WarningsChange } from '../model/warningsModel';
 import { IWarningMessage } from '../protocol';
 import { cellById } from './findCell';
 import { element } from './dom';
@@ -22,7 +24,8 @@ export class CellWarnings implements IDisposable {
     private _trans: TranslationBundle,
     private _runAnyway: (cellId: string) => Promise<void>
   ) {
-    _model.changed.connect(this._onChange, this);
+    _model.warnings.changed.connect(this._onWarning, this);
+    _model.cells.changed.connect(this._onCells, this);
   }
 
   get isDisposed(): boolean {
@@ -32,17 +35,22 @@ export class CellWarnings implements IDisposable {
   dispose(): void {
     if (!this._isDisposed) {
       this._isDisposed = true;
-      this._model.changed.disconnect(this._onChange, this);
+      this._model.warnings.changed.disconnect(this._onWarning, this);
+      this._model.cells.changed.disconnect(this._onCells, this);
     }
   }
 
-  private _onChange(model: MemoryModel, change: MemoryChange): void {
-    if (change === 'warning') {
-      this._show(model.warnings[model.warnings.length - 1]);
-    } else if (change === 'cell' && model.runningCell?.cell_id) {
+  private _onWarning(_: unknown, change: WarningsChange): void {
+    if (change.kind === 'warning') {
+      this._show(change.warning);
+    }
+  }
+
+  private _onCells(_: unknown, change: CellsChange): void {
+    if (change.kind === 'running' && change.cell?.cell_id) {
       // A new run: the banner of an earlier run goes. This run's own warning, if any,
       // comes after cell_start (the check runs when the cell is compiled).
-      this._remove(model.runningCell.cell_id);
+      this._remove(change.cell.cell_id);
     }
   }
 
@@ -55,6 +63,9 @@ export class CellWarnings implements IDisposable {
     this._remove(cell.model.id);
     const banner = element('div', BANNER_CLASS);
     banner.dataset.mode = warning.mode;
+    // Said at once by screen readers, and named as ours among the cell's parts.
+    banner.setAttribute('role', 'alert');
+    banner.setAttribute('aria-label', trans.__('Memory warning (oomguard)'));
     banner.appendChild(
       element(
         'div',

@@ -63,7 +63,8 @@ export function chartOptions(
   return {
     width,
     height: CHART_HEIGHT,
-    // The panel is narrow: the legend shows the values under the cursor below it.
+    // The panel is narrow: the legend shows the values under the cursor below it, and
+    // the latest ones when the pointer is elsewhere.
     legend: { show: true, live: true },
     cursor: { drag: { x: false, y: false, setScale: false } },
     scales: {
@@ -81,8 +82,23 @@ export function chartOptions(
         values: (_u, splits) => splits.map(v => formatBytes(v).replace('.0 ', ' '))
       }
     ],
-    hooks
+    hooks: { ...hooks, setLegend: [...(hooks.setLegend ?? []), legendAtLatest] }
   };
+}
+
+/**
+ * With the pointer off the chart uPlot's legend reads "Time: --  Kernel RAM: —": show
+ * the latest reading instead. uPlot sets the legend after each data change and cursor
+ * move; this sets it again, at the last point, when the cursor points at none.
+ */
+export function legendAtLatest(
+  u: Pick<uPlot, 'cursor' | 'data' | 'setLegend'>
+): void {
+  const last = u.data[0].length - 1;
+  if (u.cursor.idx != null || last < 0) {
+    return;
+  }
+  u.setLegend({ idx: last }, false);
 }
 
 /**

@@ -1,6 +1,8 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { MemoryModel } from '../model/memoryModel';
+import { CellsChange } from '../model/cellsModel';
+import { ReadingsChange } from '../model/readingsModel';
 import { spanFromRunning } from '../model/timelineSeries';
+import { INotebookMemory } from '../tokens';
 import { Section } from './section';
 import { SpanHandler, TimelineChart } from './timelineChart';
 
@@ -12,14 +14,31 @@ export class ChartSection extends Section {
     this._onSpan = onSpan;
   }
 
-  render(model: MemoryModel | null): void {
+  protected listen(memory: INotebookMemory): void {
+    this.watch(memory.model.readings.changed, (_, change: ReadingsChange) => {
+      if (change === 'sample' || change === 'spans') {
+        this.update();
+      }
+    });
+    // The live span of the running cell starts with it; it ends with the record, whose
+    // span comes as `spans` (the records themselves are not drawn here).
+    this.watch(memory.model.cells.changed, (_, change: CellsChange) => {
+      if (change.kind === 'running') {
+        this.update();
+      }
+    });
+  }
+
+  render(): void {
+    const model = this.memory?.model ?? null;
     this.node.hidden = model === null;
-    const running = model?.runningCell ? spanFromRunning(model.runningCell) : null;
-    this._chart.update(model?.timeline ?? null, running);
+    const running = model?.cells.running ? spanFromRunning(model.cells.running) : null;
+    this._chart.update(model?.readings.timeline ?? null, running);
   }
 
   /** The chart's plot listens on window and observes the DOM: let it go. */
   dispose(): void {
+    super.dispose();
     this._chart.dispose();
   }
 

@@ -9,19 +9,13 @@ import { IFinding } from '../protocol';
 import { INotebookMemory } from '../tokens';
 import { element } from './dom';
 import { cellById } from './findCell';
-import {
-  EditPredictionSettings,
-  PredictionScheduler,
-  sourceOf
-} from './predictionScheduler';
+import { OomguardSettings } from '../settings';
+import { PredictionScheduler, sourceOf } from './predictionScheduler';
 import { IRiskyLine, riskyLinesExtension, showRiskyLines } from './riskyLines';
 
 const HINT_CLASS = 'jp-oomguard-edit-hint';
 /** Hint lines shown under an editor; the rest are summed up in one line. */
 const MAX_HINT_LINES = 5;
-
-// Where index.ts takes the settings from, until they move to src/settings.ts.
-export { EditPredictionSettings };
 
 /**
  * Marks risky lines in a notebook's editors before the cell runs.
@@ -38,7 +32,7 @@ export class EditorMarks implements IDisposable {
     private _panel: NotebookPanel,
     private _memory: INotebookMemory,
     private _trans: TranslationBundle,
-    private _settings: EditPredictionSettings
+    private _settings: OomguardSettings
   ) {
     this._scheduler = new PredictionScheduler({
       notebook: _panel.content,
@@ -83,13 +77,14 @@ export class EditorMarks implements IDisposable {
 
   private _render(cell: Cell): void {
     const prediction = this._model.predictions.get(cell.model.id);
+    const enabled = this._settings.values.predictWhileEditing;
     const risky =
-      this._settings.enabled && prediction && prediction.source === sourceOf(cell)
+      enabled && prediction && prediction.source === sourceOf(cell)
         ? prediction.message.findings.filter(finding => finding.risky)
         : [];
     const free = prediction?.message.free ?? {};
     // Whether the text as it stands was judged, and how: for tests and styling.
-    if (prediction && prediction.source === sourceOf(cell) && this._settings.enabled) {
+    if (prediction && prediction.source === sourceOf(cell) && enabled) {
       cell.node.dataset.oomguardPrediction = risky.length ? 'risky' : 'clear';
     } else {
       delete cell.node.dataset.oomguardPrediction;
@@ -123,6 +118,8 @@ export class EditorMarks implements IDisposable {
   ): void {
     const trans = this._trans;
     const hint = element('div', HINT_CLASS);
+    hint.setAttribute('role', 'note');
+    hint.setAttribute('aria-label', trans.__('Memory prediction (oomguard)'));
     hint.appendChild(
       element('div', 'jp-oomguard-edit-hint-title', trans.__('oomguard, before running:'))
     );

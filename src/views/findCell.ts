@@ -1,11 +1,12 @@
 import type { Cell } from '@jupyterlab/cells';
 import type { Notebook } from '@jupyterlab/notebook';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import type { ICellReference } from '../model/cellsModel';
 
-/** A cell as the kernel knows it: JupyterLab's cell id, and the run's execution count. */
-export interface ICellReference {
-  cell_id: string | null;
-  execution_count: number | null;
-}
+export type { ICellReference };
+
+/** Characters of a cell's first line that name it ("x = torch.ones(…"). */
+const NAME_CHARACTERS = 32;
 
 /** The notebook's cell widget with this id (ids survive edits and moves), or null. */
 export function cellById(notebook: Notebook, cellId: string | null): Cell | null {
@@ -36,4 +37,32 @@ export function cellIndexOf(notebook: Notebook, reference: ICellReference): numb
       (cell.model as unknown as { executionCount: number | null }).executionCount ===
         reference.execution_count
   );
+}
+
+/** The start of a cell's first line that is not blank, cut short with "…". */
+export function firstLine(source: string): string {
+  const line = source.split('\n').find(text => text.trim() !== '')?.trim() ?? '';
+  return line.length > NAME_CHARACTERS ? `${line.slice(0, NAME_CHARACTERS - 1)}…` : line;
+}
+
+/**
+ * A cell named so the user can find it: 'cell 3 of 12 ("x = torch.ones(…")', by its
+ * place in the notebook and the start of its first line. Execution counts do not do
+ * (a restart blanks the prompts, re-runs change them): they are the fallback for a
+ * cell the notebook no longer has ("cell [5]").
+ */
+export function cellName(
+  notebook: Notebook | null,
+  reference: ICellReference,
+  trans: TranslationBundle
+): string {
+  const index = notebook ? cellIndexOf(notebook, reference) : -1;
+  if (!notebook || index < 0) {
+    return trans.__('cell %1', `[${reference.execution_count ?? ' '}]`);
+  }
+  const count = notebook.widgets.length;
+  const line = firstLine(notebook.widgets[index].model.sharedModel.getSource());
+  return line
+    ? trans.__('cell %1 of %2 ("%3")', index + 1, count, line)
+    : trans.__('cell %1 of %2', index + 1, count);
 }

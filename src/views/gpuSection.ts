@@ -1,6 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { formatBytes, percentOf, Severity } from '../format';
-import { MemoryModel } from '../model/memoryModel';
+import { ReadingsChange } from '../model/readingsModel';
+import { INotebookMemory } from '../tokens';
 import { IGpuReading } from '../protocol';
 import { element, setText } from './dom';
 import { detailRows, gauge, Section } from './section';
@@ -12,8 +13,17 @@ export class GpuSection extends Section {
     this.node.append(this._summary, this._devices);
   }
 
-  render(model: MemoryModel | null): void {
-    const gpus = model?.latest?.gpus;
+  protected listen(memory: INotebookMemory): void {
+    this.watch(memory.model.readings.changed, (_, change: ReadingsChange) => {
+      if (change === 'sample' || change === 'thresholds') {
+        this.update();
+      }
+    });
+  }
+
+  render(): void {
+    const readings = this.memory?.model.readings ?? null;
+    const gpus = readings?.latest?.gpus;
     // Older shims send no `gpus`: show nothing rather than a wrong "no GPU".
     this.node.hidden = gpus === undefined;
     setText(
@@ -26,7 +36,7 @@ export class GpuSection extends Section {
     );
     this._summary.hidden = this._summary.textContent === '';
     const severity = (percent: number | null): Severity =>
-      model ? model.severity(percent) : 'unknown';
+      readings ? readings.severity(percent) : 'unknown';
     this._devices.replaceChildren(
       ...(gpus ?? []).map(gpu => this._device(gpu, severity))
     );
@@ -38,6 +48,8 @@ export class GpuSection extends Section {
   ): HTMLElement {
     const trans = this.trans;
     const node = element('div', 'jp-oomguard-gpu');
+    node.setAttribute('role', 'group');
+    node.setAttribute('aria-label', `cuda:${gpu.index} · ${gpu.name}`);
     node.dataset.oomguardGpuUsed = gpu.used === null ? '' : String(gpu.used);
     const percent = percentOf(gpu.used, gpu.total);
     node.append(
@@ -47,7 +59,7 @@ export class GpuSection extends Section {
         'jp-oomguard-gpu-used',
         trans.__('%1 of %2', formatBytes(gpu.used), formatBytes(gpu.total))
       ),
-      gauge(percent, severity(percent)),
+      gauge(percent, severity(percent), trans.__('cuda:%1 memory in use', gpu.index)),
       ...detailRows([
         [trans.__('This kernel'), formatBytes(gpu.process_used)],
         [trans.__('PyTorch allocated'), formatBytes(gpu.torch_allocated)],

@@ -1,22 +1,26 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { formatBytes } from '../format';
 import type { IPostMortem } from '../model/memoryModel';
+import { cellName } from './findCell';
 
 /**
- * "The kernel died while cell [4] ran, with the session at 12.4 GiB of its 12.7 GiB
- * limit (this kernel: 11.9 GiB): out of memory likely." The session's figure is what
- * counts against the limit (the container's or machine's use), the kernel's is its own
- * memory: both, each called what it is. Whole sentences per case, so translations need
- * not stitch pieces.
+ * "The kernel died while cell 3 of 12 ("x = torch.ones(…") ran, with the session at
+ * 12.4 GiB of its 12.7 GiB limit (this kernel: 11.9 GiB): out of memory likely." The
+ * session's figure is what counts against the limit (the container's or machine's
+ * use), the kernel's is its own memory: both, each called what it is. Whole sentences
+ * per case, so translations need not stitch pieces. `cell` names the cell as the user
+ * finds it (views/findCell.ts: cellName); without it, its execution count, which its
+ * prompt no longer shows once the kernel restarted.
  */
 export function deathMessage(
   postMortem: IPostMortem | null,
-  trans: TranslationBundle
+  trans: TranslationBundle,
+  cell?: string
 ): string {
   if (!postMortem) {
     return trans.__('The kernel died.');
   }
-  const cell = `[${postMortem.execution_count ?? ' '}]`;
+  cell = cell ?? cellName(null, postMortem, trans);
   const { rss, used, limit, outOfMemoryLikely: likely } = postMortem;
   const kernel = formatBytes(rss);
   const session = formatBytes(used);
@@ -24,14 +28,14 @@ export function deathMessage(
   if (used !== null && limit !== null && rss !== null) {
     return likely
       ? trans.__(
-          'The kernel died while cell %1 ran, with the session at %2 of its %3 limit (this kernel: %4): out of memory likely.',
+          'The kernel died while %1 ran, with the session at %2 of its %3 limit (this kernel: %4): out of memory likely.',
           cell,
           session,
           of,
           kernel
         )
       : trans.__(
-          'The kernel died while cell %1 ran, with the session at %2 of its %3 limit (this kernel: %4).',
+          'The kernel died while %1 ran, with the session at %2 of its %3 limit (this kernel: %4).',
           cell,
           session,
           of,
@@ -41,13 +45,13 @@ export function deathMessage(
   if (used !== null && limit !== null) {
     return likely
       ? trans.__(
-          'The kernel died while cell %1 ran, with the session at %2 of its %3 limit: out of memory likely.',
+          'The kernel died while %1 ran, with the session at %2 of its %3 limit: out of memory likely.',
           cell,
           session,
           of
         )
       : trans.__(
-          'The kernel died while cell %1 ran, with the session at %2 of its %3 limit.',
+          'The kernel died while %1 ran, with the session at %2 of its %3 limit.',
           cell,
           session,
           of
@@ -56,21 +60,21 @@ export function deathMessage(
   if (rss !== null && limit !== null) {
     return likely
       ? trans.__(
-          "The kernel died while cell %1 ran, with this kernel at %2 of a %3 session limit (the session's own use was not measured): out of memory likely.",
+          "The kernel died while %1 ran, with this kernel at %2 of a %3 session limit (the session's own use was not measured): out of memory likely.",
           cell,
           kernel,
           of
         )
       : trans.__(
-          "The kernel died while cell %1 ran, with this kernel at %2 of a %3 session limit (the session's own use was not measured).",
+          "The kernel died while %1 ran, with this kernel at %2 of a %3 session limit (the session's own use was not measured).",
           cell,
           kernel,
           of
         );
   }
   return rss !== null
-    ? trans.__('The kernel died while cell %1 ran, with this kernel at %2.', cell, kernel)
-    : trans.__('The kernel died while cell %1 ran.', cell);
+    ? trans.__('The kernel died while %1 ran, with this kernel at %2.', cell, kernel)
+    : trans.__('The kernel died while %1 ran.', cell);
 }
 
 /** "memory.events" from "/sys/fs/cgroup/…/memory.events": the file the kernel counts in. */

@@ -2,8 +2,12 @@ import type { Cell } from '@jupyterlab/cells';
 import type { Notebook } from '@jupyterlab/notebook';
 import type { ISessionContext } from '@jupyterlab/apputils';
 import { IDisposable } from '@lumino/disposable';
-import { ISignal, Signal } from '@lumino/signaling';
-import { MemoryChange, MemoryModel } from '../model/memoryModel';
+import { Poll } from '@lumino/polling';
+import { Signal } from '@lumino/signaling';
+import { CellsChange } from '../model/cellsModel';
+import { MemoryModel } from '../model/memoryModel';
+import { ReadingsChange } from '../model/readingsModel';
+import { OomguardSettings } from '../settings';
 
 /**
  * Times an answer that judged nothing (its note: "a cell is running", "another
@@ -14,26 +18,6 @@ import { MemoryChange, MemoryModel } from '../model/memoryModel';
  */
 export const MAX_NOTE_RETRIES = 3;
 
-/** The user's settings for predictions while editing (schema/plugin.json). */
-export class EditPredictionSettings {
-  /** Whether the cell being edited is sent for prediction at all. */
-  enabled = true;
-  /** Milliseconds of quiet after the last keystroke before the cell is sent. */
-  delay = 600;
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  update(enabled: boolean, delay: number): void {
-    this.enabled = enabled;
-    this.delay = Math.min(10000, Math.max(100, delay));
-    this._changed.emit();
-  }
-
-  private _changed = new Signal<this, void>(this);
-}
-
 export interface IPredictionSchedulerOptions {
   /** Whose active cell is predicted. */
   notebook: Notebook;
@@ -42,7 +26,8 @@ export interface IPredictionSchedulerOptions {
   model: MemoryModel;
   /** Send a `predict` request (ShimConnection.predict): its id, or null if not sent. */
   predict: (source: string, cellId: string) => number | null;
-  settings: EditPredictionSettings;
+  /** `predictWhileEditing` and `predictDelay`, as the user set them. */
+  settings: OomguardSettings;
 }
 
 /**
@@ -55,6 +40,12 @@ export interface IPredictionSchedulerOptions {
  * finished) or the answer judged nothing (then again later, a few times, each wait
  * twice the last). When the predictions are cleared (a restart, another kernel) the
  * requests still out will never be answered: the cell is asked about afresh.
+ *
+ * One `Poll` times it all: each reason to ask schedules its next tick (a new schedule
+ * replaces the one pending, which is the debounce), its standby is the wait for an idle
+ * kernel, and stopping it is turning the feature off. Lumino's own back-off is random
+ * (anywhere between the interval and twice the last wait); the re-asks after a note
+ * double exactly instead, which is what the user can rely on and the tests check.
  */
 export class PredictionScheduler implements IDisposable {
   constructor(options: IPredictionSchedulerOptions) {
@@ -63,9 +54,18 @@ export class PredictionScheduler implements IDisposable {
     this._model = options.model;
     this._predict = options.predict;
     this._settings = options.settings;
+    this._poll = new Poll({
+      auto: false,
+      factory: async () => this._ask(),
+      frequency: { interval: Poll.NEVER, backoff: false, max: Poll.NEVER },
+      // Not while the kernel is busy or the shim not there: the next idle asks again.
+      standby: () => !this._canAsk(),
+      name: 'oomguard:predict-while-editing'
+    });
     this._notebook.activeCellChanged.connect(this._onActiveCell, this);
     this._session.statusChanged.connect(this._onKernelStatus, this);
-    this._model.changed.connect(this._onModelChange, this);
+    this._model.cells.changed.connect(this._onCells, this);
+    this._model.readings.changed.connect(this._onReadings, this);
     this._model.predictions.changed.connect(this._onAnswer, this);
     this._model.predictions.cleared.connect(this._onCleared, this);
     this._settings.changed.connect(this._onSettings, this);
@@ -73,17 +73,24 @@ export class PredictionScheduler implements IDisposable {
   }
 
   get isDisposed(): boolean {
-    return this._isDisposed;
+    return this._poll.isDisposed;
   }
 
   dispose(): void {
-    if (this._isDisposed) {
+    if (this.isDisposed) {
       return;
     }
-    this._isDisposed = true;
-    window.clearTimeout(this._timer);
+    this._poll.dispose();
     this._watched?.model.contentChanged.disconnect(this._onEdit, this);
     Signal.disconnectReceiver(this);
+  }
+
+  private get _enabled(): boolean {
+    return this._settings.values.predictWhileEditing;
+  }
+
+  private get _delay(): number {
+    return this._settings.values.predictDelay;
   }
 
   private _onActiveCell(_: Notebook, cell: Cell | null): void {
@@ -111,19 +118,23 @@ export class PredictionScheduler implements IDisposable {
   }
 
   private _onKernelStatus(_: unknown, status: string): void {
-    if (status === 'idle' && this._waitingForIdle) {
+    if (status === 'idle' && this._poll.state.phase === 'standby') {
       this._want();
     }
   }
 
-  private _onModelChange(model: MemoryModel, change: MemoryChange): void {
-    if (change === 'cell' && model.runningCell === null) {
+  private _onCells(_: unknown, change: CellsChange): void {
+    if (change.kind === 'record') {
       // A cell finished: the namespace changed, so an answer for the same text may not
       // hold any more (a size defined, an import made).
       this._stale = true;
       this._retries = 0;
       this._want();
-    } else if (change === 'status' || change === 'hello') {
+    }
+  }
+
+  private _onReadings(_: unknown, change: ReadingsChange): void {
+    if (change === 'status' || change === 'hello') {
       this._want();
     }
   }
@@ -147,7 +158,7 @@ export class PredictionScheduler implements IDisposable {
     }
     this._retries++;
     this._stale = true; // a judged answer kept for this text may not hold either
-    this._want(this._settings.delay * 2 ** this._retries);
+    this._want(this._delay * 2 ** this._retries);
   }
 
   /** Predictions were forgotten, requests still out with them: ask afresh. */
@@ -158,27 +169,30 @@ export class PredictionScheduler implements IDisposable {
   }
 
   private _onSettings(): void {
-    if (this._settings.enabled) {
+    if (this._enabled) {
       this._want();
     } else {
-      window.clearTimeout(this._timer);
-      this._waitingForIdle = false;
+      void this._poll.stop();
     }
   }
 
   /** Ask about the active cell after `wait` ms of quiet (the settings' delay). */
-  private _want(wait = this._settings.delay): void {
-    if (this._isDisposed || !this._settings.enabled) {
+  private _want(wait = this._delay): void {
+    if (this.isDisposed || !this._enabled) {
       return;
     }
-    this._waitingForIdle = false;
-    window.clearTimeout(this._timer);
-    this._timer = window.setTimeout(() => this._ask(), wait);
+    void this._poll.schedule({ interval: wait, phase: 'asking' });
+  }
+
+  /** Whether a request would be answered now, not after a running cell. */
+  private _canAsk(): boolean {
+    const kernel = this._session.session?.kernel;
+    return kernel?.status === 'idle' && this._model.readings.status.state === 'connected';
   }
 
   private _ask(): void {
     const cell = this._watched;
-    if (this._isDisposed || !cell || !this._settings.enabled) {
+    if (this.isDisposed || !cell || !this._enabled) {
       return;
     }
     const cellId = cell.model.id;
@@ -190,12 +204,6 @@ export class PredictionScheduler implements IDisposable {
     if (predictions.get(cellId)?.source === source && !this._stale) {
       return; // answered, and nothing changed since
     }
-    const kernel = this._session.session?.kernel;
-    if (kernel?.status !== 'idle' || this._model.status.state !== 'connected') {
-      // Asked again at the next idle, or when the shim connects ('status' change).
-      this._waitingForIdle = true;
-      return;
-    }
     if (this._predict(source, cellId) !== null) {
       this._stale = false;
     }
@@ -205,18 +213,15 @@ export class PredictionScheduler implements IDisposable {
   private _session: ISessionContext;
   private _model: MemoryModel;
   private _predict: (source: string, cellId: string) => number | null;
-  private _settings: EditPredictionSettings;
+  private _settings: OomguardSettings;
+  private _poll: Poll<void, unknown, 'asking'>;
   private _watched: Cell | null = null;
   private _lastSource: string | null = null;
-  /** The kernel was not idle (or the shim not connected) when the request was due. */
-  private _waitingForIdle = false;
   /** The namespace changed since the kept answer: ask even for the same text. */
   private _stale = false;
   /** Answers that judged nothing about the current text, in a row. */
   private _retries = 0;
   private _handledNote: object | null = null;
-  private _timer = 0;
-  private _isDisposed = false;
 }
 
 export function sourceOf(cell: Cell): string {

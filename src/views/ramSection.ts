@@ -4,7 +4,9 @@ import {
   formatPercent,
   percentOf
 } from '../format';
-import { MemoryModel } from '../model/memoryModel';
+import { ReadingsChange } from '../model/readingsModel';
+import { INotebookMemory } from '../tokens';
+import { IHelloMessage } from '../protocol';
 import { element, setText } from './dom';
 import { detailRows, gauge, Section } from './section';
 
@@ -12,6 +14,9 @@ import { detailRows, gauge, Section } from './section';
 export class RamSection extends Section {
   constructor(trans: TranslationBundle) {
     super(trans, 'jp-oomguard-ram', trans.__('Kernel RAM'));
+    this._notes.setAttribute('aria-label', trans.__('Measurement notes'));
+    this._oomGroup.setAttribute('role', 'note');
+    this._oomGroup.setAttribute('aria-label', trans.__('One OOM kill ends the container'));
     this.node.append(
       this._oomGroup,
       this._value,
@@ -22,17 +27,30 @@ export class RamSection extends Section {
     );
   }
 
-  render(model: MemoryModel | null): void {
+  protected listen(memory: INotebookMemory): void {
+    this.watch(memory.model.readings.changed, (_, change: ReadingsChange) => {
+      if (change === 'sample' || change === 'hello' || change === 'thresholds') {
+        this.update();
+      }
+    });
+  }
+
+  render(): void {
     const trans = this.trans;
-    this._renderOomGroup(model);
-    const sample = model?.latest ?? null;
+    const readings = this.memory?.model.readings ?? null;
+    this._renderOomGroup(readings?.hello ?? null);
+    const sample = readings?.latest ?? null;
     const rss = sample?.rss ?? null;
     setText(this._value, formatBytes(rss));
     this._value.dataset.oomguardRss = rss === null ? '' : String(rss);
     this._value.dataset.oomguardTime = sample ? String(sample.t) : '';
 
     const percent = percentOf(rss, sample?.limit);
-    const bar = gauge(percent, model ? model.severity(percent) : 'unknown');
+    const bar = gauge(
+      percent,
+      readings ? readings.severity(percent) : 'unknown',
+      trans.__('Kernel RAM, share of the session limit')
+    );
     this._gauge.replaceWith(bar);
     this._gauge = bar;
     setText(
@@ -72,8 +90,7 @@ export class RamSection extends Section {
    * Where one OOM kill ends the whole container (Kubernetes 1.28+ on cgroup v2), a
    * kernel that runs out of memory takes every session with it: say so first.
    */
-  private _renderOomGroup(model: MemoryModel | null): void {
-    const hello = model?.hello ?? null;
+  private _renderOomGroup(hello: IHelloMessage | null): void {
     const grouped = hello?.oom_group === true;
     this._oomGroup.hidden = !grouped;
     this._oomGroup.title = grouped ? (hello?.oom_group_file ?? '') : '';

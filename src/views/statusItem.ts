@@ -1,6 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import { formatBytes, percentOf } from '../format';
+import { ReadingsChange, ReadingsModel } from '../model/readingsModel';
 import { IMemoryTracker, INotebookMemory } from '../tokens';
 import { setText } from './dom';
 
@@ -18,21 +19,37 @@ export class MemoryStatusItem extends Widget {
     this._trans = trans;
     this.addClass('jp-oomguard-status-item');
     this.node.title = trans.__('Kernel memory (oomguard): click for details');
+    // A button for the keyboard and screen readers too: Enter or Space opens the panel.
+    this.node.setAttribute('role', 'button');
+    this.node.tabIndex = 0;
     this.node.addEventListener('click', onClick);
+    this.node.addEventListener('keydown', event => {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        onClick();
+      }
+    });
     tracker.currentChanged.connect((_, memory) => this._follow(memory));
     this._follow(tracker.current);
   }
 
   private _follow(memory: INotebookMemory | null): void {
-    this._memory?.model.changed.disconnect(this._render, this);
+    this._memory?.model.readings.changed.disconnect(this._onChange, this);
     this._memory = memory;
-    memory?.model.changed.connect(this._render, this);
+    memory?.model.readings.changed.connect(this._onChange, this);
     this._render();
+  }
+
+  private _onChange(_: ReadingsModel, change: ReadingsChange): void {
+    if (change === 'sample' || change === 'thresholds') {
+      this._render();
+    }
   }
 
   private _render(): void {
     const trans = this._trans;
-    const sample = this._memory?.model.latest ?? null;
+    const readings = this._memory?.model.readings;
+    const sample = readings?.latest ?? null;
     const parts: string[] = [];
     if (sample) {
       parts.push(
@@ -47,14 +64,17 @@ export class MemoryStatusItem extends Widget {
       }
     }
     setText(this.node, parts.join(' · '));
+    this.node.setAttribute(
+      'aria-label',
+      trans.__('Kernel memory (oomguard): %1. Open the Memory panel', parts.join(', '))
+    );
     // The worst of RAM and every GPU: any of them can end the session.
-    const model = this._memory?.model;
     const shares = [
       percentOf(sample?.rss, sample?.limit),
       ...(sample?.gpus ?? []).map(gpu => percentOf(gpu.used, gpu.total))
     ].filter((share): share is number => share !== null);
     this.node.dataset.severity =
-      model && shares.length ? model.severity(Math.max(...shares)) : 'unknown';
+      readings && shares.length ? readings.severity(Math.max(...shares)) : 'unknown';
     this.setHidden(parts.length === 0);
   }
 

@@ -1,6 +1,6 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type uPlot from 'uplot';
-import { ICellSpan, TimelineSeries } from '../model/timelineSeries';
+import { ICellSpan, IReadonlyTimeline } from '../model/timelineSeries';
 import { CHART_HEIGHT, chartOptions } from './chartOptions';
 import { IPalette, readPalette, ThemeWatcher } from './chartPalette';
 import { ChartSpanList } from './chartSpanList';
@@ -55,7 +55,7 @@ export class TimelineChart {
    * Show `series` with `running` as the live span. Cheap when nothing changed: the
    * panel renders every second, the chart redraws once per new sample at most.
    */
-  update(series: TimelineSeries | null, running: ICellSpan | null): void {
+  update(series: IReadonlyTimeline | null, running: ICellSpan | null): void {
     if (this._isDisposed) {
       return;
     }
@@ -232,12 +232,12 @@ export class TimelineChart {
   private _plot: uPlot | null = null;
   private _plotKeys = '';
   private _creating = '';
-  private _series: TimelineSeries | null = null;
+  private _series: IReadonlyTimeline | null = null;
   private _running: ICellSpan | null = null;
   private _spans: readonly ICellSpan[] = [];
   private _palette: IPalette = readPalette(null);
   private _drawn: {
-    series: TimelineSeries | null;
+    series: IReadonlyTimeline | null;
     version: number;
     spanVersion: number;
     running: string;

@@ -1,6 +1,8 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { formatBytes } from '../format';
-import { MemoryModel } from '../model/memoryModel';
+import { ReadingsChange } from '../model/readingsModel';
+import { WarningsChange } from '../model/warningsModel';
+import { INotebookMemory } from '../tokens';
 import { ILeakHint, IVariableInfo } from '../protocol';
 import { element, setText } from './dom';
 import { Section } from './section';
@@ -35,27 +37,37 @@ export class VariablesSection extends Section {
     this._filter.addEventListener('input', () => this._draw());
     const tools = element('div', 'jp-oomguard-variables-tools');
     tools.append(this._scan, this._filter);
+    this._table.setAttribute('aria-label', trans.__('Variables in the kernel'));
     this._table.append(this._head(), this._body);
     this.node.append(tools, this._summary, this._table, this._more);
   }
 
-  render(model: MemoryModel | null): void {
-    this._scan.disabled = model?.status.state !== 'connected';
-    // The panel renders every second; the table only changes with a scan, the sizes
-    // after a cell or the hints, so skip the rebuild otherwise (keeps hover and focus).
-    const version = model?.changeCount('variables', 'hints') ?? -1;
-    if (model === this._model && version === this._version) {
-      return;
-    }
-    this._model = model;
-    this._version = version;
+  protected listen(memory: INotebookMemory): void {
+    const model = memory.model;
+    this.watch(model.variables.changed, () => this.update());
+    // The leak hints sit next to the growth they are about.
+    this.watch(model.warnings.changed, (_, change: WarningsChange) => {
+      if (change.kind === 'hints') {
+        this.update();
+      }
+    });
+    this.watch(model.readings.changed, (_, change: ReadingsChange) => {
+      if (change === 'status') {
+        this._scan.disabled = model.readings.status.state !== 'connected';
+      }
+    });
+  }
+
+  /** Rebuilds the table: only a scan, the sizes after a cell or the hints change it. */
+  render(): void {
+    this._scan.disabled = this.memory?.model.readings.status.state !== 'connected';
     this._draw();
   }
 
   private _draw(): void {
     const trans = this.trans;
-    const model = this._model;
-    const scan = model?.variables ?? null;
+    const model = this.memory?.model ?? null;
+    const scan = model?.variables.scan ?? null;
     this._filter.hidden = !scan;
     this._table.hidden = !scan;
     if (!model || !scan) {
@@ -84,7 +96,7 @@ export class VariablesSection extends Section {
             took
           ))
     );
-    const hints = new Map(model.hints.map(hint => [hint.name, hint]));
+    const hints = new Map(model.warnings.hints.map(hint => [hint.name, hint]));
     const query = this._filter.value.trim().toLowerCase();
     const rows: IRow[] = scan.variables
       .filter(
@@ -95,7 +107,7 @@ export class VariablesSection extends Section {
       )
       .map(variable => ({
         variable,
-        growth: model.growthOf(variable.name),
+        growth: model.variables.growthOf(variable.name),
         hint: hints.get(variable.name)
       }));
     rows.sort((a, b) => this._compare(a, b));
@@ -228,6 +240,7 @@ export class VariablesSection extends Section {
       row.dataset.leak = hint.kind;
       const mark = element('span', 'jp-oomguard-variable-leak', ' ⚠');
       mark.title = `${hint.message} ${hint.suggestion}`;
+      mark.setAttribute('role', 'img');
       mark.setAttribute('aria-label', hint.message);
       growthCell.appendChild(mark);
     }
@@ -245,8 +258,6 @@ export class VariablesSection extends Section {
     return growth > 0 ? `+${formatBytes(growth)}` : growth === 0 ? '0' : formatBytes(growth);
   }
 
-  private _model: MemoryModel | null = null;
-  private _version = -1;
   private _sortKey: SortKey = 'bytes';
   private _descending = true;
   private _scan = element('button', 'jp-oomguard-scan jp-mod-styled');

@@ -1,8 +1,11 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { formatBytes } from '../format';
-import { deathMessage } from './postMortemText';
+import { CellsChange } from '../model/cellsModel';
 import { MemoryModel } from '../model/memoryModel';
+import { INotebookMemory } from '../tokens';
 import { element } from './dom';
+import { cellName, ICellReference } from './findCell';
+import { deathMessage } from './postMortemText';
 import { Section } from './section';
 
 /** Items listed at most: the newest matter; the rest are in the exports. */
@@ -19,10 +22,10 @@ export interface IWarningEntry {
   detail: string;
 }
 
-export type RevealCell = (cell: {
-  execution_count: number | null;
-  cell_id: string | null;
-}) => void;
+export type RevealCell = (cell: ICellReference) => void;
+
+/** How a cell is named in the list (views/findCell.ts: cellName, for the notebook shown). */
+export type NameCell = (cell: ICellReference) => string;
 
 /**
  * Everything oomguard warned about in this notebook, worst first: kernel deaths,
@@ -36,15 +39,30 @@ export class WarningsSection extends Section {
     this.node.append(this._list);
   }
 
-  render(model: MemoryModel | null): void {
-    // The panel renders every second: rebuild only when something listed changed.
-    const version = model?.changeCount('postmortem', 'cell', 'warning', 'hints') ?? -1;
-    if (model === this._model && version === this._version) {
-      return;
+  protected listen(memory: INotebookMemory): void {
+    const model = memory.model;
+    this.watch(model.postMortems.changed, () => this.update());
+    this.watch(model.warnings.changed, () => this.update());
+    this.watch(model.cells.changed, (_, change: CellsChange) => {
+      const records =
+        change.kind === 'record' ? [change.record] : change.kind === 'backfill' ? change.records : [];
+      if (records.some(record => record.stopped_by === 'watchdog')) {
+        this.update();
+      }
+    });
+    // Cells are named by their place in the notebook: it moves when cells do.
+    const cells = memory.panel.content?.model?.cells;
+    if (cells) {
+      this.watch(cells.changed, () => this.update());
     }
-    this._model = model;
-    this._version = version;
-    const entries = model ? warningEntries(model, this.trans) : [];
+  }
+
+  render(): void {
+    const memory = this.memory;
+    const notebook = memory?.panel.content ?? null;
+    const entries = memory
+      ? warningEntries(memory.model, this.trans, cell => cellName(notebook, cell, this.trans))
+      : [];
     this.node.hidden = entries.length === 0;
     this._list.replaceChildren(...entries.slice(0, SHOWN).map(entry => this._item(entry)));
   }
@@ -73,31 +91,35 @@ export class WarningsSection extends Section {
   }
 
   private _onReveal: RevealCell;
-  private _model: MemoryModel | null = null;
-  private _version = -1;
   private _list = element('ul', 'jp-oomguard-warning-list');
 }
 
-/** The model's warnings as list entries, worst kind first and newest first within. */
-export function warningEntries(model: MemoryModel, trans: TranslationBundle): IWarningEntry[] {
-  const cell = (count: number | null) => `[${count ?? ' '}]`;
-  const died: IWarningEntry[] = model.postMortems.map(postMortem => ({
+/**
+ * The model's warnings as list entries, worst kind first and newest first within;
+ * cells named by `name` (by default by execution count: "cell [5]").
+ */
+export function warningEntries(
+  model: MemoryModel,
+  trans: TranslationBundle,
+  name: NameCell = cell => cellName(null, cell, trans)
+): IWarningEntry[] {
+  const died: IWarningEntry[] = model.postMortems.all.map(postMortem => ({
     kind: 'died',
     execution_count: postMortem.execution_count,
     cell_id: postMortem.cell_id,
-    title: trans.__('Kernel died in cell %1', cell(postMortem.execution_count)),
-    detail: deathMessage(postMortem, trans)
+    title: trans.__('Kernel died in %1', name(postMortem)),
+    detail: deathMessage(postMortem, trans, name(postMortem))
   }));
-  const stopped: IWarningEntry[] = model.cells
+  const stopped: IWarningEntry[] = model.cells.records
     .filter(record => record.stopped_by === 'watchdog')
     .map(record => ({
       kind: 'watchdog',
       execution_count: record.execution_count,
       cell_id: record.cell_id,
-      title: trans.__('Cell %1 stopped by the watchdog', cell(record.execution_count)),
+      title: trans.__('Watchdog stopped %1', name(record)),
       detail: record.notes.find(note => note.startsWith('stopped at')) ?? record.notes.join(' ')
     }));
-  const predicted: IWarningEntry[] = model.warnings.map(warning => {
+  const predicted: IWarningEntry[] = model.warnings.warnings.map(warning => {
     const worst = warning.findings.reduce(
       (a, b) => (b.peak_bytes > a.peak_bytes ? b : a),
       warning.findings[0]
@@ -109,8 +131,8 @@ export function warningEntries(model: MemoryModel, trans: TranslationBundle): IW
       cell_id: warning.cell_id,
       title:
         warning.mode === 'block'
-          ? trans.__('Cell %1 blocked before it ran', cell(warning.execution_count))
-          : trans.__('Cell %1 predicted not to fit', cell(warning.execution_count)),
+          ? trans.__('Blocked before it ran: %1', name(warning))
+          : trans.__('Predicted not to fit: %1', name(warning)),
       detail: worst
         ? trans.__(
             'Line %1: %2 predicted on %3, %4 free. %5',
@@ -123,8 +145,8 @@ export function warningEntries(model: MemoryModel, trans: TranslationBundle): IW
         : ''
     };
   });
-  const after = model.hintsAfter;
-  const leaks: IWarningEntry[] = model.hints.map(hint => ({
+  const after = model.warnings.hintsAfter;
+  const leaks: IWarningEntry[] = model.warnings.hints.map(hint => ({
     kind: 'leak',
     execution_count: after?.execution_count ?? null,
     cell_id: after?.cell_id ?? null,

@@ -3,10 +3,10 @@
  * moves, replaced when it runs again.
  */
 import { expect, galata, test } from '@jupyterlab/galata';
-import { waitForReading, openMemoryPanel } from './helpers/panel';
+import { cellBadge, openMemoryPanel, waitForReading } from './helpers/panel';
 
 function badgeOfCell(page: any, index: number) {
-  return page.locator('.jp-Notebook .jp-Cell').nth(index).locator('.jp-oomguard-badge');
+  return cellBadge(page.locator('.jp-Notebook .jp-Cell').nth(index));
 }
 
 test.describe('Cell badges', () => {
@@ -57,7 +57,7 @@ test.describe('A badged cell', () => {
     await page.notebook.setCell(0, 'code', 'held = bytearray(300 << 20)');
     await page.notebook.runCell(0);
     const cell = page.locator('.jp-Notebook .jp-Cell').first();
-    await expect(cell.locator('.jp-oomguard-badge')).toContainText(/^RAM \+30\d MiB/);
+    await expect(cellBadge(cell)).toContainText(/^RAM \+30\d MiB/);
     // Leave the editor so no cursor blinks in the picture.
     await page.keyboard.press('Escape');
     // The figures move by a digit or two between runs (duration, page rounding):
@@ -125,7 +125,7 @@ test.describe('Badges with full notebook windowing', () => {
     await page.notebook.selectCells(0);
     await page.keyboard.press('Control+Home');
     await expect(first).toBeInViewport();
-    await expect(first.locator('.jp-oomguard-badge')).toHaveText(shown as string);
-    await expect(page.locator('.jp-oomguard-badge')).toHaveCount(1);
+    await expect(cellBadge(first)).toHaveText(shown as string);
+    await expect(page.getByRole('status', { name: 'Memory of this cell (oomguard)' })).toHaveCount(1);
   });
 });

@@ -3,7 +3,7 @@
  * the file and show in git diffs), kept under "oomguard" when the user turns it on.
  */
 import { expect, galata, test } from '@jupyterlab/galata';
-import { openMemoryPanel, waitForReading } from './helpers/panel';
+import { cellBadge, openMemoryPanel, waitForReading } from './helpers/panel';
 
 async function savedCells(page: any, path: string): Promise<any[]> {
   await page.notebook.save();
@@ -18,9 +18,7 @@ async function runAllocatingCell(page: any): Promise<void> {
   await waitForReading(page);
   await page.notebook.setCell(0, 'code', 'held = bytearray(128 << 20)');
   await page.notebook.runCell(0);
-  await expect(page.locator('.jp-Cell').first().locator('.jp-oomguard-badge')).toContainText(
-    'RAM +'
-  );
+  await expect(cellBadge(page.locator('.jp-Cell').first())).toContainText('RAM +');
 }
 
 test.describe('Cell metadata, off by default', () => {

@@ -22,7 +22,8 @@ test('a risky line is marked while the cell is edited, before it runs', async ({
   await expect(marked).toHaveCount(1, { timeout: 10_000 });
   await expect(marked).toHaveText('x = np.zeros((200000, 200000))');
   await expect(marked).toHaveAttribute('title', /298\.0 GiB/);
-  await expect(cell.locator('.jp-oomguard-edit-hint')).toContainText(
+  const hint = cell.getByRole('note', { name: 'Memory prediction (oomguard)' });
+  await expect(hint).toContainText(
     /line 2: would need 298(\.0)? GiB of [\d.]+ [KMGT]iB free on cpu/
   );
   await expect(cell).toHaveAttribute('data-oomguard-prediction', 'risky');
@@ -31,7 +32,7 @@ test('a risky line is marked while the cell is edited, before it runs', async ({
   // The small cell was judged (not merely un-marked by the edit), and found harmless.
   await expect(cell).toHaveAttribute('data-oomguard-prediction', 'clear', { timeout: 10_000 });
   await expect(cell.locator('.jp-oomguard-risky-line')).toHaveCount(0);
-  await expect(cell.locator('.jp-oomguard-edit-hint')).toHaveCount(0);
+  await expect(hint).toHaveCount(0);
 
   // Nothing ran: no execution count, nothing defined in the kernel.
   await expect(cell.locator('.jp-InputPrompt')).toHaveText('[ ]:');
@@ -62,13 +63,14 @@ test('the marks go when predicting while editing is turned off, and come back', 
 
   await predictWhileEditing(page, false);
   await expect(cell).not.toHaveAttribute('data-oomguard-prediction');
+  const hint = cell.getByRole('note', { name: 'Memory prediction (oomguard)' });
   await expect(cell.locator('.jp-oomguard-risky-line')).toHaveCount(0);
-  await expect(cell.locator('.jp-oomguard-edit-hint')).toHaveCount(0);
+  await expect(hint).toHaveCount(0);
 
   await predictWhileEditing(page, true);
   await expect(cell).toHaveAttribute('data-oomguard-prediction', 'risky', { timeout: 10_000 });
   await expect(cell.locator('.jp-oomguard-risky-line')).toHaveCount(1);
-  await expect(cell.locator('.jp-oomguard-edit-hint')).toHaveCount(1);
+  await expect(hint).toHaveCount(1);
 });
 
 test.describe('predictions across a kernel restart', () => {

@@ -6,7 +6,7 @@
  * and src/__tests__/protocol.spec.ts hold those cases.)
  */
 import { expect, test } from '@jupyterlab/galata';
-import { openMemoryPanel, waitForReading } from './helpers/panel';
+import { openMemoryPanel, panelSection, waitForReading } from './helpers/panel';
 
 test('a 16-GPU node shows every GPU and its notes, and no message is dropped', async ({
   page
@@ -21,15 +21,21 @@ test('a 16-GPU node shows every GPU and its notes, and no message is dropped', a
   const panel = await openMemoryPanel(page);
   await waitForReading(page);
 
-  const gpus = panel.locator('.jp-oomguard-gpu');
+  const gpus = panelSection(page, 'GPU memory').getByRole('group');
   await expect(gpus).toHaveCount(16, { timeout: 30_000 });
+  await expect(gpus.nth(15)).toHaveAccessibleName('cuda:15 · NVIDIA A100-SXM4-80GB');
   await expect(gpus.nth(15).locator('.jp-oomguard-gpu-name')).toHaveText(
     'cuda:15 · NVIDIA A100-SXM4-80GB'
   );
+  // A gauge where the use is known, named for its device.
+  await expect(gpus.nth(0).getByRole('meter', { name: 'cuda:0 memory in use' })).toHaveCount(1);
+  await expect(gpus.nth(15).getByRole('meter')).toHaveCount(0);
   await expect(gpus.nth(0).locator('.jp-oomguard-gpu-used')).toHaveText('1.0 GiB of 79.6 GiB');
   await expect(gpus.nth(1).locator('.jp-oomguard-gpu-used')).toHaveText('— of 79.6 GiB');
 
-  const notes = panel.locator('.jp-oomguard-note');
+  const notes = panelSection(page, 'Kernel RAM')
+    .getByRole('list', { name: 'Measurement notes' })
+    .getByRole('listitem');
   await expect(notes.filter({ hasText: 'GPU 15 does not report its memory use' })).toHaveCount(1);
   // Said once, not once per GPU.
   await expect(notes.filter({ hasText: 'ids this kernel cannot see' })).toHaveCount(1);

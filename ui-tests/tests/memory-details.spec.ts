@@ -3,7 +3,7 @@
  * cell and the largest variables — rendered as text, whatever the kernel sends.
  */
 import { expect, test } from '@jupyterlab/galata';
-import { openMemoryPanel, waitForReading } from './helpers/panel';
+import { memoryPanel, openMemoryPanel, panelSection, waitForReading } from './helpers/panel';
 
 test.describe('Memory panel details', () => {
   test.beforeEach(async ({ page }) => {
@@ -12,16 +12,48 @@ test.describe('Memory panel details', () => {
     await waitForReading(page);
   });
 
-  test('lists each executed cell with its RAM change and peak', async ({ page }) => {
-    await page.notebook.setCell(0, 'code', "block = b'\\x01' * (300 << 20)");
+  test('ranks the cells by peak or by RAM kept; a row takes you to its cell', async ({
+    page
+  }) => {
+    await page.notebook.setCell(0, 'code', "kept = b'\\x01' * (300 << 20)");
+    await page.notebook.addCell('code', "spike = b'\\x01' * (500 << 20)\ndel spike");
+    await page.notebook.addCell('code', 'small = 1');
+    for (const index of [0, 1, 2]) {
+      await page.notebook.runCell(index);
+    }
+    const cells = panelSection(page, 'Cells');
+    const table = cells.getByRole('table', { name: 'Cells ranked by memory' });
+    const rows = table.getByRole('row').filter({ has: page.getByRole('cell') });
+    const links = table.getByRole('button', { name: /^Show cell/ });
+    // By peak (the default): the 500 MiB spike first, though it kept nothing.
+    await expect(links).toHaveText([/^cell 2 \[2\] · .*spike =/, /^cell 1 \[1\] · .*kept =/, /^cell 3 \[3\] · .*small/]);
+    await expect(rows.nth(0).getByRole('cell').nth(1)).toHaveText(/^\+(49\d|5\d\d) MiB$/);
+    await expect(rows.nth(1).getByRole('cell').nth(2)).toHaveText(/^\+(29\d|30\d) MiB$/);
+    // By RAM kept, from the keyboard: the 300 MiB block first.
+    await table.getByRole('button', { name: 'Kept', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await expect(links.first()).toHaveText(/^cell 1 \[1\] · .*kept =/);
+    await expect(table.getByRole('columnheader', { name: 'Kept', exact: true })).toHaveAttribute(
+      'aria-sort',
+      'descending'
+    );
+
+    // A re-run keeps its latest record; a deleted cell drops out.
+    await page.notebook.setCell(0, 'code', 'kept = None');
     await page.notebook.runCell(0);
-    const cells = page.locator('#jp-oomguard-panel .jp-oomguard-cells');
-    await expect(cells).toBeVisible();
-    const row = cells.locator('.jp-oomguard-cell').first();
-    await expect(row.locator('.jp-oomguard-cell-count')).toHaveText('[1]');
-    // 300 MiB written: the delta shows as +2xx or +3xx MiB, the peak at least that.
-    await expect(row.locator('.jp-oomguard-cell-figures')).toContainText(/RAM \+(29\d|30\d) MiB/);
-    await expect(row.locator('.jp-oomguard-cell-figures')).toContainText('peak +');
+    await expect(links.first()).toHaveText(/^cell 3 \[3\] · .*small|^cell 2 \[2\] · .*spike/);
+    await expect(links).toHaveCount(3);
+    await page.notebook.selectCells(1);
+    await page.evaluate(() => (window as any).jupyterapp.commands.execute('notebook:delete-cell'));
+    await expect(links).toHaveCount(2);
+    await expect(table.getByRole('button', { name: /spike/ })).toHaveCount(0);
+
+    // Enter on a row: its cell becomes the active one.
+    await page.notebook.selectCells(0);
+    const small = table.getByRole('button', { name: /^Show cell 2 of \d+ \("small = 1"\)$/ });
+    await small.focus();
+    await page.keyboard.press('Enter');
+    await expect(page.locator('.jp-Notebook .jp-Cell').nth(1)).toHaveClass(/jp-mod-active/);
   });
 
   test('scans the variables on request and lists the largest', async ({ page }) => {
@@ -31,7 +63,7 @@ test.describe('Memory panel details', () => {
       ["big = b'\\x01' * (64 << 20)", "small = b'\\x01' * (1 << 20)"].join('\n')
     );
     await page.notebook.runCell(0);
-    await page.locator('#jp-oomguard-panel .jp-oomguard-scan').click();
+    await panelSection(page, 'Variables').getByRole('button', { name: 'Scan' }).click();
     const rows = page.locator('#jp-oomguard-panel .jp-oomguard-variable');
     await expect(rows.first().locator('.jp-oomguard-variable-name')).toHaveText('big');
     await expect(rows.first().locator('.jp-oomguard-variable-bytes')).toHaveText('64.0 MiB');
@@ -49,8 +81,8 @@ test.describe('Memory panel details', () => {
     await page.notebook.runCell(0);
     await page.notebook.addCell('code', "growing += b'\\x01' * (32 << 20)\nzeta = bytearray(2 << 20)");
     await page.notebook.runCell((await page.notebook.getCellCount()) - 1);
-    const panel = page.locator('#jp-oomguard-panel');
-    await panel.locator('.jp-oomguard-scan').click();
+    const panel = panelSection(page, 'Variables');
+    await panel.getByRole('button', { name: 'Scan' }).click();
     const names = panel.locator('.jp-oomguard-variable-name');
     await expect(names).toHaveText(['growing', 'alpha', 'zeta']);
     const growthOf = (name: string) =>
@@ -63,11 +95,13 @@ test.describe('Memory panel details', () => {
     await expect(growthOf('alpha')).toHaveText('0');
     await expect(growthOf('zeta')).toHaveText('new');
 
-    await panel.locator('button[data-sort-key="name"]').click();
+    await panel.getByRole('button', { name: 'Name' }).click();
     await expect(names).toHaveText(['alpha', 'growing', 'zeta']);
-    await panel.locator('button[data-sort-key="name"]').click();
+    // The keyboard way: focus the header's button, press Enter.
+    await panel.getByRole('button', { name: 'Name' }).focus();
+    await page.keyboard.press('Enter');
     await expect(names).toHaveText(['zeta', 'growing', 'alpha']);
-    await panel.locator('.jp-oomguard-variable-filter').fill('ALPHA');
+    await panel.getByRole('searchbox', { name: 'Filter variables' }).fill('ALPHA');
     await expect(names).toHaveText(['alpha']);
   });
 
@@ -87,7 +121,7 @@ test.describe('Memory panel details', () => {
       ].join('\n')
     );
     await page.notebook.runCell(0);
-    await page.locator('#jp-oomguard-panel .jp-oomguard-scan').click();
+    await panelSection(page, 'Variables').getByRole('button', { name: 'Scan' }).click();
     const names = page.locator('#jp-oomguard-panel .jp-oomguard-variable-name');
     await expect(names.filter({ hasText: payload })).toHaveCount(1);
     await expect(page.locator('#jp-oomguard-panel img, #jp-oomguard-panel script')).toHaveCount(0);
@@ -97,10 +131,12 @@ test.describe('Memory panel details', () => {
   test('exports the timeline as files that parse', async ({ page }) => {
     await page.notebook.setCell(0, 'code', "block = b'\\x01' * (100 << 20)");
     await page.notebook.runCell(0);
-    await expect(page.locator('#jp-oomguard-panel .jp-oomguard-cell')).toHaveCount(1);
+    await expect(panelSection(page, 'Cells').getByRole('button', { name: /^Show cell/ })).toHaveCount(1);
+    const exports = memoryPanel(page).getByRole('group', { name: 'Export the memory timeline' });
+    const labels: Record<string, string> = { json: 'JSON', csv: 'CSV', trace: 'Trace' };
     const read = async (format: string) => {
       const downloading = page.waitForEvent('download');
-      await page.locator(`#jp-oomguard-panel .jp-oomguard-export[data-format="${format}"]`).click();
+      await exports.getByRole('button', { name: `Export as ${labels[format]}` }).click();
       const file = await downloading;
       const stream = await file.createReadStream();
       const chunks: Buffer[] = [];

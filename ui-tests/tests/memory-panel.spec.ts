@@ -8,10 +8,13 @@ import * as path from 'path';
 import { agrees, hostMemory, processRssBytes } from './helpers/memory';
 import {
   MiB,
+  memoryPanel,
   nextReading,
   openMemoryPanel,
   panelPid,
   panelRss,
+  panelSection,
+  panelStatus,
   parseShownBytes,
   waitForReading,
   waitForState
@@ -25,9 +28,14 @@ test.describe('Memory panel', () => {
   });
 
   test('shows the kernel RSS and the session limit', async ({ page }) => {
-    const panel = page.locator('#jp-oomguard-panel');
+    const panel = memoryPanel(page);
     await expect(panel.locator('.jp-oomguard-notebook')).toHaveText('memory.ipynb');
-    await expect(panel.locator('.jp-oomguard-limit')).toContainText('session limit');
+    await expect(panelSection(page, 'Kernel RAM')).toContainText('session limit');
+    await expect(
+      panelSection(page, 'Kernel RAM').getByRole('meter', {
+        name: 'Kernel RAM, share of the session limit'
+      })
+    ).toHaveAttribute('aria-valuenow', /^\d+$/);
     expect(await panelRss(page)).toBeGreaterThan(10 * MiB);
     expect(await panelPid(page)).toBeGreaterThan(0);
   });
@@ -97,8 +105,8 @@ test.describe('Memory panel', () => {
   });
 
   test("agrees with systeminformation on the host's memory", async ({ page }) => {
-    const row = page
-      .locator('#jp-oomguard-panel .jp-oomguard-detail', { hasText: 'Host available' })
+    const row = panelSection(page, 'Kernel RAM')
+      .locator('.jp-oomguard-detail', { hasText: 'Host available' })
       .locator('.jp-oomguard-detail-value');
     const before = await hostMemory();
     await nextReading(page);
@@ -126,7 +134,7 @@ test.describe('Memory panel', () => {
     await page.notebook.runCell((await page.notebook.getCellCount()) - 1);
     await nextReading(page);
     await nextReading(page);
-    await panel.locator('.jp-oomguard-scan').click();
+    await panelSection(page, 'Variables').getByRole('button', { name: 'Scan' }).click();
     await expect(panel.locator('.jp-oomguard-variable-growth')).toHaveText(['+200 MiB']);
     const picture = await panel.screenshot();
     await testInfo.attach('memory-panel', { body: picture, contentType: 'image/png' });
@@ -144,14 +152,16 @@ test.describe('Memory panel', () => {
     await showFixedReading(page);
     await page.addStyleTag({
       content:
-        '.jp-oomguard-cell-figures, .jp-oomguard-footer-text, ' +
+        '.jp-oomguard-cell td, .jp-oomguard-footer-text, ' +
         '.jp-oomguard-variables-summary { white-space: nowrap; overflow: hidden; }'
     });
     const changing = [
       '.jp-oomguard-notebook',
       '.jp-oomguard-chart',
       '.jp-oomguard-variables-summary',
-      '.jp-oomguard-cell-figures',
+      '.jp-oomguard-cell-peak',
+      '.jp-oomguard-cell-kept',
+      '.jp-oomguard-cell-place',
       '.jp-oomguard-footer-text'
     ].map(selector => panel.locator(selector));
     await expect(panel.locator('.jp-oomguard-limit')).toHaveText(
@@ -236,11 +246,13 @@ test.describe('Memory panel and the workspace', () => {
     page
   }) => {
     await page.notebook.createNew('status.ipynb', { kernel: 'python3' });
-    const item = page.locator('.jp-oomguard-status-item');
+    const item = page.getByRole('button', { name: /^Kernel memory \(oomguard\): RAM / });
     await expect(item).toContainText(/RAM [\d.]+ MiB \/ [\d.]+ GiB/, { timeout: 60_000 });
     await expect(page.locator('#jp-oomguard-panel')).toBeHidden();
-    await item.click();
-    await expect(page.locator('#jp-oomguard-panel')).toBeVisible();
+    // From the keyboard: focus it, press Enter.
+    await item.focus();
+    await page.keyboard.press('Enter');
+    await expect(memoryPanel(page)).toBeVisible();
   });
 
   test('offers the sample interval in the settings editor', async ({ page }) => {
@@ -284,18 +296,14 @@ test.describe('Memory panel without a usable shim', () => {
     });
     await openMemoryPanel(page);
     await waitForState(page, 'missing');
-    await expect(page.locator('#jp-oomguard-panel .jp-oomguard-status')).toContainText(
-      '%pip install oomguard'
-    );
+    await expect(panelStatus(page)).toContainText('%pip install oomguard');
   });
 
   test('says that a non-Python kernel is not measured', async ({ page }) => {
     await page.notebook.createNew('shell.ipynb', { kernel: 'bash' });
     await openMemoryPanel(page);
     await waitForState(page, 'not-python');
-    await expect(page.locator('#jp-oomguard-panel .jp-oomguard-status')).toContainText(
-      'measures Python kernels'
-    );
+    await expect(panelStatus(page)).toContainText('measures Python kernels');
   });
 
   test('reports a shim that speaks another protocol version', async ({ page }) => {
@@ -315,9 +323,7 @@ test.describe('Memory panel without a usable shim', () => {
     );
     await page.notebook.runCell(0);
     await waitForState(page, 'incompatible');
-    await expect(page.locator('#jp-oomguard-panel .jp-oomguard-status')).toContainText(
-      'protocol v99'
-    );
+    await expect(panelStatus(page)).toContainText('protocol v99');
   });
 
   test('says when the kernel closes the connection, and reconnects', async ({
@@ -329,7 +335,7 @@ test.describe('Memory panel without a usable shim', () => {
     await page.notebook.setCell(0, 'code', 'import oomguard; oomguard.disable()');
     await page.notebook.runCell(0);
     await waitForState(page, 'disconnected');
-    await page.locator('#jp-oomguard-panel .jp-oomguard-reconnect').click();
+    await memoryPanel(page).getByRole('button', { name: 'Reconnect' }).click();
     await waitForState(page, 'connected');
     await nextReading(page);
   });

@@ -127,7 +127,7 @@ test('Notebook 7 shows the Memory panel in its right sidebar and badges cells', 
 
   await runCommand(page, 'Show Memory Panel');
   await expect(panel).toBeVisible();
-  await expect(page.locator('#jp-right-stack')).toContainText('Kernel RAM');
+  await expect(page.locator('#jp-right-stack').getByRole('region', { name: 'Kernel RAM' })).toBeVisible();
   await expect(panel).toHaveAttribute('data-oomguard-state', 'connected', {
     timeout: 60_000
   });
@@ -137,7 +137,10 @@ test('Notebook 7 shows the Memory panel in its right sidebar and badges cells', 
 
   await page.locator('.jp-Cell .cm-content').first().click();
   await page.keyboard.press('Shift+Enter');
-  const badge = page.locator('.jp-Cell').first().locator('.jp-oomguard-badge');
+  const badge = page
+    .locator('.jp-Cell')
+    .first()
+    .getByRole('status', { name: 'Memory of this cell (oomguard)' });
   await expect(badge).toHaveText(/^RAM \+9\d\.\d MiB · peak \+9\d\.\d MiB/, { timeout: 30_000 });
   // The panel follows the kernel: its RSS grew by about the 96 MiB the cell holds.
   await expect
@@ -145,5 +148,10 @@ test('Notebook 7 shows the Memory panel in its right sidebar and badges cells', 
       timeout: 15_000
     })
     .toBeGreaterThan(90 * 2 ** 20);
-  await expect(panel.locator('.jp-oomguard-cell')).toHaveCount(1);
+  await expect(
+    page
+      .getByRole('region', { name: 'Memory (oomguard)', exact: true })
+      .getByRole('region', { name: 'Cells', exact: true })
+      .getByRole('button', { name: /^Show cell 1 of \d+/ })
+  ).toHaveCount(1);
 });

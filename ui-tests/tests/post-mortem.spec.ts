@@ -6,7 +6,14 @@
  * the kernel's websocket for a few seconds before the kill, like a network stall).
  */
 import { expect, test } from '@jupyterlab/galata';
-import { openMemoryPanel, panelPid, waitForReading, waitForState } from './helpers/panel';
+import {
+  cellBadge,
+  openMemoryPanel,
+  panelPid,
+  panelSection,
+  waitForReading,
+  waitForState
+} from './helpers/panel';
 
 /** An oomguard `sample` on the kernel's websocket (JSON or the binary v1 protocol). */
 function isOomguardSample(frame: string | Buffer): boolean {
@@ -47,7 +54,8 @@ test.describe('Post-mortem', () => {
     );
     // The run never finishes: the kernel is killed under it.
     page.notebook.runCell(0).catch(() => undefined);
-    const badge = page.locator('.jp-Notebook .jp-Cell').first().locator('.jp-oomguard-badge');
+    const badge = cellBadge(page.locator('.jp-Notebook .jp-Cell').first());
+    const cellPrompt = page.locator('.jp-Notebook .jp-Cell').first().locator('.jp-InputPrompt');
     await expect(badge).toContainText('running', { timeout: 20_000 });
     // Let a sample or two show the 200 MiB, then the browser stops receiving samples
     // (they still reach the kernel's spool), then the kill.
@@ -59,10 +67,17 @@ test.describe('Post-mortem', () => {
 
     await expect(badge).toHaveAttribute('data-state', 'died', { timeout: 60_000 });
     // Both figures, each called what it is: the session's use against its limit, and
-    // this kernel's own memory.
+    // this kernel's own memory. Under the cell it is "this cell": the prompt no longer
+    // shows [1] once the kernel restarted.
     await expect(badge).toContainText(
-      /The kernel died while cell \[1\] ran, with the session at [\d.]+ [MG]iB of its [\d.]+ [MG]iB limit \(this kernel: [\d.]+ [MG]iB\)/
+      /The kernel died while this cell ran, with the session at [\d.]+ [MG]iB of its [\d.]+ [MG]iB limit \(this kernel: [\d.]+ [MG]iB\)/
     );
+    // Elsewhere the cell is named by its place and first line, and the warnings list
+    // links to it.
+    const died = panelSection(page, 'Warnings').getByRole('button', {
+      name: /^Kernel died in cell 1 of \d+ \("hoard = b'\\x01' \* \(200 << 20\)"\)/
+    });
+    await expect(died).toContainText(/The kernel died while cell 1 of \d+ \("hoard = /);
     // The panel follows the restarted kernel (its status said the death until then).
     await expect.poll(() => panelPid(page), { timeout: 60_000 }).not.toBe(pid);
     await waitForState(page, 'connected');
@@ -80,5 +95,13 @@ test.describe('Post-mortem', () => {
     await expect(badge).not.toContainText('confirmed by');
     // The timeline stays: the last reading before the death is still shown.
     await expect(page.locator('#jp-oomguard-panel .jp-oomguard-rss')).not.toHaveText('—');
+    await expect(cellPrompt).toHaveText('[ ]:');
+    // JupyterLab's own "Kernel Restarting" dialog may still be up: close it first.
+    const restarting = page.getByRole('dialog', { name: /^Kernel Restarting/ });
+    if (await restarting.isVisible()) {
+      await restarting.getByRole('button', { name: /^Ok$/i }).click();
+    }
+    await died.click();
+    await expect(page.locator('.jp-Notebook .jp-Cell').first()).toHaveClass(/jp-mod-active/);
   });
 });

@@ -3,7 +3,7 @@
  * it does not run until the user says "Run anyway".
  */
 import { expect, test } from '@jupyterlab/galata';
-import { openMemoryPanel, waitForReading } from './helpers/panel';
+import { cellBadge, cellBanner, openMemoryPanel, waitForReading } from './helpers/panel';
 
 const BIG_CELL = ['import numpy as np', 'n = 15_000', 'grid = np.ones((n, n))  # 1.7 GiB'].join('\n');
 
@@ -34,7 +34,7 @@ test.describe('Pre-run warnings', () => {
       await page.notebook.runCell(0);
       await page.notebook.runCell(1);
 
-      const banner = cellAt(page, 1).locator('.jp-oomguard-warning');
+      const banner = cellBanner(cellAt(page, 1));
       await expect(banner).toHaveAttribute('data-mode', mode);
       await expect(banner).toContainText(/Line 3: 1\.[67] GiB predicted on cpu, 0 B free\./);
       const defined = async () => {
@@ -44,18 +44,21 @@ test.describe('Pre-run warnings', () => {
         return (await page.notebook.getCellTextOutput(last))?.[0];
       };
       if (mode === 'warn') {
-        await expect(banner.locator('.jp-oomguard-run-anyway')).toHaveCount(0);
+        await expect(banner.getByRole('button', { name: 'Run anyway' })).toHaveCount(0);
         expect(await defined()).toBe('True');
         return;
       }
       await expect(cellAt(page, 1).locator('.jp-OutputArea')).toContainText('Nothing ran; your variables are unchanged.');
       expect(await defined()).toBe('False');
 
-      await banner.locator('.jp-oomguard-run-anyway').click();
-      await expect(cellAt(page, 1).locator('.jp-oomguard-badge')).toContainText(/RAM \+1\.[5-7] GiB/, {
+      // From the keyboard: Tab to "Run anyway", Enter.
+      const runAnyway = banner.getByRole('button', { name: 'Run anyway' });
+      await runAnyway.focus();
+      await page.keyboard.press('Enter');
+      await expect(cellBadge(cellAt(page, 1))).toContainText(/RAM \+1\.[5-7] GiB/, {
         timeout: 60_000
       });
-      await expect(cellAt(page, 1).locator('.jp-oomguard-warning')).toHaveCount(0);
+      await expect(cellBanner(cellAt(page, 1))).toHaveCount(0);
       expect(await defined()).toBe('True');
     });
   }

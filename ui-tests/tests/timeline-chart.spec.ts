@@ -4,7 +4,7 @@
  * makes that cell the notebook's active cell and scrolls it into view.
  */
 import { expect, test } from '@jupyterlab/galata';
-import { openMemoryPanel, waitForReading } from './helpers/panel';
+import { openMemoryPanel, panelSection, waitForReading } from './helpers/panel';
 
 const MiB = 2 ** 20;
 
@@ -50,7 +50,7 @@ async function chartRssMax(page: any): Promise<number> {
     const panel = app.shell.widgets('right');
     for (const widget of panel) {
       if (widget.id === 'jp-oomguard-panel') {
-        const timeline = widget.memory?.model.timeline;
+        const timeline = widget.memory?.model.readings.timeline;
         return timeline?.extremes('rss')?.max ?? 0;
       }
     }
@@ -76,14 +76,25 @@ test.describe('Timeline chart', () => {
       await page.notebook.runCell(index);
     }
 
-    const chart = panel.locator('.jp-oomguard-chart');
+    const chart = panelSection(page, 'Timeline').locator('.jp-oomguard-chart');
     await expect(chart.locator('canvas')).toBeVisible();
     await expect(chart).toHaveAttribute('data-oomguard-spans', '3', { timeout: 15_000 });
-    const buttons = chart.locator('.jp-oomguard-chart-span-button');
+    // The keyboard's way to the spans: a list of buttons, one per cell run.
+    const buttons = chart.getByRole('list', { name: 'Cell executions' }).getByRole('button');
     await expect(buttons).toHaveText(['[1]', '[2]', '[3]']);
     await expect(buttons.nth(0)).toHaveAttribute('data-oomguard-cell-id', 'alloc');
     // The 300 MiB block shows on the chart's RAM line.
     expect(await chartRssMax(page)).toBeGreaterThan(300 * MiB);
+    // With the pointer elsewhere, the legend shows the latest reading, not "--".
+    const legend = (label: string) =>
+      chart
+        .locator('.u-legend .u-series')
+        .filter({ has: page.locator('.u-label', { hasText: label }) })
+        .locator('.u-value');
+    await page.mouse.move(0, 0);
+    await expect(legend('Time')).toHaveText(/\d/);
+    await expect(legend('Kernel RAM')).toHaveText(/^[\d.]+ [KMG]iB$/);
+    await expect(legend('RAM limit')).toHaveText(/^[\d.]+ [KMG]iB$/);
 
     // Go to the end of the notebook: the first cell is out of sight.
     const cells = page.locator('.jp-Notebook .jp-Cell');

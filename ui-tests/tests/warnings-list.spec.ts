@@ -3,7 +3,7 @@
  * entry a link to its cell.
  */
 import { expect, test } from '@jupyterlab/galata';
-import { openMemoryPanel, waitForReading } from './helpers/panel';
+import { openMemoryPanel, panelSection, waitForReading } from './helpers/panel';
 
 const RISKY = 'x = np.zeros((200000, 200000))  # 298 GiB of float64';
 
@@ -26,11 +26,15 @@ test('lists a blocked cell and scrolls back to it', async ({ page }) => {
   }
   await page.notebook.selectCells((await page.notebook.getCellCount()) - 1);
 
-  const entry = page.locator('#jp-oomguard-panel .jp-oomguard-warning-entry[data-kind="prediction"]');
+  // The entry names the cell as the notebook shows it: its place, its first line.
+  const entry = panelSection(page, 'Warnings').getByRole('button', {
+    name: new RegExp(`^Blocked before it ran: cell ${risky + 1} of \\d+ \\("x = np\\.zeros`)
+  });
   await expect(entry).toHaveCount(1);
-  await expect(entry).toContainText('blocked before it ran');
   await expect(entry).toContainText(/Line 1: 29\d GiB predicted on cpu/);
-  await entry.locator('.jp-oomguard-warning-link').click();
+  // From the keyboard: focus the entry, press Enter.
+  await entry.focus();
+  await page.keyboard.press('Enter');
 
   const cell = page.locator('.jp-Notebook .jp-Cell').nth(risky);
   await expect(cell).toHaveClass(/jp-mod-active/);

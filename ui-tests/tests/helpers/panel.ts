@@ -3,6 +3,7 @@
  */
 import type { IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { expect } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
 
 export const MiB = 2 ** 20;
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -24,11 +25,40 @@ export function parseShownBytes(text: string | null): { value: number; rounding:
   };
 }
 
-export async function openMemoryPanel(page: IJupyterLabPageFixture) {
+/**
+ * The Memory panel as assistive technology finds it: a region named "Memory
+ * (oomguard)". Its parts are found by role too (sections are regions named by their
+ * headings); data attributes (`data-oomguard-*`) are read from `#jp-oomguard-panel`.
+ */
+export function memoryPanel(page: IJupyterLabPageFixture): Locator {
+  return page.getByRole('region', { name: 'Memory (oomguard)', exact: true });
+}
+
+/** A section of the panel: "Kernel RAM", "Warnings", "GPU memory", "Timeline", "Cells", "Variables". */
+export function panelSection(page: IJupyterLabPageFixture, name: string): Locator {
+  return memoryPanel(page).getByRole('region', { name, exact: true });
+}
+
+/** What the panel says about its link to the kernel (connecting, missing, dead...). */
+export function panelStatus(page: IJupyterLabPageFixture): Locator {
+  return memoryPanel(page).getByRole('status', { name: 'Memory monitoring status' });
+}
+
+/** Under a notebook cell: its memory badge, status text. */
+export function cellBadge(cell: Locator): Locator {
+  return cell.getByRole('status', { name: 'Memory of this cell (oomguard)' });
+}
+
+/** At the top of a notebook cell: the pre-run warning banner, an alert. */
+export function cellBanner(cell: Locator): Locator {
+  return cell.getByRole('alert', { name: 'Memory warning (oomguard)' });
+}
+
+export async function openMemoryPanel(page: IJupyterLabPageFixture): Promise<Locator> {
   await page.evaluate(() =>
     (window as any).jupyterapp.commands.execute('oomguard:open-panel')
   );
-  const panel = page.locator('#jp-oomguard-panel');
+  const panel = memoryPanel(page);
   await expect(panel).toBeVisible();
   return panel;
 }
