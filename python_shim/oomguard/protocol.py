@@ -17,35 +17,44 @@ import threading
 import time
 from typing import Any, Optional
 
-from .schemas import BAD, limit, protocol_reader
+from .schemas import BAD, protocol_at, protocol_reader
 
-PROTOCOL_VERSION = limit("version", "const")
+PROTOCOL_VERSION = protocol_at("version", "const")
 TARGET_NAME = "oomguard"
-_INTERVAL = limit("settingsRequest", "properties", "interval")
+_INTERVAL = protocol_at("settingsRequest", "properties", "interval")
 MIN_INTERVAL, MAX_INTERVAL = float(_INTERVAL["minimum"]), float(_INTERVAL["maximum"])
 
 # A sample's fields (the optional `cluster` is added only while a cluster is watched).
-SAMPLE_FIELDS = tuple(name for name in limit("sample", "properties") if name != "cluster")
+SAMPLE_FIELDS = tuple(name for name in protocol_at("sample", "properties") if name != "cluster")
 # A sample's optional `cluster`: the newest figures of a Dask cluster (clusters/).
-CLUSTER_SAMPLE_FIELDS = tuple(limit("clusterFigures", "properties"))
-MAX_PREDICT_SOURCE = limit("predictRequest", "properties", "source", "maxLength")
-MAX_CELL_ID = limit("predictRequest", "properties", "cell_id", "maxLength")
-MAX_TEXT = limit("text", "maxLength")  # characters of any one text: a note, a message, a name
-MAX_NOTES = limit("notes", "maxItems")  # notes in a sample, a cell record or a variable
-MAX_GPUS = limit("sample", "properties", "gpus", "maxItems")  # GPUs in a sample
-MAX_CELL_GPUS = limit("cellRecord", "properties", "gpu", "maxItems")
-MAX_HINTS = limit("hintsMessage", "properties", "hints", "maxItems")
-MAX_VARIABLES = limit("variablesMessage", "properties", "variables", "maxItems")
-MAX_DIMS = limit("variableInfo", "properties", "shape", "maxItems")
-MAX_SHARED = limit("variableInfo", "properties", "shared_with", "maxItems")
-MAX_SIZES = limit("sizesMessage", "properties", "sizes", "maxProperties")
-MAX_NAME = limit("sizesMessage", "properties", "sizes", "propertyNames", "maxLength")
-MAX_FINDINGS = limit("findings", "maxItems")  # Findings in a `warning`, `prediction`, record
-MAX_SPOOL_SAMPLES = limit("spoolMessage", "properties", "samples", "maxItems")
-MAX_SPOOL_CELLS = limit("spoolMessage", "properties", "cells", "maxItems")
-# Each incoming message type and its definition.
-INCOMING = {limit(ref["$ref"].rsplit("/", 1)[1], "properties", "type", "const"):
-            ref["$ref"].rsplit("/", 1)[1] for ref in limit("clientMessage", "oneOf")}
+CLUSTER_SAMPLE_FIELDS = tuple(protocol_at("clusterFigures", "properties"))
+MAX_PREDICT_SOURCE = protocol_at("predictRequest", "properties", "source", "maxLength")
+MAX_CELL_ID = protocol_at("predictRequest", "properties", "cell_id", "maxLength")
+# Characters of any one text (a note, a message, a name); notes in a sample, a record or a
+# variable; GPUs in a sample and in a record; Findings in a warning, prediction or record.
+MAX_TEXT = protocol_at("text", "maxLength")
+MAX_NOTES = protocol_at("notes", "maxItems")
+MAX_GPUS = protocol_at("sample", "properties", "gpus", "maxItems")
+MAX_CELL_GPUS = protocol_at("cellRecord", "properties", "gpu", "maxItems")
+MAX_FINDINGS = protocol_at("findings", "maxItems")
+MAX_HINTS = protocol_at("hintsMessage", "properties", "hints", "maxItems")
+MAX_VARIABLES = protocol_at("variablesMessage", "properties", "variables", "maxItems")
+MAX_DIMS = protocol_at("variableInfo", "properties", "shape", "maxItems")
+MAX_SHARED = protocol_at("variableInfo", "properties", "shared_with", "maxItems")
+MAX_SIZES = protocol_at("sizesMessage", "properties", "sizes", "maxProperties")
+MAX_NAME = protocol_at("sizesMessage", "properties", "sizes", "propertyNames", "maxLength")
+MAX_SPOOL_SAMPLES = protocol_at("spoolMessage", "properties", "samples", "maxItems")
+MAX_SPOOL_CELLS = protocol_at("spoolMessage", "properties", "cells", "maxItems")
+MAX_WORKERS = protocol_at("clusterCellRecord", "properties", "per_worker", "maxProperties")
+MAX_WORKER_EVENTS = protocol_at("clusterCellRecord", "properties", "restarted", "maxItems")
+
+def _requests() -> dict:
+    """Each incoming message type, and its definition's name."""
+    names = [ref["$ref"].rsplit("/", 1)[1] for ref in protocol_at("clientMessage", "oneOf")]
+    return {protocol_at(name, "properties", "type", "const"): name for name in names}
+
+
+INCOMING = _requests()
 INCOMING_TYPES = tuple(INCOMING)
 
 log = logging.getLogger("oomguard")

@@ -4,7 +4,7 @@ this package (``oomguard/schema/``; in a source checkout a link to the repositor
 
 - ``protocol.json``: every message of the comm protocol (docs/protocol.md). The kernel
   reads what the front end sends with `SchemaReader`, and its message builders take
-  their caps (`limit`) from it; the tests validate every message the kernel builds
+  their caps (`protocol_at`) from it; the tests validate every message the kernel builds
   against it.
 - ``exports.json``: the columns and events of a timeline export (exporters.py).
 
@@ -38,10 +38,10 @@ def export_spec() -> dict:
     return load("exports")
 
 
-def limit(definition: str, *path: str) -> Any:
-    """A keyword of the protocol's definition `definition`, down `path`:
-    ``limit("notes", "maxItems")``, ``limit("sizesMessage", "properties", "sizes",
-    "maxProperties")``."""
+def protocol_at(definition: str, *path: str) -> Any:
+    """What the protocol's definition `definition` holds down `path`: a limit
+    (``protocol_at("notes", "maxItems")``), a message's fields
+    (``protocol_at("sample", "properties")``)..."""
     node: Any = protocol()["$defs"][definition]
     for part in path:
         node = node[part]

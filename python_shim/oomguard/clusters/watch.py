@@ -17,9 +17,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ..protocol import MAX_NOTES
+from ..protocol import MAX_NOTES, MAX_WORKER_EVENTS, MAX_WORKERS
 from ..sampler import Sampler
-from ..schemas import limit
 from ..sizes.safe import clip
 from .base import ClusterSample, NotMeasured, WorkerEvent
 from .engines import ENGINES
@@ -28,9 +27,8 @@ THREAD_NAME = "oomguard-clusters"
 TIMEOUT = 2.0            # seconds any one call into a cluster may take
 MIN_CADENCE = 0.5        # small Dask clusters heartbeat every 0.5 s: faster only repeats
 SECONDS_PER_WORKER = 0.01  # a 1,000-worker cluster is asked every 10 s at most
-# per_worker keeps the highest peaks; restarted + lost entries in one record, together.
-MAX_LISTED_WORKERS = limit("clusterCellRecord", "properties", "per_worker", "maxProperties")
-MAX_EVENTS = limit("clusterCellRecord", "properties", "restarted", "maxItems")
+MAX_LISTED_WORKERS = MAX_WORKERS  # per_worker keeps the highest peaks
+MAX_EVENTS = MAX_WORKER_EVENTS     # restarted and lost entries in one record, together
 SLOW_ANSWER = 1.0          # a call in flight this long at a cell's end: not measured
 
 

@@ -14,7 +14,7 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..protocol import MAX_DIMS, MAX_TEXT, MAX_VARIABLES
-from ..schemas import limit
+from ..schemas import protocol_at
 from .safe import clip, is_sub
 from .tally import ScanState, Tally
 from .walk import BIG_LEAF, CONTAINER, LEAF, SKIP, Walker
@@ -32,7 +32,7 @@ HEAVY_ANSWER_COST = 2.5e-6   # seconds to build one VariableInfo dict for an arr
 LIGHT_ANSWER_COST = 1e-6     # model, container... and for a number or string
 ORDER = 1 << 40  # rank * ORDER + position: one int sort key, no tuple per variable
 
-VARIABLE_FIELDS = tuple(limit("variableInfo", "properties"))  # a VariableInfo, in order
+VARIABLE_FIELDS = tuple(protocol_at("variableInfo", "properties"))  # a VariableInfo, in order
 
 
 def scan_namespace(namespace: dict, *, time_budget: float = DEFAULT_TIME_BUDGET,
