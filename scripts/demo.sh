@@ -8,4 +8,6 @@ bash scripts/setup.sh
 . .venv/bin/activate
 extra=()
 [ "$(id -u)" = 0 ] && extra+=(--allow-root)  # containers often run as root
-exec jupyter lab "${extra[@]}" "$@" examples/demo.ipynb
+# default_url (not a file argument) so that the URL the server prints, for a machine
+# without a browser, opens the demo notebook and not an empty JupyterLab.
+exec jupyter lab "${extra[@]}" --LabApp.default_url=/lab/tree/examples/demo.ipynb "$@"

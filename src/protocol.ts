@@ -114,6 +114,13 @@ export function parseKernelMessage(data: unknown): ParseResult {
   return { ok: true, message: message as KernelMessage, problems };
 }
 
+/** The guard's mode that decided a warning: older shims send only what happened (`mode`). */
+export function warningSetting(
+  warning: wire.IWarningMessage
+): NonNullable<wire.IWarningMessage['setting']> {
+  return warning.setting ?? warning.mode;
+}
+
 /** A front end -> kernel message's body: any client message without its version. */
 type ClientBody = wire.ClientMessage extends infer M
   ? M extends { v: number }

@@ -61,7 +61,9 @@ module.exports = {
   forbidOnly: CI,
   retries: CI ? 1 : 0,
   reporter: [
-    [CI ? 'github' : 'list'],
+    // GitHub's annotations only where GitHub reads them; CI=true elsewhere (our CI, a
+    // local run) gets the readable list.
+    [process.env.GITHUB_ACTIONS ? 'github' : 'list'],
     ['html', { open: 'never', outputFolder: 'playwright-report' }]
   ],
   outputDir: 'test-results',

@@ -48,10 +48,13 @@ def enable(**settings) -> None:
     clusters: True (default) records, per cell, the memory of a Dask cluster whose
         `distributed.Client` is in your namespace (sampled through its scheduler on a
         thread of oomguard's, never slowing the cell); False: never look.
-    mode: "warn" (default: say so before a cell predicted to exceed free memory, then
-        run it), "block" (stop such a cell before it runs) or "off" (docs/guard.md).
-    watchdog: interrupt a running cell when memory reaches this fraction of the limit
-        (default 0.95); None or False: no watchdog.
+    mode: the pre-run check (docs/guard.md). "auto" (default): stop a cell before it
+        runs when an exact size (known shapes and dtypes) cannot fit in what the session
+        can have, and say so, then run it, where a size that may not fit is an estimate;
+        "warn": say so and run it; "block": stop every cell predicted not to fit; "off".
+    watchdog: interrupt a running cell before memory reaches the limit: at this fraction
+        of it (default 0.95) or earlier, when the cell's own steps say the next one would
+        cross the limit first; None or False: no watchdog.
     hard_cap: True caps the data segment (RLIMIT_DATA) just under the limit, so one huge
         allocation fails with an exception instead of an OOM kill (default False)."""
     try:

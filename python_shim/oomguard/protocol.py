@@ -121,15 +121,20 @@ def cell_record(record: dict) -> dict:
 
 def hello(*, shim_version: str, pid: int, interval: float, python: str, peak_method: str,
           oom_kills: Optional[int] = None, oom_kills_file: Optional[str] = None,
-          oom_group: Optional[bool] = None, oom_group_file: Optional[str] = None) -> dict:
+          oom_group: Optional[bool] = None, oom_group_file: Optional[str] = None,
+          cgroup_peak: Optional[int] = None, cgroup_peak_file: Optional[str] = None) -> dict:
     """`oom_kills`: the OOM killer's count for this kernel's cgroup (None: no counter),
     read from `oom_kills_file`; a front end compares it across a restart. `oom_group`:
     True where one OOM kill ends the whole container (cgroup v2 memory.oom.group = 1,
-    read from `oom_group_file`), False where not, None where it cannot be known."""
+    read from `oom_group_file`), False where not, None where it cannot be known.
+    `cgroup_peak`: the memory cgroup's high-water mark (v1 memory.max_usage_in_bytes, v2
+    memory.peak, read from `cgroup_peak_file`): after a death, what the dead kernel's
+    group reached, even where no sample caught it."""
     return _envelope("hello", shim_version=shim_version, pid=pid, interval=interval,
                      python=python, peak_method=peak_method, oom_kills=oom_kills,
                      oom_kills_file=oom_kills_file, oom_group=oom_group,
-                     oom_group_file=oom_group_file)
+                     oom_group_file=oom_group_file, cgroup_peak=cgroup_peak,
+                     cgroup_peak_file=cgroup_peak_file)
 
 
 def sample(reading: dict) -> dict:
@@ -209,12 +214,16 @@ def prediction(request_id: int, cell_id: Optional[str], findings: list, free: di
                      took=float(took), note=note if note is None else clip(note))
 
 
-def warning(risky: list, execution_count: Optional[int], cell_id: Optional[str], mode: str,
-            free: dict, limit: Optional[int]) -> dict:
-    """Before a cell runs: what the pre-run check predicts will not fit (docs/guard.md)."""
-    return _envelope("warning", findings=capped_findings(risky),
+def warning(findings: list, execution_count: Optional[int], cell_id: Optional[str],
+            mode: str, free: dict, limit: Optional[int], *, setting: Optional[str] = None,
+            single_call: bool = False, page_cache: Optional[int] = None) -> dict:
+    """Before a cell runs: what the pre-run check predicts may not fit (docs/guard.md).
+    `mode` is what happened to the cell ("warn": it runs; "block": it was stopped),
+    `setting` the guard's mode that decided ("auto", "warn" or "block")."""
+    return _envelope("warning", findings=capped_findings(findings),
                      execution_count=execution_count, cell_id=cell_id, mode=mode,
-                     free=dict(free), limit=limit)
+                     free=dict(free), limit=limit, setting=setting or mode,
+                     single_call=bool(single_call), page_cache=page_cache)
 
 
 def spool(pid: int, since: Optional[float], samples: list, cells: list, truncated: bool,

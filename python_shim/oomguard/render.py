@@ -330,7 +330,9 @@ def _table(rows: List[tuple], right: tuple) -> str:
 USAGE = """%oomguard            current readings
 %oomguard cells [N]  the last N cells (default 20)
 %oomguard vars [N]   the N largest variables (default 20)
-%oomguard leaks      leak hints: what kept growing, autograd graphs kept alive"""
+%oomguard leaks      leak hints: what kept growing, autograd graphs kept alive
+%oomguard release    drop the last error's traceback (kept for %debug) and what it keeps
+                     alive: an interrupted function's locals, a DataLoader's workers"""
 
 
 def hints_text(hints: List[dict]) -> str:
@@ -359,6 +361,8 @@ def make_magic(runtime):
                 print(variables_table(found, truncated, count))
             elif words[0] in ("leaks", "hints"):
                 print(hints_text(runtime.leaks.hints))
+            elif words == ["release"]:
+                print(runtime.guard.release())
             else:
                 print(USAGE)
         except Exception:

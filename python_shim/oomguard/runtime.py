@@ -144,11 +144,13 @@ class Runtime:
     def hello(self) -> dict:
         oom_kills, oom_kills_file = self.readings.limits.cgroup.oom_kills()
         oom_group, oom_group_file = self.readings.limits.cgroup.oom_group()
+        high_water, high_water_file = self.readings.limits.cgroup.high_water()
         return protocol.hello(shim_version=self.shim_version, pid=os.getpid(),
                               interval=self.interval, python=platform.python_version(),
                               peak_method=self.peak_method, oom_kills=oom_kills,
                               oom_kills_file=oom_kills_file, oom_group=oom_group,
-                              oom_group_file=oom_group_file)
+                              oom_group_file=oom_group_file, cgroup_peak=high_water,
+                              cgroup_peak_file=high_water_file)
 
     def cells(self) -> List[CellRecord]:
         return self.recorder.records()

@@ -33,6 +33,7 @@ def test_v1_flat(tmp_path):
                           **v1_dir("", 2 * GiB, usage=GiB, inactive=100 * MiB)})
     reading, notes = read(tmp_path)
     assert (reading.source, reading.limit, reading.usage) == ("cgroup v1", 2 * GiB, GiB - 100 * MiB)
+    assert reading.page_cache == 100 * MiB  # left out of the working set: free once reclaimed
     assert notes == []
 
 
@@ -79,6 +80,7 @@ def test_v2_flat(tmp_path):
         **v2_dir("", memory_max=4 * GiB, current=GiB, inactive=200 * MiB)})
     reading, notes = read(tmp_path)
     assert (reading.source, reading.limit, reading.usage) == ("cgroup v2", 4 * GiB, GiB - 200 * MiB)
+    assert reading.page_cache == 200 * MiB
     assert notes == []
 
 
@@ -261,3 +263,20 @@ def test_a_kernel_in_an_oom_group_says_so_in_hello_and_in_the_text_mode(tmp_path
         assert "one OOM kill ends this whole container" in text
     finally:
         session.shutdown()
+
+
+def test_the_high_water_mark_is_read_for_a_post_mortem(tmp_path):
+    v1 = tmp_path / "v1"
+    write_tree(v1, {**proc_files("4:memory:/\n", V1_MOUNT.format(root="/")),
+                    **v1_dir("", 2 * GiB, usage=GiB),
+                    "sys/fs/cgroup/memory/memory.max_usage_in_bytes": str(2 * GiB)})
+    assert CgroupProbe(str(v1)).high_water() == (
+        2 * GiB, str(v1 / "sys/fs/cgroup/memory/memory.max_usage_in_bytes"))
+    v2 = tmp_path / "v2"
+    write_tree(v2, {**proc_files("0::/\n", V2_MOUNT.format(root="/", point="/sys/fs/cgroup")),
+                    **v2_dir("", memory_max=4 * GiB, current=GiB),
+                    "sys/fs/cgroup/memory.peak": str(3 * GiB)})
+    assert CgroupProbe(str(v2)).high_water() == (3 * GiB, str(v2 / "sys/fs/cgroup/memory.peak"))
+    # Before Linux 5.19 v2 has no memory.peak: not measured.
+    os.remove(v2 / "sys/fs/cgroup/memory.peak")
+    assert CgroupProbe(str(v2)).high_water() == (None, None)

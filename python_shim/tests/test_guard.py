@@ -1,5 +1,7 @@
 """The guard in a real ipykernel: warn / block / off with an injected predictor,
 `%%oomguard allow` and oomguard.allow_next(), the watchdog and the hard cap."""
+import re
+
 import pytest
 from kernel_session import KernelSession
 from oomguard.guard.watchdog import MIN_FURTHER_GROWTH
@@ -44,6 +46,11 @@ def kernel(tmp_path_factory):
 def text_of(messages, name=None):
     return "".join(m["content"]["text"] for m in messages
                    if m["msg_type"] == "stream" and (name is None or m["content"]["name"] == name))
+
+
+def _shown_bytes(text: str) -> float:
+    size, unit = text.split()
+    return float(size) * (1 << (30 if unit == "GiB" else 20))
 
 
 def last_record(kernel):
@@ -183,8 +190,13 @@ def test_the_watchdog_interrupts_a_growing_loop_and_the_kernel_survives(kernel):
         assert "oomguard: stopped at" in said and "variables are still there" in said
         assert kernel.evaluate("sentinel") == "still here"
         grown = kernel.evaluate("len(grown) * (8 << 20)")
-        assert grown > 0.9 * limit - rss - (64 << 20)  # it ran up to the 90% trigger
         record = last_record(kernel)
+        note = next(note for note in record["notes"] if note.startswith("stopped at"))
+        acted_at = _shown_bytes(re.search(r"the watchdog acts at ([\d.]+ [MG]iB)", note)[1])
+        # At the 90% trigger, or before it where the cell's steps said the next would
+        # reach the limit first (guard/growth.py); it ran up to there.
+        assert acted_at <= 0.9 * limit + (1 << 20)
+        assert grown > acted_at - rss - (64 << 20), note
         assert record["ram_peak"] < limit  # the cell's exact peak never reached the limit
         assert record["status"] == "interrupted" and record["stopped_by"] == "watchdog"
         assert any(note.startswith("stopped at") and "limit" in note for note in record["notes"])
@@ -338,3 +350,22 @@ def test_end_to_end_with_the_real_predictor(kernel):
     finally:
         kernel.execute("oomguard._runtime.guard.predictor = _fake_predict\n"
                        "oomguard.enable(mode='warn')")
+
+
+def test_oomguard_release_drops_the_last_errors_traceback_and_what_it_keeps(kernel):
+    # A function's local variables live on in the traceback kept for %debug: `del` cannot
+    # reach them; `%oomguard release`, asked for, drops it and says so.
+    kernel.execute("def _work():\n"
+                   "    held = bytearray(300 << 20)\n"
+                   "    raise ValueError('interrupted')\n")
+    reply, _ = kernel.run("_work()")
+    assert reply["status"] == "error"
+    before = kernel.evaluate(RSS)
+    reply, messages = kernel.run("%oomguard release")
+    assert reply["status"] == "ok"
+    said = text_of(messages, "stdout")
+    assert "dropped the last error's traceback" in said and "%debug" in said
+    assert kernel.evaluate(RSS) < before - (250 << 20), said
+    assert kernel.evaluate("hasattr(__import__('sys'), 'last_traceback')") is False
+    reply, messages = kernel.run("%oomguard release")
+    assert "no error traceback was kept" in text_of(messages, "stdout")

@@ -1,4 +1,5 @@
-"""The guard's parts without a kernel: the allow line, the watchdog thread, the hard cap."""
+"""The guard's parts without a kernel: the allow line, the watchdog thread and its margin,
+the hard cap."""
 import resource
 import sys
 import time
@@ -7,7 +8,10 @@ import pytest
 
 from oomguard.guard.hardcap import HardCap, read_vm_data
 from oomguard.guard.precheck import allows, strip_allow_line
-from oomguard.guard.watchdog import Arming, StatmReader, Watchdog
+from oomguard.guard.growth import Growth, Steps
+from oomguard.guard.text import watchdog_note
+from oomguard.guard.watchdog import (MIN_FURTHER_GROWTH, Arming, StatmReader, Watchdog,
+                                     further_growth_trigger)
 
 MiB = 1 << 20
 
@@ -114,3 +118,148 @@ def test_the_watchdog_reads_what_the_binding_limit_counts():
     for source in ("physical", "MEM_LIMIT", "setting", "unknown"):
         reader, what = guard._reader({"limit_source": source})
         assert reader is guard._rss and "kernel" in what
+
+
+# -- the margin that follows the cell's own growth (guard/growth.py) ---------------------
+def _fed(*points, scale=1.0):
+    steps = Steps()
+    for data, resident in points:
+        steps.feed(data * MiB, resident * MiB, scale=scale)
+    return steps
+
+
+def test_a_chunk_loop_steps_by_its_chunks():
+    # Each chunk maps 200 MiB at once (data jumps), then is written page by page.
+    points = [(100, 100)]
+    for chunk in range(1, 5):
+        base = 100 + 200 * (chunk - 1)
+        points += [(base + 200, base + 50), (base + 200, base + 150), (base + 200, base + 200)]
+    assert _fed(*points).repeated == 200 * MiB
+    # The kernel's rises between readings are scaled to the fast poll; chunks still count.
+    assert _fed(*points, scale=0.2).repeated == 200 * MiB
+
+
+def test_growth_into_reused_memory_steps_by_what_it_adds_between_readings():
+    # A worker's heap has room from before: `data` never rises, the resident set does.
+    points = [(500, 100)] + [(500, 100 + 48 * i) for i in range(1, 10)]
+    assert _fed(*points).repeated == 48 * MiB
+
+
+def test_temporaries_freed_each_time_are_no_step_once_the_high_water_mark_holds():
+    # A training loop: 300 MiB of activations allocated and freed each step, read every
+    # 25 ms by the kernel's watchdog (its rises between readings scaled to 5 ms).
+    points = [(100, 100)]
+    for _ in range(5):
+        points += [(400, 250), (400, 400), (100, 100)]
+    steps = _fed(*points, scale=0.2)
+    assert steps.between_allocations.first == 300 * MiB  # the first time only
+    assert steps.repeated <= 30 * MiB  # the warm-up's two readings, scaled
+
+
+def test_one_big_load_is_not_a_step_until_it_happens_twice():
+    points = [(100, 100), (1100, 600), (1100, 1100)] + \
+        [(1100 + 8 * i, 1100 + 8 * i) for i in range(1, 20)]
+    steps = _fed(*points, scale=0.2)
+    assert steps.repeated < 110 * MiB
+    # A chunk loop after it still steps by its chunks.
+    base = 1100 + 8 * 19
+    for chunk in range(1, 4):
+        steps.feed((base + 200 * chunk) * MiB, (base + 200 * chunk - 100) * MiB, scale=0.2)
+        steps.feed((base + 200 * chunk) * MiB, (base + 200 * chunk) * MiB, scale=0.2)
+    assert steps.repeated == 200 * MiB
+
+
+def test_address_space_reserved_but_not_touched_is_no_step():
+    assert _fed((100, 100), (164, 100), (228, 101), (292, 101)).repeated <= 1 * MiB
+
+
+class FixedGrowth:
+    """A stand-in for Growth with a margin already learnt."""
+
+    def __init__(self, margin):
+        self._margin, self.observed = margin, 0
+
+    def observe(self):
+        self.observed += 1
+
+    def margin(self):
+        return self._margin
+
+    def kernel_step(self):
+        return int(self._margin / 2.5)
+
+    def step(self):
+        return self.kernel_step()
+
+    def child_steps(self):
+        return []
+
+    def children(self):
+        return 0
+
+    def close(self):
+        pass
+
+
+def test_the_trigger_comes_before_the_fraction_where_the_steps_say_so():
+    arming = Arming(trigger=950, limit=1000, reader=lambda: 0, what="t",
+                    growth=FixedGrowth(200))
+    assert arming.trigger_now() == 800
+    assert Arming(950, 1000, lambda: 0, "t", FixedGrowth(10)).trigger_now() == 950  # never later
+    assert Arming(950, 1000, lambda: 0, "t", FixedGrowth(900), floor=300).trigger_now() == 300
+
+
+def test_further_growth_after_a_firing_follows_the_steps_too():
+    limit = 2048 * MiB
+    assert further_growth_trigger(1900 * MiB, limit) == 1974 * MiB  # half-way
+    assert further_growth_trigger(1500 * MiB, limit, margin=400 * MiB) == 1648 * MiB
+    # Never less than MIN_FURTHER_GROWTH on: a cell that saves a checkpoint can hold.
+    assert further_growth_trigger(1900 * MiB, limit, margin=500 * MiB) == \
+        1900 * MiB + MIN_FURTHER_GROWTH
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_watchdog_fires_at_the_learnt_margin_and_says_why():
+    fired = []
+    value = {"now": 0}
+    growth = FixedGrowth(200)
+    dog = Watchdog(fired.append, poll=0.005)
+    dog.start()
+    try:
+        dog.arm(Arming(trigger=950, limit=1000, reader=lambda: value["now"], what="t",
+                       growth=growth))
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            value["now"] = 850  # under the 95% trigger, over limit - margin
+            while time.monotonic() - started < 5:
+                time.sleep(0.001)
+        firing = dog.disarm()
+        assert growth.observed > 0 and firing.trigger == 800 and firing.step == 80
+        note = watchdog_note(firing)
+        assert "the watchdog acts at 800 B, before the next step could reach the limit: " \
+               "the cell by up to 80 B at a time" in note
+    finally:
+        dog.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_growth_learns_this_process_and_closes():
+    growth = Growth(children=True)
+    chunks = []
+    for _ in range(3):
+        growth.observe()
+        chunks.append(bytearray(64 * MiB))  # mapped at once, written at once
+        growth.observe()
+    assert growth.kernel_step() >= 48 * MiB
+    assert growth.margin() >= 2.5 * 48 * MiB
+    growth.close()
+    growth.observe()  # closed: nothing is read, nothing raises
+
+
+def test_small_blocks_other_threads_map_meanwhile_do_not_cut_a_chunk_in_two():
+    points = [(100, 100)]
+    for chunk in range(1, 5):
+        base = 100 + 200 * (chunk - 1) + 6 * (chunk - 1)
+        # 200 MiB mapped, then 6 MiB more by another thread while the pages are written.
+        points += [(base + 200, base + 60), (base + 206, base + 130), (base + 206, base + 200)]
+    assert _fed(*points).repeated >= 190 * MiB

@@ -72,3 +72,12 @@ def test_limit_probe_reads_mem_limit_from_the_environment(tmp_path):
     result = LimitProbe(str(tmp_path), {}).read()
     assert (result["limit"], result["limit_source"]) == (8 * GiB, "cgroup v1")
     assert result["host_total"] == 16 * GiB and result["host_available"] == 10 * GiB
+
+
+def test_page_cache_is_said_only_where_the_cgroups_working_set_is_what_counts():
+    reading = CgroupReading(1, 2 * GiB, 300 * MiB, "/sys/fs/cgroup/memory", page_cache=GiB)
+    result, _notes = pick(reading)
+    assert (result["free"], result["page_cache"]) == (2 * GiB - 300 * MiB, GiB)
+    # The machine's figure (MemAvailable) already counts reclaimable cache as free.
+    result, _notes = pick(CgroupReading(1, None, 300 * MiB, "/", page_cache=GiB))
+    assert (result["limit_source"], result["page_cache"]) == ("physical", None)

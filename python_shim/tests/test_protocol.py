@@ -8,12 +8,23 @@ def test_builders_carry_version_and_all_fields():
     hello = protocol.hello(shim_version="1", pid=2, interval=0.5, python="3.11", peak_method="hwm")
     assert hello == {"v": 1, "type": "hello", "shim_version": "1", "pid": 2, "interval": 0.5,
                      "python": "3.11", "peak_method": "hwm", "oom_kills": None,
-                     "oom_kills_file": None, "oom_group": None, "oom_group_file": None}
+                     "oom_kills_file": None, "oom_group": None, "oom_group_file": None,
+                     "cgroup_peak": None, "cgroup_peak_file": None}
     sample = protocol.sample({"t": 1.0, "rss": 5, "notes": ["x"], "unrelated": 1})
     assert sample["v"] == 1 and sample["type"] == "sample"
     assert set(sample) == {"v", "type", *protocol.SAMPLE_FIELDS}
     assert sample["limit"] is None and sample["limit_source"] == "unknown"
     assert protocol.error("boom") == {"v": 1, "type": "error", "message": "boom"}
+
+
+def test_a_warning_says_the_guard_setting_that_decided_it():
+    # Without a setting (a caller of the older signature) it is what happened to the cell.
+    older = protocol.warning([], 3, "c", "block", {"cpu": 1}, 10)
+    assert (older["setting"], older["single_call"], older["page_cache"]) == ("block", False, None)
+    auto = protocol.warning([], 3, "c", "warn", {}, None, setting="auto", single_call=1,
+                            page_cache=5)
+    assert (auto["mode"], auto["setting"], auto["single_call"], auto["page_cache"]) == \
+        ("warn", "auto", True, 5)
 
 
 def test_valid_incoming_messages_are_normalised():

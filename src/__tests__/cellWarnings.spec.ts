@@ -18,6 +18,76 @@ describe('warning messages', () => {
     const findings = parseKernelMessage(warning({ findings: [{ line: 'x' }] }));
     expect(findings.ok && findings.message).toEqual(warning({ findings: [] }));
   });
+
+  it('keeps what it understands of the fields the auto mode added', () => {
+    const auto = warning({ setting: 'auto', single_call: true, page_cache: 2 ** 30 });
+    expect(parseKernelMessage(auto)).toEqual({ ok: true, message: auto, problems: [] });
+    // A bad added field is left out, never the message.
+    const bad = parseKernelMessage(warning({ setting: 'later', single_call: 'yes' }));
+    expect(bad.ok && bad.message).toEqual(warning());
+    const exact = warning().findings[0];
+    const parsed = parseKernelMessage(warning({ findings: [{ ...exact, exact: 'maybe' }] }));
+    expect(parsed.ok && parsed.message).toEqual(warning());
+  });
+});
+
+const GiB = 2 ** 30;
+
+function banner(...messages: Record<string, unknown>[]) {
+  const panel = fakePanel();
+  const model = new MemoryModel();
+  new CellWarnings(panel as any, model, trans, () => Promise.resolve());
+  messages.forEach(message => model.handleMessage(message));
+  return panel.content.widgets[0].node.querySelector('.jp-oomguard-warning') as HTMLElement;
+}
+
+describe('CellWarnings in the default mode (auto)', () => {
+  const exact = { ...warning().findings[0], exact: true };
+  const estimate = { ...warning().findings[0], line: 4, exact: false };
+
+  it('says an exact size cannot fit, and offers to run it anyway', () => {
+    const shown = banner(warning({ setting: 'auto', findings: [estimate, exact] }));
+    expect(shown.dataset.setting).toBe('auto');
+    expect(shown.textContent).toContain(
+      'oomguard stopped this cell before it ran: its exact size cannot fit in what the session can have'
+    );
+    expect(shown.textContent).toContain('Line 3: 40.2 GiB predicted on cpu (exact size), 12.0 GiB free.');
+    expect(shown.textContent).toContain('Line 4: 40.2 GiB predicted on cpu (an estimate), 12.0 GiB free.');
+    expect(shown.querySelector('.jp-oomguard-run-anyway')).not.toBeNull();
+  });
+
+  it('runs an estimate and says why it was not stopped', () => {
+    const shown = banner(warning({ setting: 'auto', mode: 'warn', findings: [estimate] }));
+    expect(shown.textContent).toContain(
+      'It runs: oomguard stops a cell only when its exact size cannot fit.'
+    );
+    expect(shown.querySelector('.jp-oomguard-run-anyway')).toBeNull();
+  });
+
+  it('says when a finding fits only once page cache is reclaimed', () => {
+    const fits = { ...exact, peak_bytes: GiB, risky: false };
+    const shown = banner(
+      warning({ setting: 'auto', mode: 'warn', findings: [fits], page_cache: 1.5 * GiB })
+    );
+    expect(shown.textContent).toContain(
+      "Line 3: 1.0 GiB predicted on cpu; it fits in the 12.0 GiB free only once the kernel reclaims page cache (1.5 GiB of it counts in the limit's use)"
+    );
+  });
+
+  it('gives the line that turns the cap on where only the cap can stop one call', () => {
+    const ran = banner(warning({ setting: 'auto', mode: 'warn', findings: [estimate], single_call: true }));
+    expect(ran.querySelector('.jp-oomguard-warning-cap')?.textContent).toContain(
+      'Nothing but the hard cap (or not running the cell) can stop it'
+    );
+    expect(ran.querySelector('.jp-oomguard-warning-cap-line')?.textContent).toBe(
+      'oomguard.enable(hard_cap=True)'
+    );
+    const blocked = banner(warning({ setting: 'auto', findings: [exact], single_call: true }));
+    expect(blocked.querySelector('.jp-oomguard-warning-cap')?.textContent).toContain(
+      'If you run it anyway, nothing but the hard cap can stop it'
+    );
+    expect(banner(warning({ setting: 'auto' })).querySelector('.jp-oomguard-warning-cap')).toBeNull();
+  });
 });
 
 describe('CellWarnings', () => {

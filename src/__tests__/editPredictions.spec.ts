@@ -297,7 +297,7 @@ describe('ShimConnection.predict', () => {
   }
 
   async function settle() {
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 50; i++) {
       await Promise.resolve();
     }
   }

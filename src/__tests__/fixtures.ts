@@ -88,6 +88,44 @@ export function cellRecord(overrides: Record<string, unknown> = {}) {
   };
 }
 
+const MiB = 2 ** 20;
+
+/**
+ * A cell's `cluster` as the shim sends it for a Dask cluster of two 1 GiB workers that
+ * grew by 384 MiB (docs/protocol.md, CellRecord `cluster`).
+ */
+export function clusterRecord(overrides: Record<string, unknown> = {}) {
+  return {
+    engine: 'dask',
+    scheduler: 'tcp://127.0.0.1:40111',
+    workers: 2,
+    before: 210 * MiB,
+    after: 594 * MiB,
+    peak: 600 * MiB,
+    limit: 2 * 2 ** 30,
+    per_worker: { 'tcp://127.0.0.1:40201': 300 * MiB, 'tcp://127.0.0.1:40202': 300 * MiB },
+    restarted: [],
+    lost: [],
+    notes: ['sampled every 0.5 s through the scheduler; the last sample was 0.3 s old'],
+    ...overrides
+  };
+}
+
+/** A worker its nanny restarted for memory while the cell ran. */
+export function restartedWorker(overrides: Record<string, unknown> = {}) {
+  return {
+    worker: 'tcp://127.0.0.1:40201',
+    reason:
+      'its nanny restarted it for exceeding the memory limit (distributed.worker.memory.terminate)',
+    t: 1_700_000_001,
+    rss: 980 * MiB,
+    limit: 2 ** 30,
+    task: 'hog-4f1c',
+    pid: 4321,
+    ...overrides
+  };
+}
+
 export function variable(overrides: Record<string, unknown> = {}) {
   return {
     name: 'adj',

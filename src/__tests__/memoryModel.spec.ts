@@ -82,6 +82,16 @@ describe('MemoryModel', () => {
     expect(model.readings.shimError).toBe('cgroup unreadable');
   });
 
+  it("forgets a dead kernel's error when the new kernel says hello", () => {
+    const model = new MemoryModel();
+    model.handleMessage(hello({ pid: 1 }));
+    model.handleMessage({ v: 1, type: 'error', message: 'cgroup unreadable' });
+    model.handleMessage(hello({ pid: 1 }));
+    expect(model.readings.shimError).toBe('cgroup unreadable');
+    model.handleMessage(hello({ pid: 2 }));
+    expect(model.readings.shimError).toBeNull();
+  });
+
   it('recovers from "waiting" when a sample arrives', () => {
     const model = new MemoryModel();
     model.setStatus('waiting', 'no answer');

@@ -2,6 +2,7 @@ import { Widget } from '@lumino/widgets';
 import { MemoryModel } from '../model/memoryModel';
 import { CellSection } from '../views/cellSection';
 import { ChartSection } from '../views/chartSection';
+import { ClusterSection } from '../views/clusterSection';
 import { GpuSection } from '../views/gpuSection';
 import { MemoryPanel } from '../views/memoryPanel';
 import { RamSection } from '../views/ramSection';
@@ -259,6 +260,7 @@ describe('MemoryPanel renders a section only when what it shows changed', () => 
   const sections = {
     ram: RamSection,
     gpus: GpuSection,
+    cluster: ClusterSection,
     timeline: ChartSection,
     cells: CellSection,
     variables: VariablesSection,
@@ -293,10 +295,10 @@ describe('MemoryPanel renders a section only when what it shows changed', () => 
     return { model, panel };
   }
 
-  it('a sample: RAM, GPUs and the timeline, not the variables table, cells or warnings', () => {
+  it('a sample: RAM, GPUs, the cluster and the timeline, not the variables table, cells or warnings', () => {
     const { model, panel } = scannedPanel();
     model.handleMessage(sample({ rss: 400 * 2 ** 20, gpus: [gpu()] }));
-    expect(counts()).toEqual({ ram: 1, gpus: 1, timeline: 1, cells: 0, variables: 0, warnings: 0 });
+    expect(counts()).toEqual({ ram: 1, gpus: 1, cluster: 1, timeline: 1, cells: 0, variables: 0, warnings: 0 });
     panel.dispose();
   });
 
@@ -311,24 +313,24 @@ describe('MemoryPanel renders a section only when what it shows changed', () => 
     expect(panel.node.querySelector('.jp-oomguard-footer-text')!.textContent).toContain(
       'updated 5 s ago'
     );
-    expect(counts()).toEqual({ ram: 0, gpus: 0, timeline: 0, cells: 0, variables: 0, warnings: 0 });
+    expect(counts()).toEqual({ ram: 0, gpus: 0, cluster: 0, timeline: 0, cells: 0, variables: 0, warnings: 0 });
     panel.dispose();
   });
 
   it('a scan, a record, a warning: each the sections that show it', () => {
     const { model, panel } = scannedPanel();
     model.handleMessage({ v: 1, type: 'variables', variables: [variable()], truncated: false, took: 0 });
-    expect(counts()).toEqual({ ram: 0, gpus: 0, timeline: 0, cells: 0, variables: 1, warnings: 0 });
+    expect(counts()).toEqual({ ram: 0, gpus: 0, cluster: 0, timeline: 0, cells: 0, variables: 1, warnings: 0 });
     reset();
     model.handleMessage({ v: 1, type: 'cell', record: cellRecord({ cell_id: 'c1', start: 2 }) });
     // The record's span on the timeline, its row in the cells; not a watchdog stop.
-    expect(counts()).toEqual({ ram: 0, gpus: 0, timeline: 1, cells: 1, variables: 0, warnings: 0 });
+    expect(counts()).toEqual({ ram: 0, gpus: 0, cluster: 0, timeline: 1, cells: 1, variables: 0, warnings: 0 });
     reset();
     model.handleMessage(warning());
-    expect(counts()).toEqual({ ram: 0, gpus: 0, timeline: 0, cells: 0, variables: 0, warnings: 1 });
+    expect(counts()).toEqual({ ram: 0, gpus: 0, cluster: 0, timeline: 0, cells: 0, variables: 0, warnings: 1 });
     reset();
     model.handleMessage({ v: 1, type: 'hints', hints: [] });
-    expect(counts()).toEqual({ ram: 0, gpus: 0, timeline: 0, cells: 0, variables: 1, warnings: 1 });
+    expect(counts()).toEqual({ ram: 0, gpus: 0, cluster: 0, timeline: 0, cells: 0, variables: 1, warnings: 1 });
     panel.dispose();
   });
 
@@ -338,9 +340,9 @@ describe('MemoryPanel renders a section only when what it shows changed', () => 
     for (let t = 0; t < 10; t++) {
       model.handleMessage(sample({ t: 1_700_000_100 + t, rss: (300 + t) * 2 ** 20 }));
     }
-    expect(counts()).toEqual({ ram: 0, gpus: 0, timeline: 0, cells: 0, variables: 0, warnings: 0 });
+    expect(counts()).toEqual({ ram: 0, gpus: 0, cluster: 0, timeline: 0, cells: 0, variables: 0, warnings: 0 });
     panel.show();
-    expect(counts()).toEqual({ ram: 1, gpus: 1, timeline: 1, cells: 0, variables: 0, warnings: 0 });
+    expect(counts()).toEqual({ ram: 1, gpus: 1, cluster: 1, timeline: 1, cells: 0, variables: 0, warnings: 0 });
     expect(panel.node.querySelector('.jp-oomguard-rss')!.textContent).toBe('309 MiB');
     panel.dispose();
   });
@@ -440,7 +442,15 @@ describe('MemoryPanel for assistive technology', () => {
       const heading = document.getElementById(section.getAttribute('aria-labelledby')!);
       return heading?.textContent;
     });
-    expect(names).toEqual(['Kernel RAM', 'Warnings', 'GPU memory', 'Timeline', 'Cells', 'Variables']);
+    expect(names).toEqual([
+      'Kernel RAM',
+      'Warnings',
+      'GPU memory',
+      'Cluster memory',
+      'Timeline',
+      'Cells',
+      'Variables'
+    ]);
     const exports = panel.node.querySelector('.jp-oomguard-exports')!;
     expect(exports.getAttribute('role')).toBe('group');
     expect([...exports.querySelectorAll('button')].map(b => b.getAttribute('aria-label'))).toEqual([

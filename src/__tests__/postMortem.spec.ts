@@ -90,6 +90,50 @@ describe('post-mortem: the OOM-kill count across a restart', () => {
   });
 });
 
+describe("post-mortem: the memory cgroup's high-water mark", () => {
+  const PEAK = '/sys/fs/cgroup/memory/kernel/memory.max_usage_in_bytes';
+
+  it('is the figure told after a confirmed OOM kill, with where it was read', () => {
+    // The last sample, a second before, saw 40 MiB; the group reached its 2 GiB limit.
+    const model = new MemoryModel();
+    model.handleMessage(hello({ pid: 100, oom_kills: 3, oom_kills_file: EVENTS }));
+    model.handleMessage(sample({ t: T0, rss: 38 * MiB, used: Math.round(40.3 * MiB), limit: 2 * GiB, oom_kills: 3 }));
+    model.handleMessage({ v: 1, type: 'cell_start', execution_count: 5, cell_id: 'c5', start: T0 });
+    model.recordKernelDeath();
+    expect(model.postMortems.all[0].outOfMemoryLikely).toBe(false);
+    model.handleMessage(
+      hello({ pid: 200, oom_kills: 4, oom_kills_file: EVENTS, cgroup_peak: 2 * GiB, cgroup_peak_file: PEAK })
+    );
+    const postMortem = model.postMortems.all[0];
+    expect(postMortem.cgroupPeak).toEqual({ bytes: 2 * GiB, file: PEAK });
+    expect(postMortem.outOfMemoryLikely).toBe(true);
+    expect(deathMessage(postMortem, trans)).toBe(
+      "The kernel died while cell [5] ran, after the session reached 2.0 GiB of its 2.0 GiB limit (the memory cgroup's high-water mark, memory.max_usage_in_bytes, page cache included). The last reading before: 40.3 MiB (this kernel: 38.0 MiB)."
+    );
+  });
+
+  it('is not told where the count did not rise: the mark may be an older cell\'s', () => {
+    const model = deadKernel(3);
+    model.handleMessage(
+      hello({ pid: 200, oom_kills: 3, oom_kills_file: EVENTS, cgroup_peak: 2 * GiB, cgroup_peak_file: PEAK })
+    );
+    expect(model.postMortems.all[0].cgroupPeak).toBeNull();
+    expect(deathMessage(model.postMortems.all[0], trans)).not.toContain('high-water');
+  });
+
+  it('is dropped when the spool shows the kill came before the death', () => {
+    const model = deadKernel(3);
+    model.handleMessage(
+      hello({ pid: 200, oom_kills: 4, oom_kills_file: EVENTS, cgroup_peak: 2 * GiB, cgroup_peak_file: PEAK })
+    );
+    model.takeSpoolRequest();
+    const { v, type, ...body } = sample({ t: T0 + 3, rss: 100 * MiB });
+    model.handleMessage(spool({ samples: [{ ...body, oom_kills: 4 }] }));
+    expect(model.postMortems.all[0].oomKill.state).toBe('not-confirmed');
+    expect(model.postMortems.all[0].cgroupPeak).toBeNull();
+  });
+});
+
 describe('post-mortem: back-filling from the dead kernel\'s spool', () => {
   let warn: jest.SpyInstance;
   beforeEach(() => {

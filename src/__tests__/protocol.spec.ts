@@ -1,8 +1,10 @@
 import {
   clientMessage,
   ISampleMessage,
+  IWarningMessage,
   parseKernelMessage,
-  PROTOCOL_VERSION
+  PROTOCOL_VERSION,
+  warningSetting
 } from '../protocol';
 import { cellRecord, gpu, hello, sample, variable, warning } from './fixtures';
 
@@ -165,6 +167,27 @@ describe('messages added to v1', () => {
   });
 });
 
+describe("a warning's setting", () => {
+  const read = (overrides: Record<string, unknown>) => {
+    const result = parseKernelMessage(warning(overrides));
+    expect(result.ok).toBe(true);
+    return (result.ok ? result.message : null) as IWarningMessage;
+  };
+
+  it('is the guard mode that decided, where the kernel says it', () => {
+    expect(warningSetting(read({ mode: 'block', setting: 'auto' }))).toBe('auto');
+  });
+
+  it('is what happened to the cell where an older shim says nothing, or says it badly', () => {
+    expect(warningSetting(read({ mode: 'block' }))).toBe('block');
+    const bad = read({ mode: 'warn', setting: 'shout', single_call: 'yes', page_cache: -1 });
+    expect(warningSetting(bad)).toBe('warn');
+    expect(bad.single_call).toBeUndefined();
+    expect(bad.page_cache).toBeNull();
+    expect(bad.findings).toHaveLength(warning().findings.length);
+  });
+});
+
 describe('clientMessage', () => {
   it('stamps the protocol version', () => {
     expect(clientMessage({ type: 'settings', interval: 0.5 })).toEqual({
@@ -245,6 +268,34 @@ describe('a cluster the kernel drives (read field by field)', () => {
       expect(c.per_worker).toEqual({ b: 7 })],
     ['a restarted entry without its worker', { ...cluster, restarted: [{ reason: 'x' }] },
       (c: any) => expect(c.restarted).toEqual([])],
+    [
+      'a Ray kill whose node figures partly do not read',
+      {
+        ...cluster,
+        lost: [
+          {
+            worker: 'ray worker 5a1f (pid 8) on node 10.0.0.7',
+            reason: "Ray's memory monitor killed it",
+            t: null,
+            rss: null,
+            limit: null,
+            task: 'grow',
+            node: 7,
+            node_used: 'lots',
+            node_total: 16,
+            node_threshold: -1
+          }
+        ]
+      },
+      (c: any) =>
+        expect(c.lost[0]).toMatchObject({
+          task: 'grow',
+          node: null,
+          node_used: null,
+          node_total: 16,
+          node_threshold: null
+        })
+    ],
     [
       'too many workers',
       {

@@ -43,7 +43,17 @@ describe('schema/protocol.json', () => {
       'variablesMessage',
       { v: 1, type: 'variables', variables: [variable()], truncated: false, took: 0.01 }
     ],
-    ['warning', 'warningMessage', warning()]
+    ['warning', 'warningMessage', warning()],
+    [
+      'hello with the memory cgroup\'s high-water mark',
+      'helloMessage',
+      hello({ cgroup_peak: 2 ** 31, cgroup_peak_file: '/sys/fs/cgroup/memory.peak' })
+    ],
+    [
+      'warning with the guard setting, one call and page cache',
+      'warningMessage',
+      warning({ setting: 'auto', single_call: true, page_cache: 2 ** 30 })
+    ]
   ])('the %s fixture is valid as sent, and read without a repair', (_, definition, message) => {
     expect(errors(definition, message)).toEqual([]);
     expect(parseKernelMessage(message)).toEqual({ ok: true, message, problems: [] });

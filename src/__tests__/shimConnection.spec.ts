@@ -7,7 +7,7 @@ import { Signal } from '@lumino/signaling';
 import { ATTACH_SOURCE } from '../kernel/attachSource';
 import { LOAD_CODE, ShimConnection } from '../kernel/shimConnection';
 import { MemoryModel } from '../model/memoryModel';
-import { hello, sample, trans } from './fixtures';
+import { cellRecord, hello, sample, trans } from './fixtures';
 
 class FakeComm {
   opened: unknown[] = [];
@@ -31,14 +31,27 @@ class FakeComm {
 }
 
 type Reply = { status: string; ename?: string; evalue?: string };
+/**
+ * How the kernel answers an execute: in full (the shell reply and the iopub idle that
+ * settles `done`), with the reply only (the idle lost, as around a restart), or not at
+ * all (the request sent into a socket being replaced).
+ */
+type Answer = 'full' | 'reply only' | 'lost';
 
 class FakeKernel {
   statusChanged = new Signal<FakeKernel, string>(this);
   connectionStatusChanged = new Signal<FakeKernel, string>(this);
+  status = 'idle';
+  connectionStatus = 'connected';
   comms: FakeComm[] = [];
   executed: any[] = [];
   language = 'python';
   reply: Reply = { status: 'ok' };
+  /** How the next executes are answered, in order; then in full. */
+  answers: Answer[] = [];
+  /** How our own kernel_info requests are answered: true in full, false never. */
+  infoRequests: boolean[] = [];
+  askedForInfo = 0;
   infoAnswer: Promise<any>;
   private _answerInfo: (value: any) => void = () => undefined;
 
@@ -54,9 +67,44 @@ class FakeKernel {
   get info() {
     return this.infoAnswer;
   }
+  requestKernelInfo() {
+    this.askedForInfo++;
+    if (this.connectionStatus !== 'connected') {
+      return Promise.reject(new Error('Could not send message: status is not connected'));
+    }
+    const answered = this.infoRequests.shift() ?? true;
+    return answered
+      ? Promise.resolve({ content: { status: 'ok', language_info: { name: this.language } } })
+      : new Promise(() => undefined);
+  }
+  /** As JupyterLab emits them (with the connection status each implies). */
+  emitStatus(...statuses: string[]) {
+    for (const status of statuses) {
+      this.status = status;
+      this.statusChanged.emit(status);
+    }
+  }
+  emitConnection(...statuses: string[]) {
+    for (const status of statuses) {
+      this.connectionStatus = status;
+      if (status !== 'connected') {
+        this.status = 'unknown';
+      }
+      this.connectionStatusChanged.emit(status);
+    }
+  }
   requestExecute(content: any) {
     this.executed.push(content);
-    return { done: Promise.resolve({ content: this.reply }) };
+    const answer = this.answers.shift() ?? 'full';
+    const reply = { content: this.reply };
+    const future: any = {
+      onReply: undefined,
+      done: answer === 'full' ? Promise.resolve(reply) : new Promise(() => undefined)
+    };
+    if (answer === 'reply only') {
+      void Promise.resolve().then(() => future.onReply?.(reply));
+    }
+    return future;
   }
   createComm(target: string) {
     expect(target).toBe('oomguard');
@@ -78,8 +126,17 @@ class FakeSessionContext {
   }
 }
 
+/** Let time pass a second at a time, promise chains settling between the timers. */
+async function pass(ms: number) {
+  for (let left = ms; left > 0; left -= 1000) {
+    jest.advanceTimersByTime(Math.min(1000, left));
+    await settle();
+  }
+}
+
+/** Let every promise chain that can settle now settle (no timer runs). */
 async function settle() {
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 50; i++) {
     await Promise.resolve();
   }
 }
@@ -216,27 +273,32 @@ describe('ShimConnection', () => {
     expect(model.readings.status.message).toContain('OSError: disk full');
   });
 
-  it('tells the user when the kernel does not answer, and recovers', async () => {
+  it('tells the user when the kernel does not answer, asks again, and recovers', async () => {
     const kernel = new FakeKernel(false);
+    kernel.infoRequests = Array(10).fill(false);
     const { model } = connect(kernel);
     await settle();
     expect(model.readings.status.state).toBe('connecting');
-    jest.advanceTimersByTime(20000);
+    await pass(20000);
     expect(model.readings.status.state).toBe('waiting');
     expect(model.readings.status.message).toContain('has not answered');
+    expect(kernel.askedForInfo).toBeGreaterThanOrEqual(2); // never one wait for good
     kernel.answerInfo();
     await settle();
     kernel.comms[0].receive(hello());
     expect(model.readings.status.state).toBe('connected');
   });
 
-  it('says so when the shim sends no hello', async () => {
+  it('says so when the shim sends no hello, and keeps trying', async () => {
     const kernel = new FakeKernel();
     const { model } = connect(kernel);
     await settle();
-    jest.advanceTimersByTime(15000);
+    await pass(15000);
     expect(model.readings.status.state).toBe('waiting');
     expect(model.readings.status.message).toContain('no reading');
+    expect(kernel.comms.length).toBeGreaterThan(1);
+    kernel.comms[kernel.comms.length - 1].receive(hello());
+    expect(model.readings.status.state).toBe('connected');
   });
 
   it('reports a comm the kernel closes', async () => {
@@ -410,5 +472,171 @@ describe('ShimConnection', () => {
     kernel.comms[0].receive({ v: 1, type: 'cell_start', execution_count: 2, cell_id: 'x', start: 1 });
     kernel.statusChanged.emit('restarting');
     expect(model.postMortems.all).toHaveLength(0);
+  });
+
+  /**
+   * After a kernel death or restart the panel comes back by itself, whatever is lost
+   * on the way. The orders are those @jupyterlab/services emits (kernel/default.js):
+   * - the server's automatic restart (the kernel died): iopub status 'restarting',
+   *   emitted as 'restarting' then, a microtask later, 'autorestarting'; the socket is
+   *   opened anew: 'connecting' (status 'unknown'), 'connected'; then 'busy'/'idle' from
+   *   JupyterLab's kernel_info request, when iopub already flows to the new kernel;
+   * - a restart the user asked for: 'restarting'; the same reconnection.
+   */
+  describe('comes back after a death or restart', () => {
+    async function attached() {
+      const kernel = new FakeKernel();
+      const { model } = connect(kernel);
+      await settle();
+      kernel.comms[0].receive(hello({ pid: 100, oom_kills: 0, oom_kills_file: '/cg/memory.oom_control' }));
+      kernel.comms[0].receive({ v: 1, type: 'cell_start', execution_count: 2, cell_id: 'c2', start: 1 });
+      kernel.comms[0].receive(sample({ t: 1_700_000_001 }));
+      return { kernel, model };
+    }
+
+    async function autorestart(kernel: FakeKernel, iopubFlows = true) {
+      kernel.emitStatus('restarting', 'autorestarting');
+      kernel.emitConnection('connecting', 'connected');
+      await settle();
+      if (iopubFlows) {
+        kernel.emitStatus('busy', 'idle');
+        await settle();
+      }
+    }
+
+    function helloAgain(kernel: FakeKernel, model: MemoryModel) {
+      const comm = kernel.comms[kernel.comms.length - 1];
+      comm.receive(hello({ pid: 200, oom_kills: 1, oom_kills_file: '/cg/memory.oom_control' }));
+      expect(model.readings.status.state).toBe('connected');
+      expect(model.readings.hello?.pid).toBe(200);
+      // The post-mortem is finished: the kill confirmed, the spool asked for.
+      expect(model.postMortems.all[0].oomKill.state).toBe('confirmed');
+      expect(comm.sent.some((m: any) => m.type === 'spool' && m.pid === 100)).toBe(true);
+    }
+
+    it('when the load reply comes but its idle status is lost (the 2 in 15)', async () => {
+      const { kernel, model } = await attached();
+      kernel.answers = ['reply only'];
+      await autorestart(kernel, false);
+      expect(kernel.executed).toHaveLength(2);
+      expect(kernel.comms).toHaveLength(2); // opened on the shell reply alone
+      helloAgain(kernel, model);
+    });
+
+    it('when the load request is lost while the new kernel is idle', async () => {
+      const { kernel, model } = await attached();
+      kernel.answers = ['lost'];
+      await autorestart(kernel);
+      expect(kernel.comms).toHaveLength(1);
+      await pass(3000);
+      expect(kernel.executed).toHaveLength(3); // asked again
+      expect(kernel.comms).toHaveLength(2);
+      helloAgain(kernel, model);
+    });
+
+    it('waits for a busy kernel rather than asking again', async () => {
+      const { kernel, model } = await attached();
+      kernel.answers = ['lost'];
+      await autorestart(kernel);
+      kernel.emitStatus('busy'); // the user ran a cell at once
+      await pass(30000);
+      expect(kernel.executed).toHaveLength(2);
+      expect(model.readings.status.state).toBe('waiting');
+      kernel.emitStatus('idle'); // the cell ended, and still no reply: it was lost
+      for (let waited = 0; kernel.executed.length < 3 && waited < 30; waited++) {
+        await pass(1000);
+      }
+      expect(kernel.executed).toHaveLength(3);
+      helloAgain(kernel, model);
+    });
+
+    it("when JupyterLab's own kernel_info never settled: it asks itself", async () => {
+      const kernel = new FakeKernel(false); // kernel.info never settles
+      kernel.infoRequests = [false, true];
+      const { model } = connect(kernel);
+      await settle();
+      await pass(3000);
+      expect(kernel.askedForInfo).toBe(1);
+      expect(kernel.executed).toHaveLength(0);
+      await pass(5000);
+      expect(kernel.askedForInfo).toBe(2);
+      expect(kernel.executed).toHaveLength(1);
+      kernel.comms[0].receive(hello());
+      expect(model.readings.status.state).toBe('connected');
+    });
+
+    it('when the hello is lost', async () => {
+      const { kernel, model } = await attached();
+      await autorestart(kernel);
+      expect(kernel.comms).toHaveLength(2);
+      await pass(3000); // no hello on comm 2: opened again
+      expect(kernel.comms).toHaveLength(3);
+      expect(kernel.comms[1].closed).toBe(true);
+      helloAgain(kernel, model);
+    });
+
+    it('when the hello is lost behind a cell the user ran at once', async () => {
+      const { kernel, model } = await attached();
+      await autorestart(kernel);
+      kernel.emitStatus('busy');
+      await pass(20000);
+      expect(kernel.comms).toHaveLength(2); // a busy kernel answers the open after its cell
+      kernel.emitStatus('idle');
+      await pass(3000);
+      expect(kernel.comms).toHaveLength(3);
+      helloAgain(kernel, model);
+    });
+
+    it('when neither connected nor idle reaches us after the restart', async () => {
+      const { kernel, model } = await attached();
+      kernel.emitStatus('restarting', 'autorestarting');
+      kernel.status = 'idle'; // the new kernel runs; nothing said so
+      await settle();
+      expect(kernel.executed).toHaveLength(1);
+      await pass(10000);
+      expect(kernel.executed).toHaveLength(2);
+      helloAgain(kernel, model);
+    });
+
+    it('when a restart the user asked for loses its first answers', async () => {
+      const { kernel, model } = await attached();
+      kernel.answers = ['lost', 'reply only'];
+      kernel.emitStatus('restarting');
+      kernel.emitConnection('connecting', 'connected');
+      await settle();
+      await pass(3000);
+      expect(kernel.executed).toHaveLength(3);
+      const comm = kernel.comms[kernel.comms.length - 1];
+      comm.receive(hello({ pid: 200 }));
+      expect(model.readings.status.state).toBe('connected');
+      expect(model.postMortems.all).toHaveLength(0); // not a death
+    });
+
+    it('when the comm falls silent while the kernel is idle', async () => {
+      const { kernel, model } = await attached();
+      kernel.comms[0].receive({ v: 1, type: 'cell', record: cellRecord({ cell_id: 'c2' }) });
+      await pass(8000);
+      expect(kernel.comms).toHaveLength(1); // samples are a second apart: 8 s is not yet
+      await pass(2000);
+      expect(kernel.comms).toHaveLength(2);
+      kernel.comms[1].receive(hello({ pid: 100 }));
+      expect(model.readings.status.state).toBe('connected');
+    });
+
+    it('twenty deaths in a row, each with a different loss', async () => {
+      const { kernel, model } = await attached();
+      const losses: Answer[][] = [[], ['reply only'], ['lost'], ['lost', 'reply only']];
+      for (let death = 0; death < 20; death++) {
+        const comm = kernel.comms[kernel.comms.length - 1];
+        comm.receive({ v: 1, type: 'cell_start', execution_count: death, cell_id: `d${death}`, start: 1 });
+        kernel.answers = [...losses[death % losses.length]];
+        await autorestart(kernel, death % 2 === 0);
+        await pass(10000);
+        const last = kernel.comms[kernel.comms.length - 1];
+        last.receive(hello({ pid: 1000 + death, oom_kills: death + 1, oom_kills_file: '/cg/memory.oom_control' }));
+        expect(model.readings.status.state).toBe('connected');
+        expect(model.postMortems.all[death].oomKill.state).toBe('confirmed');
+      }
+    });
   });
 });

@@ -88,6 +88,27 @@ describe('TimelineChart', () => {
     expect(mockUPlot).toHaveBeenCalledTimes(1);
   });
 
+  it('names the cluster’s line in its accessible name once samples carry one', async () => {
+    const chart = new TimelineChart(trans, () => undefined);
+    document.body.appendChild(chart.node);
+    const plot = () => chart.node.querySelector('.jp-oomguard-chart-plot')!;
+    const timeline = series();
+    chart.update(timeline, null);
+    await settle();
+    expect(plot().getAttribute('role')).toBe('img');
+    expect(plot().getAttribute('aria-label')).toBe(
+      'Kernel RAM and VRAM over time, with cell executions shaded'
+    );
+    timeline.add({ t: T0 + 10, values: { rss: 1e8, cluster: 6e8, clusterLimit: 2e9 } });
+    chart.update(timeline, null);
+    await settle();
+    expect(mockUPlot).toHaveBeenCalledTimes(2); // new series: a new plot
+    expect(plot().getAttribute('aria-label')).toBe(
+      "Kernel RAM, VRAM and the cluster's memory over time, with cell executions shaded"
+    );
+    chart.dispose();
+  });
+
   it('builds no plot when disposed before uPlot loads', async () => {
     const chart = new TimelineChart(trans, () => undefined);
     document.body.appendChild(chart.node);

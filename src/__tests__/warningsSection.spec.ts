@@ -49,6 +49,20 @@ describe('warningEntries', () => {
         'Build edge_index directly; keep the adjacency sparse.'
     );
   });
+
+  it('says what the default mode (auto) decided, and on what size', () => {
+    const model = new MemoryModel();
+    const exact = { ...warning().findings[0], exact: true };
+    model.handleMessage(warning({ setting: 'auto', cell_id: 'b', findings: [exact] }));
+    model.handleMessage(
+      warning({ setting: 'auto', mode: 'warn', cell_id: 'c', findings: [{ ...exact, exact: false }] })
+    );
+    const [warned, blocked] = warningEntries(model, trans);
+    expect(blocked.title).toBe('Blocked before it ran, its exact size cannot fit: cell [5]');
+    expect(blocked.detail).toMatch(/^Line 3: 40.2 GiB predicted on cpu \(exact size\), 12.0 GiB free\. /);
+    expect(warned.title).toBe('Predicted not to fit, and ran: cell [5]');
+    expect(warned.detail).toMatch(/\(an estimate\)/);
+  });
 });
 
 describe('WarningsSection', () => {

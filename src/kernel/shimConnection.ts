@@ -11,6 +11,7 @@ import {
   predictMessage
 } from '../protocol';
 import { ATTACH_SOURCE } from './attachSource';
+import { replyOf, retryDelay, TIMED_OUT, within } from './patience';
 
 /**
  * Loads the *installed* shim and enables it: python_shim/oomguard/attach.py finds it
@@ -28,6 +29,15 @@ const ALLOW_NEXT_CODE = "__import__('sys').modules['oomguard'].allow_next()";
 const ANSWER_TIMEOUT_MS = 20000;
 /** After loading, the shim says hello at once; this long without one is a problem. */
 const HELLO_TIMEOUT_MS = 15000;
+/**
+ * Attached, the shim sends a sample every interval, also while cells run. Silent this
+ * long (and at least this many intervals) while the kernel is idle: the link is gone
+ * (a restart nobody told us about); attach again.
+ */
+const SILENT_MS = 10000;
+const SILENT_INTERVALS = 5;
+/** A restart whose new socket never said `connected` or `idle` to us: attach anyway. */
+const RESTART_FALLBACK_MS = 10000;
 /** A spool answer is read on a thread of its own in the kernel; this long is a lot. */
 const SPOOL_TIMEOUT_MS = 30000;
 
@@ -51,6 +61,7 @@ export class ShimConnection implements IDisposable {
     this._nameCell = options.nameCell;
     this._sessionContext.kernelChanged.connect(this._onKernelChanged, this);
     this._watchKernel(this._sessionContext.session?.kernel ?? null);
+    this._aliveTimer = window.setInterval(() => this._checkAlive(), SILENT_MS / 2);
   }
 
   get isDisposed(): boolean {
@@ -168,7 +179,13 @@ export class ShimConnection implements IDisposable {
     );
   }
 
-  private async _attach(): Promise<void> {
+  /**
+   * Load the shim and open the comm. Every wait is bounded: an answer that does not
+   * come is asked for again (kernel_info) or the whole attach is tried again while the
+   * kernel is not busy (the load, the hello), so a message lost around a restart never
+   * leaves the panel waiting for good. A later attach makes every earlier one stale.
+   */
+  private async _attach(attempt = 0, since = Date.now()): Promise<void> {
     const generation = ++this._generation;
     const stale = () => this._isDisposed || generation !== this._generation;
     const kernel = this._kernel;
@@ -177,10 +194,15 @@ export class ShimConnection implements IDisposable {
       this._model.setStatus('no-kernel', this._trans.__('This notebook has no kernel.'));
       return;
     }
-    this._model.setStatus('connecting', this._trans.__('Loading oomguard in the kernel…'));
+    this._asking = true;
+    if (attempt === 0) {
+      this._model.setStatus('connecting', this._trans.__('Loading oomguard in the kernel…'));
+      this._attachSince = since;
+      window.setTimeout(() => this._sayStillWaiting(since), ANSWER_TIMEOUT_MS);
+    }
     try {
-      const info = await this._waitForAnswer(kernel.info, stale);
-      if (stale()) {
+      const info = await this._kernelInfo(kernel, stale);
+      if (stale() || !info) {
         return;
       }
       const language = info.language_info?.name ?? '';
@@ -195,22 +217,16 @@ export class ShimConnection implements IDisposable {
         );
         return;
       }
-      const future = kernel.requestExecute({
-        code: LOAD_CODE,
-        silent: true,
-        store_history: false,
-        allow_stdin: false,
-        stop_on_error: false
-      });
-      const reply = await this._waitForAnswer(future.done, stale);
-      if (stale()) {
+      const reply = await this._load(kernel, stale, since, attempt);
+      this._asking = false;
+      if (stale() || !reply) {
         return;
       }
       if (reply.content.status !== 'ok') {
         this._reportLoadFailure(reply.content);
         return;
       }
-      this._openComm(kernel, stale);
+      this._openComm(kernel, stale, attempt, since);
     } catch (reason) {
       if (!stale()) {
         this._model.setStatus(
@@ -221,11 +237,84 @@ export class ShimConnection implements IDisposable {
     }
   }
 
+  /**
+   * The kernel's info. JupyterLab caches the answer to its own request, made when the
+   * socket connects; where that request went unanswered, ask again ourselves, on a
+   * widening timer, until one answer comes. Null once stale.
+   */
+  private async _kernelInfo(
+    kernel: Kernel.IKernelConnection,
+    stale: () => boolean
+  ): Promise<KernelMessage.IInfoReply | null> {
+    const answers: Promise<KernelMessage.IInfoReply>[] = [kernel.info];
+    for (let attempt = 0; !stale(); attempt++) {
+      const answer = await within(Promise.race(answers), retryDelay(attempt));
+      if (answer !== TIMED_OUT) {
+        return answer;
+      }
+      answers.push(askKernelInfo(kernel));
+    }
+    return null;
+  }
+
+  /**
+   * Run the attach code; its shell reply, or null when stale or tried again. A reply
+   * that does not come while the kernel is not busy was lost (sent into a socket being
+   * replaced): the whole attach is tried again. While a cell runs it comes after.
+   */
+  private async _load(
+    kernel: Kernel.IKernelConnection,
+    stale: () => boolean,
+    started: number,
+    attempt: number
+  ): Promise<KernelMessage.IExecuteReplyMsg | null> {
+    const reply = replyOf(
+      kernel.requestExecute({
+        code: LOAD_CODE,
+        silent: true,
+        store_history: false,
+        allow_stdin: false,
+        stop_on_error: false
+      })
+    );
+    for (let wait = attempt; !stale(); wait++) {
+      const answer = await within(reply, retryDelay(wait));
+      if (answer !== TIMED_OUT) {
+        return answer;
+      }
+      if (!stale() && kernel.status !== 'busy') {
+        void this._attach(attempt + 1, started);
+        return null;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * ANSWER_TIMEOUT_MS into an attach (and its tries again) that still waits for the
+   * kernel's info or the load's reply: the kernel is busy or stuck, and we keep trying.
+   */
+  private _sayStillWaiting(since: number): void {
+    const state = this._model.readings.status.state;
+    if (!this._isDisposed && this._attachSince === since && this._asking &&
+      state === 'connecting') {
+      this._model.setStatus(
+        'waiting',
+        this._trans.__(
+          'The kernel has not answered for %1 s; still waiting (is a cell running?).',
+          ANSWER_TIMEOUT_MS / 1000
+        )
+      );
+    }
+  }
+
   dispose(): void {
     if (this._isDisposed) {
       return;
     }
     this._isDisposed = true;
+    window.clearInterval(this._aliveTimer);
+    window.clearTimeout(this._restartFallback);
     this._closeComm();
     this._watchKernel(null);
     this._sessionContext.kernelChanged.disconnect(this._onKernelChanged, this);
@@ -244,6 +333,7 @@ export class ShimConnection implements IDisposable {
     this._kernel?.connectionStatusChanged?.disconnect(this._onConnectionStatus, this);
     this._kernel = kernel;
     this._awaitingRestart = false;
+    window.clearTimeout(this._restartFallback);
     if (this._isDisposed) {
       return;
     }
@@ -262,9 +352,41 @@ export class ShimConnection implements IDisposable {
     status: Kernel.ConnectionStatus
   ): void {
     if (status === 'connected' && this._awaitingRestart) {
-      this._awaitingRestart = false;
-      void this._attachIfWanted();
+      this._restarted();
     }
+  }
+
+  /** The kernel is back after a restart: attach to the new process. */
+  private _restarted(): void {
+    this._awaitingRestart = false;
+    window.clearTimeout(this._restartFallback);
+    void this._attachIfWanted();
+  }
+
+  /**
+   * A restart began: the comm is gone with the old process. Attach once the new one is
+   * connected or idle, or, should neither be said to us, after RESTART_FALLBACK_MS.
+   */
+  private _restarting(): void {
+    this._generation++;
+    this._comm = null;
+    this._awaitingRestart = true;
+    window.clearTimeout(this._restartFallback);
+    const kernel = this._kernel;
+    const wait = () => {
+      this._restartFallback = window.setTimeout(() => {
+        if (!this._awaitingRestart || this._isDisposed || kernel !== this._kernel) {
+          return;
+        }
+        if (kernel?.connectionStatus === 'connected' && kernel.status !== 'restarting' &&
+          kernel.status !== 'autorestarting') {
+          this._restarted();
+        } else {
+          wait();
+        }
+      }, RESTART_FALLBACK_MS);
+    };
+    wait();
   }
 
   private _onKernelStatus(
@@ -275,9 +397,7 @@ export class ShimConnection implements IDisposable {
       case 'restarting':
         // A restart the user asked for. JupyterLab disposes every comm on restart;
         // attach again once idle.
-        this._generation++;
-        this._comm = null;
-        this._awaitingRestart = true;
+        this._restarting();
         this._model.setStatus(
           'disconnected',
           this._trans.__('The kernel is restarting; oomguard reconnects when it is back.')
@@ -286,9 +406,7 @@ export class ShimConnection implements IDisposable {
         break;
       case 'autorestarting': {
         // The kernel died and the server is starting a new one.
-        this._generation++;
-        this._comm = null;
-        this._awaitingRestart = true;
+        this._restarting();
         const death = this._model.recordKernelDeath();
         this._model.setStatus(
           'disconnected',
@@ -304,6 +422,8 @@ export class ShimConnection implements IDisposable {
       case 'dead': {
         this._generation++;
         this._comm = null;
+        this._awaitingRestart = false;
+        window.clearTimeout(this._restartFallback);
         const death = this._model.recordKernelDeath();
         this._model.setStatus(
           'dead',
@@ -315,8 +435,7 @@ export class ShimConnection implements IDisposable {
       }
       case 'idle':
         if (this._awaitingRestart) {
-          this._awaitingRestart = false;
-          void this._attachIfWanted();
+          this._restarted();
         }
         break;
     }
@@ -327,11 +446,20 @@ export class ShimConnection implements IDisposable {
     return deathMessage(death, this._trans, death ? this._nameCell?.(death) : undefined);
   }
 
-  private _openComm(kernel: Kernel.IKernelConnection, stale: () => boolean) {
+  private _openComm(
+    kernel: Kernel.IKernelConnection,
+    stale: () => boolean,
+    attempt: number,
+    since: number
+  ) {
     const comm = kernel.createComm(COMM_TARGET);
     this._comm = comm;
+    this._heardAt = Date.now();
+    let greeted = false; // this comm's hello came (the model may hold an older kernel's)
     comm.onMsg = msg => {
       if (this._comm === comm) {
+        this._heardAt = Date.now();
+        greeted ||= (msg.content.data as { type?: unknown } | null)?.type === 'hello';
         this._model.handleMessage(msg.content.data);
         this._askForSpool(comm);
       }
@@ -353,14 +481,54 @@ export class ShimConnection implements IDisposable {
     };
     comm.open(clientMessage({ type: 'open', client: 'jupyterlab' }) as any);
     this._send(clientMessage({ type: 'settings', interval: this._interval }));
-    window.setTimeout(() => {
-      if (!stale() && this._comm === comm && this._model.readings.hello === null) {
-        this._model.setStatus(
-          'waiting',
-          this._trans.__('oomguard is loaded in the kernel but has sent no reading yet.')
-        );
+    const unanswered = () => !stale() && this._comm === comm && !greeted;
+    // The shim answers the open at once: without a hello, the open or the answer was
+    // lost (a socket being replaced); try again once the kernel is not busy (a cell
+    // that runs holds the open back, where comms do not go over subshells).
+    const checkHello = () => {
+      if (!unanswered()) {
+        return;
       }
-    }, HELLO_TIMEOUT_MS);
+      if (kernel.status === 'busy') {
+        window.setTimeout(checkHello, retryDelay(attempt));
+      } else {
+        void this._attach(attempt + 1, since);
+      }
+    };
+    window.setTimeout(checkHello, retryDelay(attempt));
+    window.setTimeout(
+      () => {
+        if (unanswered()) {
+          this._model.setStatus(
+            'waiting',
+            this._trans.__('oomguard is loaded in the kernel but has sent no reading yet.')
+          );
+        }
+      },
+      Math.max(0, since + HELLO_TIMEOUT_MS - Date.now())
+    );
+  }
+
+  /**
+   * Every few seconds while attached: a kernel that is idle and connected but has sent
+   * nothing for SILENT_MS (and SILENT_INTERVALS samples' time) lost the link without a
+   * restart status reaching us: attach again.
+   */
+  private _checkAlive(): void {
+    const kernel = this._kernel;
+    if (
+      !kernel ||
+      !this._comm ||
+      this._model.readings.status.state !== 'connected' ||
+      kernel.status !== 'idle' ||
+      kernel.connectionStatus !== 'connected'
+    ) {
+      return;
+    }
+    const silentFor = Date.now() - this._heardAt;
+    if (silentFor >= Math.max(SILENT_MS, SILENT_INTERVALS * this._interval * 1000)) {
+      void this._attachIfWanted();
+    }
   }
 
   /**
@@ -411,32 +579,6 @@ export class ShimConnection implements IDisposable {
     }
   }
 
-  /**
-   * Await a kernel answer; if it takes long, say so on the model but keep waiting:
-   * a long-running cell holds the shell, and the answer comes when it ends.
-   */
-  private async _waitForAnswer<T>(
-    answer: Promise<T>,
-    stale: () => boolean
-  ): Promise<T> {
-    const timer = window.setTimeout(() => {
-      if (!stale()) {
-        this._model.setStatus(
-          'waiting',
-          this._trans.__(
-            'The kernel has not answered for %1 s; still waiting (is a cell running?).',
-            ANSWER_TIMEOUT_MS / 1000
-          )
-        );
-      }
-    }, ANSWER_TIMEOUT_MS);
-    try {
-      return await answer;
-    } finally {
-      window.clearTimeout(timer);
-    }
-  }
-
   private _send(message: ClientMessage): void {
     const comm = this._comm;
     if (!comm || comm.isDisposed) {
@@ -475,6 +617,13 @@ export class ShimConnection implements IDisposable {
   private _generation = 0;
   private _nextPredictId = 1;
   private _awaitingRestart = false;
+  private _restartFallback = 0;
+  /** The current attach (and its tries again) began then, and waits on the kernel. */
+  private _attachSince = 0;
+  private _asking = false;
+  /** When the comm last brought a message (ms). */
+  private _heardAt = 0;
+  private _aliveTimer = 0;
   private _isDisposed = false;
 }
 
@@ -496,6 +645,20 @@ export namespace ShimConnection {
      */
     nameCell?: (cell: ICellReference) => string;
   }
+}
+
+/** The kernel's info from a kernel_info request of our own; never settles on failure. */
+function askKernelInfo(kernel: Kernel.IKernelConnection): Promise<KernelMessage.IInfoReply> {
+  return new Promise(resolve => {
+    kernel.requestKernelInfo().then(
+      reply => {
+        if (reply && reply.content.status === 'ok') {
+          resolve(reply.content);
+        }
+      },
+      () => undefined // not connected yet, or disposed: the next attempt asks again
+    );
+  });
 }
 
 function errorText(reason: unknown): string {

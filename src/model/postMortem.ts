@@ -109,6 +109,31 @@ export function settleOomKillCheck(
   return { ...settled, state: after > check.before ? 'confirmed' : 'not-confirmed' };
 }
 
+/** The memory cgroup's own high-water mark, as the next kernel read it. */
+export interface ICgroupPeak {
+  bytes: number;
+  /** memory.max_usage_in_bytes (v1) or memory.peak (v2), with its path. */
+  file: string;
+}
+
+/**
+ * The figure to tell after an OOM kill that the count confirmed: the group's high-water
+ * mark (it reached its limit then, whatever the last sample, up to a second older,
+ * showed). Only then: the mark is the group's since it was made or reset, so after
+ * another kind of death it may be an older cell's.
+ */
+export function cgroupPeakAfterDeath(
+  check: IOomKillCheck,
+  hello: IHelloMessage
+): ICgroupPeak | null {
+  const bytes = hello.cgroup_peak ?? null;
+  const file = hello.cgroup_peak_file ?? null;
+  if (check.state !== 'confirmed' || bytes === null || file === null) {
+    return null;
+  }
+  return { bytes, file };
+}
+
 export function settleOnHello(check: IOomKillCheck, hello: IHelloMessage): IOomKillCheck {
   if (check.state !== 'pending') {
     return check;

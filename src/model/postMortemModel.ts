@@ -1,7 +1,9 @@
 import { ISignal, Signal } from '@lumino/signaling';
 import { IHelloMessage, IRunningCell, ISampleMessage, ISpoolMessage } from '../protocol';
 import {
+  cgroupPeakAfterDeath,
   IBackfill,
+  ICgroupPeak,
   IOomKillCheck,
   IReadingAtDeath,
   oomKillCheckAtDeath,
@@ -29,6 +31,11 @@ export interface IPostMortem extends IReadingAtDeath {
   lastSampleAt: number | null;
   /** Where rss/used/limit come from: the browser's last sample, or the spool's newer one. */
   readingFrom: 'browser' | 'spool';
+  /**
+   * What the memory cgroup reached, its own high-water mark, once the next kernel said
+   * hello after an OOM kill it confirmed: a better figure than any sample (null: none).
+   */
+  cgroupPeak: ICgroupPeak | null;
   /** Did the cgroup's OOM-kill count rise? Settled by the next kernel's hello. */
   oomKill: IOomKillCheck;
   /** The readings the browser missed, fetched from the dead kernel's spool. */
@@ -68,7 +75,7 @@ export class PostMortemModel {
       id: ++this._ids,
       execution_count: running.execution_count,
       cell_id: running.cell_id,
-      ...lastReading(last, oomKillCheckAtDeath(hello, last)),
+      ...lastReading(last, oomKillCheckAtDeath(hello, last), null),
       at: Date.now(),
       pid: hello?.pid ?? null,
       lastSampleAt: last?.t ?? null,
@@ -86,13 +93,19 @@ export class PostMortemModel {
     return postMortem;
   }
 
-  /** A dead kernel's successor said hello: settle the OOM checks; the spools are due. */
+  /**
+   * A dead kernel's successor said hello: settle the OOM checks (with the group's
+   * high-water mark where an OOM kill is confirmed); the spools are due.
+   */
   helloAfterDeath(hello: IHelloMessage): void {
     for (const postMortem of this._all) {
       const { oomKill, backfill } = postMortem;
-      if (oomKill.state === 'pending' || backfill.state === 'waiting') {
+      const settles = oomKill.state === 'pending';
+      if (settles || backfill.state === 'waiting') {
+        const settled = settleOnHello(oomKill, hello);
+        const peak = settles ? cgroupPeakAfterDeath(settled, hello) : postMortem.cgroupPeak;
         this._replace(postMortem, {
-          oomKill: settleOnHello(oomKill, hello),
+          ...withPeak(postMortem, settled, peak),
           backfill: backfill.state === 'waiting' ? { ...backfill, state: 'due' } : backfill
         });
       }
@@ -158,7 +171,11 @@ export class PostMortemModel {
     this._replace(
       current,
       newer
-        ? { ...lastReading(last, current.oomKill), readingFrom: 'spool', backfill }
+        ? {
+            ...lastReading(last, current.oomKill, current.cgroupPeak),
+            readingFrom: 'spool',
+            backfill
+          }
         : { backfill }
     );
   }
@@ -174,6 +191,8 @@ export class PostMortemModel {
   private _ids = 0;
 }
 
+type DeathFigures = IReadingAtDeath & { oomKill: IOomKillCheck; cgroupPeak: ICgroupPeak | null };
+
 /**
  * A post-mortem's figures from the last reading before a death: the one rule for the
  * browser's last sample at the death and the spool's newer one after it. The OOM-kill
@@ -183,8 +202,9 @@ export class PostMortemModel {
  */
 function lastReading(
   last: ISampleMessage | null,
-  check: IOomKillCheck
-): IReadingAtDeath & { oomKill: IOomKillCheck } {
+  check: IOomKillCheck,
+  peak: ICgroupPeak | null
+): DeathFigures {
   let oomKill = check;
   if (typeof last?.oom_kills === 'number' && check.state !== 'pending') {
     oomKill = settleOomKillCheck(
@@ -193,5 +213,24 @@ function lastReading(
       check.afterFile ?? null
     );
   }
-  return { ...readingAtDeath(last), oomKill };
+  return withPeak(readingAtDeath(last), oomKill, peak);
+}
+
+/**
+ * The group's high-water mark goes with an OOM kill the count confirmed, and only then
+ * (after another kind of death it may be an older cell's); it reached the limit, so out
+ * of memory is likely whatever the last reading showed.
+ */
+function withPeak(
+  reading: IReadingAtDeath,
+  oomKill: IOomKillCheck,
+  peak: ICgroupPeak | null
+): DeathFigures {
+  const cgroupPeak = oomKill.state === 'confirmed' ? peak : null;
+  return {
+    ...reading,
+    oomKill,
+    cgroupPeak,
+    outOfMemoryLikely: reading.outOfMemoryLikely || cgroupPeak !== null
+  };
 }

@@ -144,10 +144,11 @@ export class ReadingsModel {
 
   /** The shim's hello; a new one (null: the kernel went) forgets the old one's error. */
   setHello(hello: IHelloMessage | null): void {
-    this._hello = hello;
-    if (hello === null) {
+    // A restarted kernel's hello often arrives with no null before it: its pid tells.
+    if (hello === null || hello.pid !== this._hello?.pid) {
       this._shimError = null;
     }
+    this._hello = hello;
     this._changed.emit('hello');
   }
 

@@ -53,8 +53,15 @@ export type IReadonlyTimeline = Pick<
 export const RSS = 'rss';
 export const LIMIT = 'limit';
 export const gpuUsedKey = (index: number): string => `gpu${index}`;
+/** The workers' memory of the cluster the kernel drives, and their limits together. */
+export const CLUSTER = 'cluster';
+export const CLUSTER_LIMIT = 'clusterLimit';
 
-/** The figures of a kernel sample the timeline keeps. */
+/**
+ * The figures of a kernel sample the timeline keeps. The cluster's only while samples
+ * carry one: a sample without (no Client in the namespace) or with `memory: null` (the
+ * scheduler did not answer) leaves a gap in its line.
+ */
 export function pointFromSample(sample: ISampleMessage): ITimelinePoint {
   const values: Record<string, number | null> = {
     [RSS]: sample.rss,
@@ -62,6 +69,10 @@ export function pointFromSample(sample: ISampleMessage): ITimelinePoint {
   };
   for (const gpu of sample.gpus ?? []) {
     values[gpuUsedKey(gpu.index)] = gpu.used;
+  }
+  if (sample.cluster) {
+    values[CLUSTER] = sample.cluster.memory;
+    values[CLUSTER_LIMIT] = sample.cluster.limit;
   }
   return { t: sample.t, values };
 }

@@ -8,6 +8,7 @@ import { IPostMortem, MemoryModel } from '../model/memoryModel';
 import { ReadingsChange } from '../model/readingsModel';
 import { ICellRecord } from '../protocol';
 import { cellFigures } from './cellFigures';
+import { clusterLines, clusterTitle, IBadgeLine } from './clusterText';
 import { cellById } from './findCell';
 import { element, setText } from './dom';
 import { deathMessage, postMortemDetails } from './postMortemText';
@@ -22,14 +23,18 @@ interface IBadgeState {
   title: string;
   /** The peak's share of the limit, kept to colour again when thresholds change. */
   percent?: number | null;
+  /** Lines under the figures: the cluster's workers restarted or lost, and why not measured. */
+  lines?: IBadgeLine[];
 }
 
 /**
  * A compact memory badge under each executed cell of one notebook: RAM change, peak
- * above the start, VRAM change, duration. The badge lives in the cell widget's node,
- * so windowing (which detaches cells scrolled out of view but keeps their nodes)
- * keeps it. Moving a cell makes a new widget for the same cell id: the badges are
- * kept per id and drawn again on the new widget. A re-run replaces the badge.
+ * above the start, VRAM change, the cluster's growth and sampled peak, duration; under
+ * them, a line for each cluster worker restarted or lost, marked as a problem. The
+ * badge lives in the cell widget's node, so windowing (which detaches cells scrolled
+ * out of view but keeps their nodes) keeps it. Moving a cell makes a new widget for the
+ * same cell id: the badges are kept per id and drawn again on the new widget. A re-run
+ * replaces the badge.
  */
 export class CellBadges implements IDisposable {
   constructor(
@@ -123,17 +128,20 @@ export class CellBadges implements IDisposable {
     const parts = cellFigures(record, trans);
     const readings = this._model.readings;
     const limit = readings.latest?.limit;
+    const cluster = record.cluster;
+    const title = trans.__(
+      'Memory of this run (oomguard): peak %1 of the %2 limit; %3',
+      formatBytes(record.ram_peak),
+      formatBytes(limit),
+      record.peak_method === 'hwm' ? trans.__('exact peak') : trans.__('sampled peak')
+    );
     this._set(cell, {
       text: parts.join(' · '),
       state: record.status,
       percent: percentOf(record.ram_peak, limit),
       severity: readings.severity(percentOf(record.ram_peak, limit)),
-      title: trans.__(
-        'Memory of this run (oomguard): peak %1 of the %2 limit; %3',
-        formatBytes(record.ram_peak),
-        formatBytes(limit),
-        record.peak_method === 'hwm' ? trans.__('exact peak') : trans.__('sampled peak')
-      )
+      title: cluster ? `${title}\n${clusterTitle(cluster, trans)}` : title,
+      lines: cluster ? clusterLines(cluster, trans) : []
     });
   }
 
@@ -184,7 +192,28 @@ export class CellBadges implements IDisposable {
     badge.dataset.state = state.state;
     badge.dataset.severity = state.severity;
     badge.title = state.title;
-    setText(badge, state.text);
+    const lines = state.lines ?? [];
+    if (lines.some(line => line.problem)) {
+      badge.dataset.problem = 'true';
+    } else {
+      delete badge.dataset.problem;
+    }
+    if (!lines.length) {
+      setText(badge, state.text);
+    } else if (!showsLines(badge, state.text, lines)) {
+      // Lines of their own, so that each worker reads as one item; drawn again only
+      // when they changed, as the badge is a live region.
+      badge.replaceChildren(
+        element('div', 'jp-oomguard-badge-figures', state.text),
+        ...lines.map(line =>
+          element(
+            'div',
+            line.problem ? 'jp-oomguard-badge-problem' : 'jp-oomguard-badge-line',
+            line.text
+          )
+        )
+      );
+    }
     return badge;
   }
 
@@ -205,4 +234,14 @@ export class CellBadges implements IDisposable {
   /** What each death's badge showed (by post-mortem id): updated while it stays. */
   private _deaths = new Map<number, IBadgeState>();
   private _isDisposed = false;
+}
+
+/** Whether the badge shows these figures and lines already. */
+function showsLines(badge: HTMLElement, text: string, lines: IBadgeLine[]): boolean {
+  const shown = badge.children;
+  return (
+    shown.length === lines.length + 1 &&
+    shown[0].textContent === text &&
+    lines.every((line, i) => shown[i + 1].textContent === line.text)
+  );
 }

@@ -1,6 +1,7 @@
 import type { Notebook } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { CellsChange } from '../model/cellsModel';
+import { clusterPeakDelta } from '../model/clusters';
 import { ICellRecord } from '../protocol';
 import { INotebookMemory } from '../tokens';
 import { formatDuration, signedBytes } from './cellFigures';
@@ -11,7 +12,7 @@ import { Section } from './section';
 /** Rows drawn at most: the top of the ranking; the rest are in the exports. */
 const SHOWN = 50;
 
-type SortKey = 'cell' | 'peak' | 'kept';
+type SortKey = 'cell' | 'peak' | 'kept' | 'cluster';
 
 interface IRow {
   record: ICellRecord;
@@ -23,8 +24,9 @@ interface IRow {
  * Which cells used the most memory: every cell of the notebook that ran, its latest
  * run's record (a re-run replaces it; cells deleted from the notebook drop out), ranked
  * by the peak above where the cell started (default), by the RAM it kept (what it
- * left allocated), or in notebook order. Each row's cell name is a button that takes
- * you to the cell. Above, the cell running now and for how long.
+ * left allocated), by its cluster's sampled peak above the start (a column shown only
+ * while some cell ran with a cluster), or in notebook order. Each row's cell name is a
+ * button that takes you to the cell. Above, the cell running now and for how long.
  */
 export class CellSection extends Section {
   constructor(
@@ -65,15 +67,21 @@ export class CellSection extends Section {
         rows.push({ record, index });
       }
     }
+    // The cluster's column only where a cell has one: the sidebar is narrow.
+    const clusters = rows.some(row => row.record.cluster !== undefined);
+    this._table.dataset.clusters = String(clusters);
+    this._sortsBy = this._sortKey === 'cluster' && !clusters ? 'peak' : this._sortKey;
     rows.sort((a, b) => this._compare(a, b) || a.index - b.index);
     this._table.hidden = rows.length === 0;
     this._table.dataset.rows = String(rows.length);
-    this._body.replaceChildren(...rows.slice(0, SHOWN).map(row => this._row(row, notebook)));
+    this._body.replaceChildren(
+      ...rows.slice(0, SHOWN).flatMap(row => this._rows(row, notebook, clusters))
+    );
     setText(
       this._more,
       rows.length > SHOWN ? this.trans.__('%1 more cells ran.', rows.length - SHOWN) : ''
     );
-    this._updateHeaders();
+    this._updateHeaders(clusters);
   }
 
   /** "Cell [4] running for 12 s": moves every second, the table does not. */
@@ -103,13 +111,17 @@ export class CellSection extends Section {
 
   private _compare(a: IRow, b: IRow): number {
     const value = (row: IRow): number => {
-      switch (this._sortKey) {
+      switch (this._sortsBy) {
         case 'cell':
           return row.index;
         case 'peak':
           return row.record.ram_peak_delta ?? Number.NEGATIVE_INFINITY;
         case 'kept':
           return row.record.ram_delta ?? Number.NEGATIVE_INFINITY;
+        case 'cluster': {
+          const cluster = row.record.cluster;
+          return (cluster && clusterPeakDelta(cluster)) ?? Number.NEGATIVE_INFINITY;
+        }
       }
     };
     const [x, y] = [value(a), value(b)];
@@ -123,7 +135,12 @@ export class CellSection extends Section {
     const columns: [SortKey, string, string][] = [
       ['cell', trans.__('Cell'), trans.__('Sort in notebook order')],
       ['peak', trans.__('Peak'), trans.__('Sort by the peak above where the cell started')],
-      ['kept', trans.__('Kept'), trans.__('Sort by the RAM the cell left allocated')]
+      ['kept', trans.__('Kept'), trans.__('Sort by the RAM the cell left allocated')],
+      [
+        'cluster',
+        trans.__('Cluster'),
+        trans.__("Sort by the cluster's sampled peak above where the cell started")
+      ]
     ];
     for (const [key, label, title] of columns) {
       const header = element('th', 'jp-oomguard-cell-column');
@@ -147,10 +164,13 @@ export class CellSection extends Section {
     return head;
   }
 
-  private _updateHeaders(): void {
+  private _updateHeaders(clusters: boolean): void {
     const order = this._descending ? 'descending' : 'ascending';
     for (const header of this._table.querySelectorAll<HTMLElement>('th')) {
-      const sorted = header.dataset.column === this._sortKey;
+      if (header.dataset.column === 'cluster') {
+        header.hidden = !clusters;
+      }
+      const sorted = header.dataset.column === this._sortsBy;
       header.setAttribute('aria-sort', sorted ? order : 'none');
       const button = header.querySelector<HTMLElement>('.jp-oomguard-sort');
       if (button) {
@@ -159,7 +179,15 @@ export class CellSection extends Section {
     }
   }
 
-  private _row({ record, index }: IRow, notebook: Notebook | null): HTMLElement {
+  /**
+   * A cell's row; with the cluster's column, two: its name across the table, its
+   * figures under their headings below, so a narrow sidebar keeps room for the name.
+   */
+  private _rows(
+    { record, index }: IRow,
+    notebook: Notebook | null,
+    clusters: boolean
+  ): HTMLElement[] {
     const trans = this.trans;
     const row = element('tr', 'jp-oomguard-cell');
     row.dataset.status = record.status;
@@ -201,11 +229,39 @@ export class CellSection extends Section {
     if (record.peak_method !== 'hwm') {
       peak.title = trans.__('sampled peak: a short spike may be missed');
     }
-    row.append(what, peak, element('td', 'jp-oomguard-cell-kept', signedBytes(record.ram_delta)));
-    return row;
+    const kept = element('td', 'jp-oomguard-cell-kept', signedBytes(record.ram_delta));
+    if (!clusters) {
+      row.append(what, peak, kept);
+      return [row];
+    }
+    what.colSpan = 4;
+    row.append(what);
+    const figures = element('tr', 'jp-oomguard-cell-figures');
+    figures.dataset.status = record.status;
+    figures.append(element('td', ''), peak, kept, this._clusterCell(record));
+    return [row, figures];
+  }
+
+  /** The cluster's sampled peak above the start; empty for a cell without a cluster. */
+  private _clusterCell(record: ICellRecord): HTMLElement {
+    const cluster = record.cluster;
+    const cell = element(
+      'td',
+      'jp-oomguard-cell-cluster',
+      cluster ? signedBytes(clusterPeakDelta(cluster)) : ''
+    );
+    if (cluster) {
+      cell.title = this.trans.__(
+        "the %1 cluster's sampled peak: its workers' memory, a heartbeat old",
+        cluster.engine
+      );
+    }
+    return cell;
   }
 
   private _sortKey: SortKey = 'peak';
+  /** What the rows are sorted by: the key, unless its column is not shown. */
+  private _sortsBy: SortKey = 'peak';
   private _descending = true;
   private _running = element('div', 'jp-oomguard-running');
   private _table = element('table', 'jp-oomguard-cell-table');

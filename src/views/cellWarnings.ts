@@ -1,21 +1,22 @@
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IDisposable } from '@lumino/disposable';
-import { formatBytes } from '../format';
 import { CellsChange } from '../model/cellsModel';
 import { MemoryModel } from '../model/memoryModel';
 import { WarningsChange } from '../model/warningsModel';
-import { IWarningMessage } from '../protocol';
+import { IWarningMessage, warningSetting } from '../protocol';
 import { cellById } from './findCell';
 import { element } from './dom';
+import { CAP_LINE, findingFigures, singleCallText, warningTitle } from './warningText';
 
 const BANNER_CLASS = 'jp-oomguard-warning';
 
 /**
- * A banner at the top of a cell the shim predicted to exceed free memory: what, on
- * which line, how big against what is free, and what to do instead. In block mode the
- * cell did not run, and the banner offers to run it anyway. The banner goes when the
- * cell runs again without a warning.
+ * A banner at the top of a cell the shim predicted not to fit in free memory: what, on
+ * which line, how big against what is free (exact or an estimate, in auto mode), and
+ * what to do instead. A blocked cell did not run, and the banner offers to run it
+ * anyway; where one call is too big for anything but the hard cap, it gives the line
+ * that turns the cap on. The banner goes when the cell runs again without a warning.
  */
 export class CellWarnings implements IDisposable {
   constructor(
@@ -63,37 +64,26 @@ export class CellWarnings implements IDisposable {
     this._remove(cell.model.id);
     const banner = element('div', BANNER_CLASS);
     banner.dataset.mode = warning.mode;
+    banner.dataset.setting = warningSetting(warning);
     // Said at once by screen readers, and named as ours among the cell's parts.
     banner.setAttribute('role', 'alert');
     banner.setAttribute('aria-label', trans.__('Memory warning (oomguard)'));
-    banner.appendChild(
-      element(
-        'div',
-        'jp-oomguard-warning-title',
-        warning.mode === 'block'
-          ? trans.__('oomguard stopped this cell before it ran: it would not fit in memory.')
-          : trans.__('oomguard: this cell may not fit in memory.')
-      )
-    );
+    banner.appendChild(element('div', 'jp-oomguard-warning-title', warningTitle(warning, trans)));
     for (const finding of warning.findings) {
-      const free = warning.free?.[finding.device] ?? null;
       const item = element('div', 'jp-oomguard-warning-finding');
+      item.dataset.exact = String(finding.exact === true);
       item.append(
-        element(
-          'div',
-          'jp-oomguard-warning-figures',
-          trans.__(
-            'Line %1: %2 predicted on %3, %4 free.',
-            finding.line,
-            formatBytes(finding.peak_bytes),
-            finding.device,
-            formatBytes(free)
-          )
-        ),
+        element('div', 'jp-oomguard-warning-figures', findingFigures(finding, warning, trans)),
         element('div', 'jp-oomguard-warning-message', finding.message),
         element('div', 'jp-oomguard-warning-suggestion', finding.suggestion)
       );
       banner.appendChild(item);
+    }
+    const onlyTheCap = singleCallText(warning, trans);
+    if (onlyTheCap) {
+      const cap = element('div', 'jp-oomguard-warning-cap', onlyTheCap);
+      cap.append(' ', element('code', 'jp-oomguard-warning-cap-line', CAP_LINE));
+      banner.appendChild(cap);
     }
     if (warning.mode === 'block' && warning.cell_id) {
       const cellId = warning.cell_id;

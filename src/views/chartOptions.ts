@@ -1,7 +1,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type uPlot from 'uplot';
 import { formatBytes } from '../format';
-import { LIMIT, RSS } from '../model/timelineSeries';
+import { CLUSTER, CLUSTER_LIMIT, LIMIT, RSS } from '../model/timelineSeries';
 import type { IPalette } from './chartPalette';
 
 /** Height of the plot, CSS pixels; the width follows the sidebar. */
@@ -25,34 +25,30 @@ export function chartOptions(
   hooks: uPlot.Hooks.Arrays
 ): uPlot.Options {
   const bytes = (_: uPlot, value: number | null) => formatBytes(value);
+  const line = (label: string, stroke: () => string, width = 1.5, dash?: number[]) => ({
+    label,
+    stroke,
+    width,
+    ...(dash ? { dash } : {}),
+    points: { show: false },
+    value: bytes
+  });
   const lines: uPlot.Series[] = keys.map(key => {
-    if (key === RSS) {
-      return {
-        label: trans.__('Kernel RAM'),
-        stroke: () => palette().rss,
-        width: 1.5,
-        points: { show: false },
-        value: bytes
-      };
-    }
-    if (key === LIMIT) {
-      return {
-        label: trans.__('RAM limit'),
-        stroke: () => palette().limit,
-        width: 1,
-        dash: [4, 4],
-        points: { show: false },
-        value: bytes
-      };
+    switch (key) {
+      case RSS:
+        return line(trans.__('Kernel RAM'), () => palette().rss);
+      case LIMIT:
+        return line(trans.__('RAM limit'), () => palette().limit, 1, [4, 4]);
+      case CLUSTER:
+        return line(trans.__('Cluster memory'), () => palette().cluster);
+      case CLUSTER_LIMIT:
+        return line(trans.__('Cluster limit'), () => palette().cluster, 1, [2, 3]);
     }
     const gpu = Number(key.replace(/^gpu/, ''));
-    return {
-      label: trans.__('GPU %1 used', gpu),
-      stroke: () => palette().gpus[gpu % palette().gpus.length],
-      width: 1.5,
-      points: { show: false },
-      value: bytes
-    };
+    return line(
+      trans.__('GPU %1 used', gpu),
+      () => palette().gpus[gpu % palette().gpus.length]
+    );
   });
   const axisStyle = {
     stroke: () => palette().text,
@@ -69,7 +65,12 @@ export function chartOptions(
     cursor: { drag: { x: false, y: false, setScale: false } },
     scales: {
       x: { time: true },
-      y: { range: u => [0, yTop(u, keys.indexOf(LIMIT) + 1)] }
+      y: {
+        range: u => [
+          0,
+          yTop(u, [keys.indexOf(LIMIT) + 1, keys.indexOf(CLUSTER_LIMIT) + 1])
+        ]
+      }
     },
     series: [{ label: trans.__('Time') }, ...lines],
     axes: [
@@ -102,30 +103,36 @@ export function legendAtLatest(
 }
 
 /**
- * The top of the byte axis: the highest reading with some headroom. The limit line
+ * The top of the byte axis: the highest reading with some headroom. A limit line
  * counts only once readings come within reach of it: a 300 MiB kernel under a
- * 24 GiB limit would otherwise be a flat line at the bottom. `limitIndex` is the
- * limit's column in `u.data` (0: none).
+ * 24 GiB limit would otherwise be a flat line at the bottom. `limitIndices` are the
+ * limits' columns in `u.data` (the kernel's and the cluster's; 0: none).
  */
-export function yTop(u: Pick<uPlot, 'data'>, limitIndex: number): number {
+export function yTop(u: Pick<uPlot, 'data'>, limitIndices: number | readonly number[]): number {
+  const limits = new Set(typeof limitIndices === 'number' ? [limitIndices] : limitIndices);
   let top = 0;
-  let limit = 0;
+  const limitTops: number[] = [];
   u.data.forEach((column, i) => {
     if (i === 0) {
       return;
     }
+    let highest = 0;
     for (const value of column as (number | null)[]) {
       if (value !== null && value !== undefined) {
-        if (i === limitIndex) {
-          limit = Math.max(limit, value);
-        } else {
-          top = Math.max(top, value);
-        }
+        highest = Math.max(highest, value);
       }
     }
+    if (limits.has(i)) {
+      limitTops.push(highest);
+    } else {
+      top = Math.max(top, highest);
+    }
   });
-  if (limit > 0 && limit <= top * 1.5) {
-    top = Math.max(top, limit);
+  const reach = top * 1.5;
+  for (const limit of limitTops) {
+    if (limit > 0 && limit <= reach) {
+      top = Math.max(top, limit);
+    }
   }
   return top > 0 ? top * 1.1 : 1;
 }

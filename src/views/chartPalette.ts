@@ -6,6 +6,8 @@ export interface IPalette {
   rss: string;
   limit: string;
   gpus: string[];
+  /** The cluster's memory line, and its limit's. */
+  cluster: string;
   span: string;
   running: string;
   label: string;
@@ -28,6 +30,7 @@ export function readPalette(node: Element | null): IPalette {
       css('--jp-success-color1', '#388e3c'),
       css('--jp-brand-color3', '#bbdefb')
     ],
+    cluster: css('--jp-info-color1', '#0097a7'),
     span: css('--jp-brand-color2', '#64b5f6'),
     running: css('--jp-warn-color2', '#ffb74d'),
     label: css('--jp-ui-font-color1', '#212121')

@@ -6,7 +6,10 @@ import { INotebookMemory } from '../tokens';
 import { Section } from './section';
 import { SpanHandler, TimelineChart } from './timelineChart';
 
-/** The session's RAM and VRAM over time, with the cells that ran marked on it. */
+/**
+ * The session's RAM and VRAM (and a cluster's memory) over time, with the cells that ran
+ * marked on it.
+ */
 export class ChartSection extends Section {
   constructor(trans: TranslationBundle, onSpan: SpanHandler) {
     super(trans, 'jp-oomguard-timeline', trans.__('Timeline'));

@@ -6,6 +6,7 @@ import { ReadingsChange } from '../model/readingsModel';
 import { INotebookMemory } from '../tokens';
 import { CellSection } from './cellSection';
 import { ChartSection } from './chartSection';
+import { ClusterSection } from './clusterSection';
 import { element, setText } from './dom';
 import { cellName, ICellReference } from './findCell';
 import { GpuSection } from './gpuSection';
@@ -20,9 +21,10 @@ const RECONNECTABLE = ['disconnected', 'error', 'waiting', 'missing', 'detached'
 
 /**
  * The "Memory" sidebar: the active notebook's kernel RAM against the session limit,
- * VRAM, the cells' costs and the largest variables, live. Each section listens to the
- * parts of the model it shows and renders when they change; the panel itself renders
- * the header (status) and footer. The tracker tells it which notebook.
+ * VRAM, the memory of the cluster it drives, the cells' costs and the largest
+ * variables, live. Each section listens to the parts of the model it shows and renders
+ * when they change; the panel itself renders the header (status) and footer. The
+ * tracker tells it which notebook.
  */
 export class MemoryPanel extends Widget {
   constructor(trans: TranslationBundle, onExport: (format: ExportFormat) => void) {
@@ -44,6 +46,7 @@ export class MemoryPanel extends Widget {
       new RamSection(trans),
       new WarningsSection(trans, reveal),
       new GpuSection(trans),
+      new ClusterSection(trans),
       new ChartSection(trans, reveal),
       this._cells,
       new VariablesSection(trans, () => this._memory?.connection.requestVariables())

@@ -7,10 +7,12 @@ import { cellName } from './findCell';
  * "The kernel died while cell 3 of 12 ("x = torch.ones(…") ran, with the session at
  * 12.4 GiB of its 12.7 GiB limit (this kernel: 11.9 GiB): out of memory likely." The
  * session's figure is what counts against the limit (the container's or machine's
- * use), the kernel's is its own memory: both, each called what it is. Whole sentences
- * per case, so translations need not stitch pieces. `cell` names the cell as the user
- * finds it (views/findCell.ts: cellName); without it, its execution count, which its
- * prompt no longer shows once the kernel restarted.
+ * use), the kernel's is its own memory: both, each called what it is. Once the next
+ * kernel confirmed an OOM kill, the memory cgroup's own high-water mark comes first,
+ * with the file it was read from. Whole sentences per case, so translations need not
+ * stitch pieces. `cell` names the cell as the user finds it (views/findCell.ts:
+ * cellName); without it, its execution count, which its prompt no longer shows once
+ * the kernel restarted.
  */
 export function deathMessage(
   postMortem: IPostMortem | null,
@@ -25,6 +27,20 @@ export function deathMessage(
   const kernel = formatBytes(rss);
   const session = formatBytes(used);
   const of = formatBytes(limit);
+  const peak = postMortem.cgroupPeak;
+  if (peak) {
+    // After an OOM kill the count confirmed, the group's own high-water mark: the last
+    // sample, up to an interval older, may have missed what killed it.
+    return trans.__(
+      "The kernel died while %1 ran, after the session reached %2 of its %3 limit (the memory cgroup's high-water mark, %4, page cache included). The last reading before: %5 (this kernel: %6).",
+      cell,
+      formatBytes(peak.bytes),
+      of,
+      counterName(peak.file),
+      session,
+      kernel
+    );
+  }
   if (used !== null && limit !== null && rss !== null) {
     return likely
       ? trans.__(

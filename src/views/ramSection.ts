@@ -8,7 +8,7 @@ import { ReadingsChange } from '../model/readingsModel';
 import { INotebookMemory } from '../tokens';
 import { IHelloMessage } from '../protocol';
 import { element, setText } from './dom';
-import { detailRows, gauge, Section } from './section';
+import { detailRows, GaugeSlot, Section } from './section';
 
 /** Kernel RSS against the session limit, with the figures behind it. */
 export class RamSection extends Section {
@@ -20,7 +20,7 @@ export class RamSection extends Section {
     this.node.append(
       this._oomGroup,
       this._value,
-      this._gauge,
+      this._gauge.node,
       this._limit,
       this._details,
       this._notes
@@ -46,13 +46,11 @@ export class RamSection extends Section {
     this._value.dataset.oomguardTime = sample ? String(sample.t) : '';
 
     const percent = percentOf(rss, sample?.limit);
-    const bar = gauge(
+    this._gauge.show(
       percent,
       readings ? readings.severity(percent) : 'unknown',
       trans.__('Kernel RAM, share of the session limit')
     );
-    this._gauge.replaceWith(bar);
-    this._gauge = bar;
     setText(
       this._limit,
       sample?.limit
@@ -106,7 +104,7 @@ export class RamSection extends Section {
 
   private _oomGroup = element('div', 'jp-oomguard-oom-group');
   private _value = element('div', 'jp-oomguard-value jp-oomguard-rss');
-  private _gauge = gauge(null, 'unknown');
+  private _gauge = new GaugeSlot();
   private _limit = element('div', 'jp-oomguard-limit');
   private _details = element('div', 'jp-oomguard-details');
   private _notes = element('ul', 'jp-oomguard-notes');

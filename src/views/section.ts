@@ -133,3 +133,21 @@ export function gauge(percent: number | null, severity: string, label = ''): HTM
   }
   return bar;
 }
+
+/**
+ * A gauge that a section draws anew on each render, in the same place: its role and
+ * value follow the share (no meter while it is not measured).
+ */
+export class GaugeSlot {
+  get node(): HTMLElement {
+    return this._node;
+  }
+
+  show(percent: number | null, severity: string, label: string): void {
+    const bar = gauge(percent, severity, label);
+    this._node.replaceWith(bar);
+    this._node = bar;
+  }
+
+  private _node = gauge(null, 'unknown');
+}

@@ -1,6 +1,6 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type uPlot from 'uplot';
-import { ICellSpan, IReadonlyTimeline } from '../model/timelineSeries';
+import { CLUSTER, ICellSpan, IReadonlyTimeline } from '../model/timelineSeries';
 import { CHART_HEIGHT, chartOptions } from './chartOptions';
 import { IPalette, readPalette, ThemeWatcher } from './chartPalette';
 import { ChartSpanList } from './chartSpanList';
@@ -11,8 +11,9 @@ import { element } from './dom';
 export type SpanHandler = (span: ICellSpan) => void;
 
 /**
- * RAM and VRAM over the session as lines, with each cell's execution shaded and
- * labelled by its execution count; clicking a span picks that cell.
+ * RAM and VRAM (and the memory of a cluster the kernel drives) over the session as
+ * lines, with each cell's execution shaded and labelled by its execution count;
+ * clicking a span picks that cell.
  *
  * uPlot draws on a canvas, so memory and redraw cost stay flat for a day of
  * samples. It is loaded on first use: the bundle is only fetched once a chart is
@@ -29,10 +30,7 @@ export class TimelineChart {
   ) {
     this._spanList = new ChartSpanList(_trans, _onSpan);
     this._plotHost.setAttribute('role', 'img');
-    this._plotHost.setAttribute(
-      'aria-label',
-      _trans.__('Kernel RAM and VRAM over time, with cell executions shaded')
-    );
+    this._label([]);
     this.node.dataset.oomguardSpans = '0';
     this.node.append(this._plotHost, this._spanList.node);
     // Follow the sidebar's width; also how a chart hidden at first gets drawn.
@@ -148,6 +146,7 @@ export class TimelineChart {
         return;
       }
       this._plot?.destroy();
+      this._label(keys);
       this._palette = readPalette(this.node);
       const hooks: uPlot.Hooks.Arrays = {
         drawClear: [u => drawSpans(u, this._spans, this._palette)],
@@ -184,6 +183,18 @@ export class TimelineChart {
     this._plotKeys = '';
     this._drawn = { ...this._drawn, series: null };
     this._draw();
+  }
+
+  /** What the picture shows, named for screen readers: the cluster's line once there is one. */
+  private _label(keys: readonly string[]): void {
+    this._plotHost.setAttribute(
+      'aria-label',
+      keys.includes(CLUSTER)
+        ? this._trans.__(
+            "Kernel RAM, VRAM and the cluster's memory over time, with cell executions shaded"
+          )
+        : this._trans.__('Kernel RAM and VRAM over time, with cell executions shaded')
+    );
   }
 
   private _onClick = (event: MouseEvent): void => {

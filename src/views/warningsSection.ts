@@ -1,17 +1,19 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { formatBytes } from '../format';
 import { CellsChange } from '../model/cellsModel';
+import { hasWorkerProblems } from '../model/clusters';
 import { MemoryModel } from '../model/memoryModel';
 import { INotebookMemory } from '../tokens';
 import { element } from './dom';
+import { workerWarnings } from './clusterText';
 import { cellName, ICellReference } from './findCell';
 import { deathMessage } from './postMortemText';
 import { Section } from './section';
+import { findingFigures, warningListTitle } from './warningText';
 
 /** Items listed at most: the newest matter; the rest are in the exports. */
 const SHOWN = 50;
 
-export type WarningKind = 'died' | 'watchdog' | 'prediction' | 'leak';
+export type WarningKind = 'died' | 'watchdog' | 'workers' | 'prediction' | 'leak';
 
 /** One line of the warnings list, with the cell it is about (when known). */
 export interface IWarningEntry {
@@ -29,8 +31,9 @@ export type NameCell = (cell: ICellReference) => string;
 
 /**
  * Everything oomguard warned about in this notebook, worst first: kernel deaths,
- * cells the watchdog stopped, predictions before a cell ran, leak hints. Each entry
- * with a cell is a button that scrolls to that cell.
+ * cells the watchdog stopped, cells whose cluster restarted or lost workers,
+ * predictions before a cell ran, leak hints. Each entry with a cell is a button that
+ * scrolls to that cell.
  */
 export class WarningsSection extends Section {
   constructor(trans: TranslationBundle, onReveal: RevealCell) {
@@ -46,7 +49,7 @@ export class WarningsSection extends Section {
     this.watch(model.cells.changed, (_, change: CellsChange) => {
       const records =
         change.kind === 'record' ? [change.record] : change.kind === 'backfill' ? change.records : [];
-      if (records.some(record => record.stopped_by === 'watchdog')) {
+      if (records.some(record => record.stopped_by === 'watchdog' || hasWorkerProblems(record))) {
         this.update();
       }
     });
@@ -119,29 +122,19 @@ export function warningEntries(
       title: trans.__('Watchdog stopped %1', name(record)),
       detail: record.notes.find(note => note.startsWith('stopped at')) ?? record.notes.join(' ')
     }));
+  const workers = workerWarnings(model.cells.records, trans, name);
   const predicted: IWarningEntry[] = model.warnings.warnings.map(warning => {
     const worst = warning.findings.reduce(
       (a, b) => (b.peak_bytes > a.peak_bytes ? b : a),
       warning.findings[0]
     );
-    const free = worst ? (warning.free?.[worst.device] ?? null) : null;
     return {
       kind: 'prediction',
       execution_count: warning.execution_count,
       cell_id: warning.cell_id,
-      title:
-        warning.mode === 'block'
-          ? trans.__('Blocked before it ran: %1', name(warning))
-          : trans.__('Predicted not to fit: %1', name(warning)),
+      title: warningListTitle(warning, name(warning), trans),
       detail: worst
-        ? trans.__(
-            'Line %1: %2 predicted on %3, %4 free. %5',
-            worst.line,
-            formatBytes(worst.peak_bytes),
-            worst.device,
-            formatBytes(free),
-            worst.suggestion
-          )
+        ? [findingFigures(worst, warning, trans), worst.suggestion].filter(Boolean).join(' ')
         : ''
     };
   });
@@ -157,6 +150,7 @@ export function warningEntries(
   return [
     ...newestFirst(died),
     ...newestFirst(stopped),
+    ...newestFirst(workers),
     ...newestFirst(predicted),
     ...leaks
   ];

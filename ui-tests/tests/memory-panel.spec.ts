@@ -164,7 +164,7 @@ test.describe('Memory panel', () => {
       '.jp-oomguard-cell-place',
       '.jp-oomguard-footer-text'
     ].map(selector => panel.locator(selector));
-    await expect(panel.locator('.jp-oomguard-limit')).toHaveText(
+    await expect(panelSection(page, 'Kernel RAM').locator('.jp-oomguard-limit')).toHaveText(
       '47% of the 23.5 GiB session limit (physical)'
     );
     expect(await panel.screenshot({ mask: changing })).toMatchSnapshot(

@@ -29,12 +29,14 @@ from typing import Callable, List, Optional
 from . import text
 from .hardcap import HardCap
 from .precheck import PreCheck, allows, strip_allow_line
-from .watchdog import Arming, Firing, StatmReader, Watchdog, further_growth_trigger
+from .release import release
+from .verdict import DEFAULT_MODE, MODES
+from .growth import Growth
+from .watchdog import (MIN_FURTHER_GROWTH, Arming, Firing, StatmReader, Watchdog,
+                       further_growth_trigger)
 
 log = logging.getLogger("oomguard")
 
-MODES = ("warn", "block", "off")
-DEFAULT_MODE = "warn"
 DEFAULT_WATCHDOG = 0.95
 SETTINGS = ("mode", "watchdog", "hard_cap")
 LIMIT_TTL = 5.0  # seconds a limit reading is reused for arming (limits rarely change)
@@ -108,6 +110,12 @@ class Guard:
     def allow_next(self) -> None:
         """The next cell runs without the pre-run check (warn or block)."""
         self._allow_next = True
+
+    def release(self) -> str:
+        """%oomguard release (release.py): drop the last error's traceback, say what it
+        gave back, in the figure the watchdog reads."""
+        reader, what = self._reader(self._limits(fresh=True))
+        return release(self.shell, lambda: (reader(), what))
 
     # -- lifecycle ----------------------------------------------------------------------
     def register(self, shell) -> None:
@@ -193,12 +201,15 @@ class Guard:
         return self._rss, "the kernel's memory"
 
     def free(self, fresh: bool = True) -> dict:
-        """Free bytes per device, the predictor's device names as keys, plus "limit":
-        measured now, or (fresh=False) from the sampler's last reading where there is one."""
+        """Free bytes per device, the predictor's device names as keys, plus "limit" and
+        "page_cache" (inactive page cache counted as free on the host, where the limit is a
+        cgroup's): measured now, or (fresh=False) from the sampler's last reading where
+        there is one."""
         latest = self.runtime.sampler.latest or {}
         limits = latest if not fresh and latest.get("limit") is not None \
             else self._limits(fresh=True)
-        free = {"cpu": limits.get("free"), "limit": limits.get("limit")}
+        free = {"cpu": limits.get("free"), "limit": limits.get("limit"),
+                "page_cache": limits.get("page_cache")}
         for gpu in latest.get("gpus") or []:
             used, total = gpu.get("used"), gpu.get("total")
             if isinstance(used, int) and isinstance(total, int):
@@ -248,7 +259,7 @@ class Guard:
         fraction = self.watchdog_fraction
         if fraction is None:
             return
-        trigger = int(fraction * limit)
+        trigger, floor = int(fraction * limit), 0
         if now is not None and now >= trigger:
             # Already past the threshold when the cell starts (a big result kept from an
             # interrupted cell): act only on further growth, so that `del big` can run.
@@ -256,15 +267,16 @@ class Guard:
                 self.runtime.recorder.add_note(
                     "The watchdog is off for this cell: memory is already at the limit.")
                 return
-            trigger = further_growth_trigger(now, limit)
-        self.watchdog.arm(Arming(trigger, limit, reader, what))
+            trigger, floor = further_growth_trigger(now, limit), now + MIN_FURTHER_GROWTH
+        # Where the reading is the container's, the kernel's child processes count too.
+        growth = Growth(children=reader is not self._rss)
+        self.watchdog.arm(Arming(trigger, limit, reader, what, growth, floor,
+                                 int(fraction * limit)))
         self._armed_at = self._executes
 
     # -- while and after the cell -------------------------------------------------------
     def _watchdog_fired(self, firing: Firing) -> None:
-        arming = firing.arming
-        self.runtime.recorder.mark_interrupted(
-            text.watchdog_note(firing.reading, arming.limit, arming.trigger, arming.what))
+        self.runtime.recorder.mark_interrupted(text.watchdog_note(firing))
         for listener in list(self.on_watchdog):
             try:
                 listener(firing)
@@ -312,9 +324,8 @@ class Guard:
             firing, self._firing = self._firing, None
             if firing is not None:
                 arming = firing.arming
-                note = text.watchdog_note(firing.reading, arming.limit, arming.trigger,
-                                          arming.what)
-                print(text.watchdog_text(note, arming.reader()), file=sys.stderr)
+                print(text.watchdog_text(firing, arming.reader(), self._rss()),
+                      file=sys.stderr)
             elif self.cap.active and _allocation_failed(getattr(result, "error_in_exec", None)):
                 print(text.cap_text(self.cap.cap), file=sys.stderr)
         except (Exception, KeyboardInterrupt):  # the cell is over: nothing to interrupt

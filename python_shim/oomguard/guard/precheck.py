@@ -1,5 +1,6 @@
 """The pre-run check: an IPython AST transformer that asks the predictor about the cell
-about to run, then warns (mode "warn") or raises InputRejected (mode "block").
+about to run, then warns or raises InputRejected as the mode says (verdict.py: "auto",
+the default, blocks only what exactly cannot fit; "warn"; "block").
 
 It runs after the cell parsed and before any of it runs. The cell's source and the user's
 namespace go to the predictor (oomguard.predict, or a function set as Guard.predictor);
@@ -24,6 +25,7 @@ from typing import Callable, List, Optional
 from .. import protocol
 from ..records import _plain
 from . import text
+from .verdict import judge
 
 log = logging.getLogger("oomguard")
 
@@ -105,17 +107,17 @@ class PreCheck(ast.NodeTransformer):
             return
         try:
             findings, free = self._predict(raw, transformed)
-            risky = [f for f in findings if text.field(f, "risky") is True]
             if findings:
                 guard.runtime.recorder.attach_findings(findings)
-            if not risky:
+            verdict = judge(findings, free, guard.mode, guard.hard_cap)
+            if verdict is None:
                 return
-            self._send_warning(risky, free)
-            if guard.mode == "warn":
+            self._send_warning(verdict, free)
+            if not verdict.block:
                 if not guard.runtime.bridge.open_comms:
-                    print(text.warning_text(risky, free), file=sys.stderr)
+                    print(text.warning_text(verdict, free), file=sys.stderr)
                 return
-            message = text.block_text(risky, free)
+            message = text.block_text(verdict, free)
         except Exception:
             log.warning("oomguard: the pre-run check failed", exc_info=True)
             return
@@ -182,15 +184,17 @@ class PreCheck(ast.NodeTransformer):
                                  vram_available=None, **options)
         return list(findings or []), free
 
-    def _send_warning(self, risky: list, free: dict) -> None:
+    def _send_warning(self, verdict, free: dict) -> None:
         runtime = self.guard.runtime
         if not runtime.bridge.open_comms:
             return
         cell = runtime.recorder.running_cell() or {}
         runtime.bridge.send_all(protocol.warning(
-            [_plain(f) for f in risky], cell.get("execution_count"), cell.get("cell_id"),
-            self.guard.mode, {k: v for k, v in free.items() if k != "limit"},
-            free.get("limit")))
+            [_plain(f) for f in verdict.shown], cell.get("execution_count"),
+            cell.get("cell_id"), "block" if verdict.block else "warn",
+            {k: v for k, v in free.items() if k not in ("limit", "page_cache")},
+            free.get("limit"), setting=verdict.mode, single_call=verdict.single_call,
+            page_cache=verdict.page_cache))
 
     @staticmethod
     def _rejection(message: str):

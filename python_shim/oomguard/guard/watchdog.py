@@ -7,6 +7,9 @@ second, and the OOM killer does not wait. Reading /proc/self/statm (one pread on
 file) costs a few microseconds, so polling 40 times a second while a cell runs is cheap;
 between cells the thread sleeps on an Event.
 
+Where it acts: at the configured fraction of the limit, or earlier when the cell's own
+steps say so (growth.py): the step in flight when it fires runs to its end first.
+
 How it interrupts: `_thread.interrupt_main()` raises KeyboardInterrupt in the main thread
 at its next bytecode, exactly as the notebook's stop button does (ipykernel installs the
 default SIGINT handler while a cell runs). A single C call that allocates (one huge
@@ -20,7 +23,10 @@ import os
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:  # growth.py reads this module's FAST_POLL
+    from .growth import Growth
 
 log = logging.getLogger("oomguard")
 
@@ -34,10 +40,20 @@ Reader = Callable[[], Optional[int]]
 
 @dataclass
 class Arming:
-    trigger: int          # bytes: interrupt at or above this
+    trigger: int          # bytes: interrupt at or above this (the latest it acts)...
     limit: int            # the session limit, for the message
     reader: Reader        # what counts against the limit (RSS or cgroup usage), in bytes
     what: str             # "the kernel's memory" / "the container's memory", for messages
+    # ...or earlier, at limit - growth.margin(), where the cell's steps say the next one
+    # would cross the limit first; never below `floor`.
+    growth: Optional["Growth"] = None
+    floor: int = 0
+    fraction: int = 0     # where the configured fraction of the limit is (for messages)
+
+    def trigger_now(self) -> int:
+        if self.growth is None:
+            return self.trigger
+        return max(self.floor, min(self.trigger, self.limit - self.growth.margin()))
 
 
 @dataclass
@@ -45,15 +61,28 @@ class Firing:
     reading: int
     arming: Arming
     at: float             # time.time()
+    trigger: int = 0      # where it acted (Arming.trigger_now() then)
+    step: int = 0         # the kernel's step it acted on (growth.py), bytes
+    child_steps: int = 0  # its child processes' steps, summed
+    children: int = 0     # child processes seen (where they count: the container's reading)
 
 
-def further_growth_trigger(reading: int, limit: int) -> int:
+def further_growth_trigger(reading: int, limit: int, margin: int = 0, step: int = 0) -> int:
     """Where to act next when memory is already at `reading`, past the trigger: half-way
-    from it to the limit (at least MIN_FURTHER_GROWTH further). Used after a firing (a
-    cell that caught the KeyboardInterrupt to save a checkpoint is not interrupted
-    mid-save while it holds its memory, only if it grows on) and for a cell that starts
-    above the trigger (so `del big` can run)."""
-    return reading + max(MIN_FURTHER_GROWTH, (limit - reading) // 2)
+    from it to the limit, or sooner where the cell's steps (`margin`, growth.py) say the
+    next would cross the limit first; always at least `further_floor` on. Used after a
+    firing (a cell that caught the KeyboardInterrupt to save a checkpoint is not
+    interrupted mid-save while it holds its memory, only if it grows on) and for a cell
+    that starts above the trigger (so `del big` can run)."""
+    return reading + max(further_floor(step),
+                         min((limit - reading) // 2, limit - margin - reading))
+
+
+def further_floor(step: int = 0) -> int:
+    """The least further growth that makes the watchdog act again: MIN_FURTHER_GROWTH, or
+    the cell's step (growth.py), which the call in flight when it fired completes
+    before the interrupt lands; acting again on that would say the cell grew on."""
+    return max(MIN_FURTHER_GROWTH, step)
 
 
 class StatmReader:
@@ -123,8 +152,10 @@ class Watchdog:
 
     def arm(self, arming: Arming) -> None:
         with self._lock:
-            self._arming, self._firing = arming, None
+            before, self._arming, self._firing = self._arming, arming, None
             self._wake.set()
+        if before is not None and before.growth is not None:
+            before.growth.close()
 
     @property
     def armed(self) -> bool:
@@ -133,9 +164,11 @@ class Watchdog:
     def disarm(self) -> Optional[Firing]:
         """Stop watching; the cell's (last) firing, if it fired."""
         with self._lock:
-            self._arming = None
+            arming, self._arming = self._arming, None
             firing, self._firing = self._firing, None
-            return firing
+        if arming is not None and arming.growth is not None:
+            arming.growth.close()
+        return firing
 
     def _loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -151,34 +184,44 @@ class Watchdog:
                     break
                 near = False
                 try:
+                    if arming.growth is not None:
+                        arming.growth.observe()
                     near = self._check(arming)
                 except Exception:
                     log.warning("oomguard: the watchdog failed a reading", exc_info=True)
                 stop.wait(self._fast_poll if near else self._poll)
 
     @staticmethod
-    def _near(reading: int, arming: Arming) -> bool:
+    def _near(reading: int, trigger: int) -> bool:
         """Within reach of the trigger in one slow poll: at page-fault speed (2-4 GiB/s) a
         cell allocates ~100 MiB in 25 ms, so closer than that (or 10% of the trigger on big
         limits), read every 5 ms."""
-        return arming.trigger - reading < max(256 << 20, arming.trigger // 10)
+        return trigger - reading < max(256 << 20, trigger // 10)
 
     def _check(self, arming: Arming) -> bool:
         """Read once, interrupt if past the trigger; True when near it (poll faster)."""
         reading = arming.reader()
         if reading is None:
             return False
-        if reading < arming.trigger:
-            return self._near(reading, arming)
+        trigger = arming.trigger_now()
+        if reading < trigger:
+            return self._near(reading, trigger)
         with self._lock:
             if self._arming is not arming:
                 return False  # the cell ended meanwhile: never interrupt the next one
-            firing = Firing(reading, arming, time.time())
+            growth = arming.growth
+            margin = growth.margin() if growth is not None else 0
+            step = growth.step() if growth is not None else 0
+            firing = Firing(reading, arming, time.time(), trigger,
+                            growth.kernel_step() if growth is not None else 0,
+                            sum(growth.child_steps()) if growth is not None else 0,
+                            growth.children() if growth is not None else 0)
             self._firing = firing
             # The same cell is interrupted again only if it grows on (see
             # further_growth_trigger); the loop picks the new arming up at its next poll.
-            self._arming = replace(arming,
-                                   trigger=further_growth_trigger(reading, arming.limit))
+            further = further_growth_trigger(reading, arming.limit, margin, step)
+            self._arming = replace(arming, trigger=further,
+                                   floor=reading + further_floor(step))
             try:
                 self._on_fire(firing)
             except Exception:

@@ -15,7 +15,10 @@ Each reading (cheap: a few small files):
   ``memory.usage_in_bytes`` (v1) minus inactive file cache (``inactive_file`` /
   ``total_inactive_file``). That is the working set the OOM killer effectively sees:
   inactive page cache is reclaimed before anything is killed, so counting it would
-  report a full container that is in fact fine.
+  report a full container that is in fact fine. That page cache is kept too
+  (``page_cache``): memory that can be had, but only once the kernel reclaims it.
+- the high-water mark, for a post-mortem (``high_water``, not read with each sample):
+  v1 ``memory.max_usage_in_bytes``, v2 ``memory.peak``, page cache included.
 """
 from __future__ import annotations
 
@@ -51,6 +54,9 @@ class CgroupReading:
     usage: Optional[int]   # what counts against the limit; None: not readable
     directory: str         # where the usage was read
     notes: List[str] = field(default_factory=list)
+    # Inactive page cache left out of `usage` (reclaimed before anything is killed);
+    # None where memory.stat could not be read (then it is in `usage`).
+    page_cache: Optional[int] = None
     # The OOM killer's count of processes it ended in this kernel's memory cgroup (which
     # may include other kernels and the server; see `read_oom_kills`);
     # None where this kernel keeps no such counter.
@@ -377,9 +383,9 @@ class CgroupProbe:
                 notes.append(_problem(current, FileNotFoundError("missing")))
         except (OSError, ValueError) as exc:
             notes.append(_problem(current, exc))
-        usage = self._minus_inactive(usage, os.path.join(binding, "memory.stat"),
-                                     ("inactive_file",), notes)
-        return CgroupReading(2, limit, usage, binding, notes)
+        usage, cache = self._minus_inactive(usage, os.path.join(binding, "memory.stat"),
+                                            ("inactive_file",), notes)
+        return CgroupReading(2, limit, usage, binding, notes, page_cache=cache)
 
     def _read_v1(self, chain: List[str]) -> CgroupReading:
         notes: List[str] = []
@@ -404,20 +410,37 @@ class CgroupProbe:
             usage = _read_bytes(usage_path)
         except (OSError, ValueError) as exc:
             notes.append(_problem(usage_path, exc))
-        usage = self._minus_inactive(usage, os.path.join(binding, "memory.stat"),
-                                     ("total_inactive_file", "inactive_file"), notes,
-                                     leaf_stat if binding == chain[0] else None)
-        return CgroupReading(1, limit, usage, binding, notes)
+        usage, cache = self._minus_inactive(usage, os.path.join(binding, "memory.stat"),
+                                            ("total_inactive_file", "inactive_file"), notes,
+                                            leaf_stat if binding == chain[0] else None)
+        return CgroupReading(1, limit, usage, binding, notes, page_cache=cache)
 
     @staticmethod
-    def _minus_inactive(usage, stat_path, keys, notes, stat=None) -> Optional[int]:
-        """Usage less inactive page cache; `stat` is memory.stat when already read."""
+    def _minus_inactive(usage, stat_path, keys, notes, stat=None) -> Tuple[Optional[int],
+                                                                           Optional[int]]:
+        """(usage less inactive page cache, the page cache left out); `stat` is
+        memory.stat when already read."""
         if usage is None:
-            return None
+            return None, None
         try:
             stat = stat if stat is not None else _read_stat(stat_path)
         except OSError as exc:
             notes.append(_problem(stat_path, exc) + " Page cache is counted as used.")
-            return usage
-        inactive = next((stat[k] for k in keys if k in stat), 0)
-        return max(0, usage - inactive)
+            return usage, None
+        inactive = min(usage, next((stat[k] for k in keys if k in stat), 0))
+        return usage - inactive, inactive
+
+    def high_water(self) -> Tuple[Optional[int], Optional[str]]:
+        """(the largest usage this kernel's memory cgroup has had, page cache included;
+        the file read): v1 memory.max_usage_in_bytes, v2 memory.peak (Linux 5.19+), since
+        the group was made or the figure last reset. (None, None) without a memory cgroup
+        or such a file. A few small reads: for `hello`, not samples."""
+        paths = self.paths
+        if paths is None:
+            return None, None
+        name = "memory.peak" if paths.version == 2 else "memory.max_usage_in_bytes"
+        path = os.path.join(paths.chain[0], name)
+        try:
+            return _read_bytes(path), path
+        except (OSError, ValueError):
+            return None, None

@@ -8,7 +8,9 @@ limit = the smallest of
   - the user's `limit` setting.
 used = what counts against that limit: cgroup usage (working set) when a cgroup exists;
 host used (MemTotal - MemAvailable) when the limit is physical memory, which every process
-on the machine shares. free = max(0, limit - used)."""
+on the machine shares. free = max(0, limit - used). Where used is a cgroup's working set,
+page_cache is the inactive page cache it leaves out: free, but only once the kernel
+reclaims it (None elsewhere: MemAvailable already counts reclaimable cache as free)."""
 from __future__ import annotations
 
 import os
@@ -64,17 +66,21 @@ def combine(cgroup: Optional[CgroupReading], host_total: Optional[int],
         limit, source = min(candidates, key=lambda c: c[0])
 
     cgroup_usage = cgroup.usage if cgroup is not None else None
+    page_cache = None
     if source.startswith("cgroup"):
         used = cgroup_usage  # host figures would be wrong here, so no fallback
     elif source == "physical":
         used = host_used
     else:
         used = cgroup_usage if cgroup_usage is not None else host_used
+    if cgroup_usage is not None and used is cgroup_usage:
+        page_cache = cgroup.page_cache
     if used is None and limit is not None:
         notes.append("How much of the limit is in use could not be measured.")
     free = max(0, limit - used) if limit is not None and used is not None else None
     return {"limit": limit, "limit_source": source, "used": used, "free": free,
-            "host_total": host_total, "host_available": host_available}
+            "page_cache": page_cache, "host_total": host_total,
+            "host_available": host_available}
 
 
 class LimitProbe:

@@ -34,7 +34,10 @@ export function memoryPanel(page: IJupyterLabPageFixture): Locator {
   return page.getByRole('region', { name: 'Memory (oomguard)', exact: true });
 }
 
-/** A section of the panel: "Kernel RAM", "Warnings", "GPU memory", "Timeline", "Cells", "Variables". */
+/**
+ * A section of the panel: "Kernel RAM", "Warnings", "GPU memory", "Cluster memory",
+ * "Timeline", "Cells", "Variables".
+ */
 export function panelSection(page: IJupyterLabPageFixture, name: string): Locator {
   return memoryPanel(page).getByRole('region', { name, exact: true });
 }

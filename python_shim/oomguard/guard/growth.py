@@ -1,0 +1,198 @@
+"""How much a running cell adds in one go, learned while it runs: the watchdog's margin.
+
+The watchdog's interrupt lands at the cell's next Python bytecode, so a C call that
+allocates a chunk (`torch.zeros(k, n)`, `np.ones`) finishes first: a loop of chunks ends
+a chunk or more past the reading that fired. A fixed fraction of the limit leaves 5% of
+it, less than one chunk on a small limit. So the watchdog acts at
+`limit - K * step` when that comes before the configured fraction, where `step` is what
+the cell has added in one go so far (docs/guard.md has the trial that chose K).
+
+What one go is, per process, from /proc/<pid>/statm (one pread each, every poll), as
+the rise of the process's resident high-water mark, measured two ways; the larger counts:
+
+- between allocations: statm's `data` (private writable address space) rises by a
+  chunk's whole size when the call that allocates it starts (malloc maps a big block at
+  once), while the resident set follows page by page as the call writes it. A reading
+  where `data` rose by a big block, or by half the step under way at least (other
+  threads' small blocks made meanwhile do not count), starts a new step; the step is how far the high-water
+  mark rises until the next one. A chunk loop's steps are its chunks, however many readings one
+  takes. (glibc maps every block of 32 MiB or more afresh, so big chunks always show.)
+- between readings: memory a process had freed and reuses (a heap with holes, items a
+  worker loads into it) shows no rise of `data`; there the step is the rise between two
+  readings. For the kernel it is scaled to the watchdog's fast poll (near the trigger it
+  reads every FAST_POLL, and a small allocation is interrupted at once), unless the
+  watchdog waited much longer than it asked (a C call held the GIL: what it added came
+  in one go).
+
+A loop that allocates and frees the same temporaries each time (a training step's
+activations) stops raising its high-water mark, so its steps shrink to nothing; address
+space mapped but never touched (thread stacks, malloc arenas) is no step either.
+
+A step counts once the cell has made two of that size (the second largest): one big load
+followed by small growth (`np.load`, then a training loop) must not move the trigger a
+whole load lower and interrupt a cell that fits.
+
+Child processes (DataLoader workers) count where the watchdog reads the container's
+memory, which includes them. They are not interrupted with the cell: a worker finishes
+what it was asked for (a DataLoader asks each worker for prefetch_factor = 2 items ahead
+by default) and keeps what it holds. So each growing child is given CHILD_STEPS of its own
+steps of margin, on top of the kernel's, unscaled: its growth goes on at its own pace."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Dict, List, Optional, Tuple
+
+from ..probes.proc import PAGE_SIZE, ChildrenProbe
+from .watchdog import FAST_POLL
+
+K = 2.5               # the kernel's steps of margin: the one in flight, one more, slack
+CHILD_STEPS = 3       # a child's: the item it is on and the prefetched ones it goes on to
+BIG_BLOCK = 32 << 20  # glibc's largest mmap threshold: a block this big is mapped afresh
+MIN_JUMP = 4 << 20    # a rise of `data` smaller than this starts no step (Python's own
+#                       1 MiB arenas, a thread's stack growing)
+DISCOVERY = 0.25      # seconds between looks for new child processes
+STARVED = 0.075       # a wait longer than this between readings: the GIL was held
+
+
+class Largest:
+    """The two largest of what it is given."""
+
+    def __init__(self):
+        self.first = 0
+        self.second = 0
+
+    def add(self, value: int) -> None:
+        if value > self.first:
+            self.first, self.second = value, self.first
+        elif value > self.second:
+            self.second = value
+
+
+class Steps:
+    """The steps of one process (see the module): between allocations, between readings."""
+
+    def __init__(self):
+        self._data: Optional[int] = None
+        self._high = 0       # resident high-water mark
+        self._start = 0      # the high-water mark when the step under way began
+        self.between_allocations = Largest()
+        self.between_readings = Largest()
+
+    def feed(self, data: int, resident: int, scale: float = 1.0) -> None:
+        if self._data is None:
+            self._data, self._high, self._start = data, resident, resident
+            return
+        under_way = self._high - self._start
+        # A new allocation: `data` rose by a big block (glibc maps those afresh), or by a
+        # block as big as half the step under way at least. Smaller rises are other
+        # threads' small blocks, made while a big call writes its pages: they must not
+        # cut its step in two.
+        jump = data - self._data
+        if jump >= MIN_JUMP and (jump >= BIG_BLOCK or jump >= under_way // 2):
+            self.between_allocations.add(under_way)
+            self._start = self._high
+        self._data = data
+        if resident > self._high:
+            self.between_readings.add(int((resident - self._high) * scale))
+            self._high = resident
+
+    @property
+    def repeated(self) -> int:
+        """The largest step made at least twice (the one under way counted as made)."""
+        allocations = self.between_allocations
+        under_way = self._high - self._start
+        return max(sorted((allocations.first, allocations.second, under_way))[1],
+                   self.between_readings.second)
+
+
+def read_statm(fd: int) -> Optional[Tuple[int, int]]:
+    """(data, resident) in bytes from an open /proc/<pid>/statm."""
+    try:
+        fields = os.pread(fd, 256, 0).split()
+        return int(fields[5]) * PAGE_SIZE, int(fields[1]) * PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Growth:
+    """Fed once per watchdog poll while one cell runs; `margin()` is how far below the
+    limit the watchdog must act. `children`: also learn the kernel's descendant processes
+    (when what the watchdog reads counts them). Never raises; close() when the cell ends."""
+
+    def __init__(self, children: bool, pid: Optional[int] = None):
+        self._pid = pid if pid is not None else os.getpid()
+        self._fds: Dict[int, int] = {}
+        self._steps: Dict[int, Steps] = {}
+        self._children = ChildrenProbe(pid=self._pid) if children else None
+        self._looked = 0.0
+        self._observed: Optional[float] = None
+        self._lock = threading.Lock()  # fed on the watchdog's thread, closed on the cell's
+        self._open(self._pid)
+
+    def _open(self, pid: int) -> None:
+        try:
+            self._fds[pid] = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
+            self._steps[pid] = Steps()
+        except OSError:
+            pass  # gone already, or not readable: not learnt
+
+    def observe(self) -> None:
+        with self._lock:
+            self._observe()
+
+    def _observe(self) -> None:
+        if self._children is not None and time.monotonic() - self._looked >= DISCOVERY:
+            self._looked = time.monotonic()
+            try:
+                for pid in self._children.descendants():
+                    if pid not in self._fds:
+                        self._open(pid)
+            except (OSError, ValueError):
+                pass
+        now = time.monotonic()
+        waited = now - self._observed if self._observed is not None else 0.0
+        self._observed = now
+        # The kernel's rise between readings, as it would be between two fast polls.
+        scale = 1.0 if waited > STARVED or waited <= 0 else min(1.0, FAST_POLL / waited)
+        for pid, fd in list(self._fds.items()):
+            found = read_statm(fd)
+            if found is None:  # the process ended: what it held is given back
+                self._forget(pid)
+                continue
+            self._steps[pid].feed(*found, scale=scale if pid == self._pid else 1.0)
+
+    def kernel_step(self) -> int:
+        steps = self._steps.get(self._pid)
+        return steps.repeated if steps is not None else 0
+
+    def child_steps(self) -> List[int]:
+        return [steps.repeated for pid, steps in self._steps.items()
+                if pid != self._pid and steps.repeated > 0]
+
+    def children(self) -> int:
+        """Child processes being followed now."""
+        return len(self._fds) - (self._pid in self._fds)
+
+    def step(self) -> int:
+        """What the cell (its child processes included) adds in one go."""
+        return self.kernel_step() + sum(self.child_steps())
+
+    def margin(self) -> int:
+        return int(K * self.kernel_step() + CHILD_STEPS * sum(self.child_steps()))
+
+    def _forget(self, pid: int) -> None:
+        fd = self._fds.pop(pid, None)
+        self._steps.pop(pid, None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            for pid in list(self._fds):
+                self._forget(pid)
+            self._children = None
