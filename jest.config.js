@@ -3,6 +3,11 @@
  * Only modules that need no running JupyterLab are tested here; the extension as a
  * whole is tested in a real JupyterLab by ui-tests/.
  */
+// A zone with a half-hour offset, so that nothing passes only where local time is UTC
+// (exportParity.spec.ts writes local times from both exporters). Set here, before the
+// test processes start: a test cannot change its own process's zone.
+process.env.TZ = 'Asia/Kolkata';
+
 module.exports = {
   testEnvironment: 'jsdom',
   roots: ['<rootDir>/src'],

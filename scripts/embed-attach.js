@@ -2,8 +2,8 @@
 /**
  * Embeds python_shim/oomguard/attach.py (the code that loads the installed shim into a
  * kernel) in the front end as src/kernel/attachSource.ts, so that the Python file stays
- * the one definition. Run by `npm run build:lib` and before the tests; the output is not
- * committed.
+ * the one definition. Run by `npm run build:lib` (`build:embed`) and before the tests;
+ * the output is not committed.
  */
 const fs = require('fs');
 const path = require('path');

@@ -3,23 +3,41 @@
  * users compare against — cgroup `memory.max`, Colab's 12.7 GiB — are binary.
  */
 
-
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
-/** "512.0 MiB"; null (not measured) becomes an em dash. */
+/**
+ * "512 MiB", "1.5 GiB": three significant digits at most, rounded half up; null (not
+ * measured) becomes an em dash. The kernel writes bytes the same way (units.py; both
+ * are tested on schema/vectors/format-bytes.json; docs/measurements.md, Units).
+ */
 export function formatBytes(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) {
     return '—';
   }
-  const sign = bytes < 0 ? '-' : '';
-  let value = Math.abs(bytes);
+  const size = Math.abs(bytes);
   let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
+  while (unit < UNITS.length - 1 && size >= 1024 ** (unit + 1)) {
     unit++;
   }
-  const digits = unit === 0 ? 0 : value >= 100 ? 0 : 1;
-  return `${sign}${value.toFixed(digits)} ${UNITS[unit]}`;
+  let text = '';
+  for (;;) {
+    // At most twice: a figure that rounds to 1024 of a unit goes to the next one.
+    const scale = 1024 ** unit;
+    const tenths = Math.floor((size * 10) / scale + 0.5);
+    if (unit > 0 && tenths < 1000) {
+      text = `${Math.floor(tenths / 10)}.${tenths % 10}`;
+      break;
+    }
+    const whole = Math.floor(size / scale + 0.5);
+    if (whole >= 1024 && unit < UNITS.length - 1) {
+      unit++;
+      continue;
+    }
+    text = String(whole);
+    break;
+  }
+  const sign = bytes < 0 && /[1-9]/.test(text) ? '-' : '';
+  return `${sign}${text} ${UNITS[unit]}`;
 }
 
 /** Share of `part` in `whole` as "42%", or null when either is unknown. */

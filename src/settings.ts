@@ -3,7 +3,7 @@ import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ISignal, Signal } from '@lumino/signaling';
 import { DEFAULT_THRESHOLDS, IThresholds } from './model/readingsModel';
 
-/** The user's settings, as schema/plugin.json defines them. */
+/** The user's settings, as schema/settings/plugin.json defines them. */
 export interface IOomguardSettings {
   /** Load the shim into each notebook's kernel without being asked. */
   autoAttach: boolean;

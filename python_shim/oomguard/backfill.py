@@ -6,7 +6,9 @@ The request names the dead kernel by pid only. The pid picks a spool by its file
 no path ever comes from the browser. The read runs on its own thread, never on the
 shell's, and the answer is capped (protocol.MAX_SPOOL_SAMPLES, MAX_SPOOL_CELLS): beyond
 that the samples are thinned, keeping each stretch's highest reading and always the very
-last one (the truest "died at X"), and only the newest cells are kept."""
+last one (the truest "died at X"), and only the newest cells are kept. What is sent is
+read as the front end reads it (schema/protocol.json): a spool from another version, or
+cut short, is repaired where it can be, and a record that cannot be read is left out."""
 from __future__ import annotations
 
 import json
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 from . import protocol
+from .schemas import BAD, protocol_reader
 from .spool import list_spools, open_for_reading, spool_parts
 
 log = logging.getLogger("oomguard")
@@ -44,8 +47,24 @@ def records_since(directory: Path, pid: int, since: Optional[float],
     except Exception as exc:  # unreadable file, a bug: the front end is told, not the cell
         return [], [], False, f"The spool of kernel {pid} could not be read ({exc})."
     truncated = thinned or len(samples) > max_samples or len(cells) > max_cells
-    return _thin(samples, max_samples), cells[-max_cells:] if max_cells > 0 else [], \
-        truncated, None
+    kept_cells = cells[-max_cells:] if max_cells > 0 else []
+    return _as_sent(_thin(samples, max_samples), "sample"), \
+        _as_sent(kept_cells, "cellRecord"), truncated, None
+
+
+def _as_sent(records: list, definition: str) -> list:
+    """The records read as a front end reads them (schema/protocol.json): a spool is a
+    file on disk, perhaps written by another version or cut short, and what the answer
+    carries must be valid as sent. What can be repaired is (a bad figure: not measured);
+    a record without what it cannot do without (its time, its status) is left out."""
+    reader = protocol_reader()
+    schema = reader.definition(definition)
+    kept = []
+    for record in records:
+        read = reader.read(schema, record, definition, [])
+        if read is not BAD:
+            kept.append(read)
+    return kept
 
 
 def _read_after(parts: List[Path], since: Optional[float], max_samples: int,
@@ -71,9 +90,7 @@ def _read_after(parts: List[Path], since: Optional[float], max_samples: int,
                     continue
                 kind = record.pop("kind", None)
                 if kind == "sample" and _after(record.get("t"), since):
-                    body = protocol.sample(record)
-                    del body["v"], body["type"]
-                    samples.append(body)
+                    samples.append(protocol.sample_body(record))
                     if len(samples) >= 2 * max_samples:
                         samples[:] = _thin(samples, max_samples)
                         thinned = True

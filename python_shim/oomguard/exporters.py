@@ -1,6 +1,9 @@
 """Write a memory timeline (samples + cell records) to disk as CSV, JSON or a Chrome trace.
 
-`export(path, format, samples, cells, session=None)` returns the list of paths written:
+`export(path, format, samples, cells, session=None)` returns the list of paths written.
+What each format holds is specified once, in schema/exports.json (shipped in this package),
+which the browser's export (src/export/timeline.ts) follows too; a test exports one
+timeline from both and compares them field by field:
 
 - ``"csv"``: two files. `path` gets one row per sample; a sibling ``<stem>.cells.csv``
   (``mem.csv`` -> ``mem.cells.csv``) gets one row per cell. Memory columns are bytes,
@@ -32,12 +35,16 @@ import secrets
 from collections.abc import Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, List, Optional, Union
+from typing import IO, Any, Iterable, Iterator, List, Optional, Tuple, Union
 
+from .schemas import export_spec
+
+_SPEC = export_spec()
 FORMATS = ("csv", "json", "trace")
-TIMELINE_FORMAT = "oomguard-timeline"
-TIMELINE_VERSION = 1
+TIMELINE_FORMAT = _SPEC["json"]["format"]
+TIMELINE_VERSION = _SPEC["json"]["version"]
 MIB = 1024 * 1024
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -105,41 +112,134 @@ def _list(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else []
 
 
+def _get(record: Any, path: str) -> Any:
+    """The value at a dotted `path` of nested mappings; None where there is none."""
+    for name in path.split("."):
+        if not isinstance(record, Mapping):
+            return None
+        record = record.get(name)
+    return record
+
+
 def iso_time(t: Any) -> str:
+    """Epoch seconds as ISO 8601 local time with its UTC offset, to the millisecond
+    (floored, as the browser's export does); "" where it is not a time."""
     number = _number(t)
     if number is None:
         return ""
     try:
-        moment = datetime.fromtimestamp(number, timezone.utc).astimezone()
-        return moment.isoformat(timespec="milliseconds")
+        ms = math.floor(number * 1000)
+        moment = datetime.fromtimestamp(ms // 1000, timezone.utc).astimezone()
+        return moment.replace(microsecond=(ms % 1000) * 1000).isoformat(
+            timespec="milliseconds")
     except (OverflowError, OSError, ValueError):
         return ""
 
 
-def cell_bytes(cell: Mapping, name: str) -> Optional[int]:
-    """A byte field of a CellRecord; the deltas are derived when a record lacks them."""
-    value = _integer(cell.get(name))
-    if value is None and name in ("ram_delta", "ram_peak_delta"):
-        before = _integer(cell.get("ram_before"))
-        other = _integer(cell.get("ram_after" if name == "ram_delta" else "ram_peak"))
-        if before is not None and other is not None:
-            value = other - before
-    return value
+def _mib(value: Any) -> Optional[float]:
+    number = _number(value)
+    return None if number is None else math.floor(number / MIB * 1000 + 0.5) / 1000
 
 
-def _gpu_index(gpu: Mapping, position: int) -> int:
-    index = gpu.get("index")
-    return index if type(index) is int and index >= 0 else position
+def _position(value: Any, position: int) -> int:
+    """`value` where it is a non-negative integer, else the item's `position` in its
+    list (a GPU without an index)."""
+    number = _number(value)
+    return int(number) if number is not None and number >= 0 and number.is_integer() \
+        else position
 
 
 def _gpus(record: Mapping, key: str) -> List[tuple]:
     """(index, gpu dict) for each well-formed entry of record[key]."""
-    return [(_gpu_index(gpu, i), gpu) for i, gpu in enumerate(_list(record.get(key)))
+    return [(_position(gpu.get("index"), i), gpu) for i, gpu in enumerate(_list(record.get(key)))
             if isinstance(gpu, Mapping)]
 
 
 def _dicts(records: Optional[Iterable]) -> List[Mapping]:
     return [r for r in (records or ()) if isinstance(r, Mapping)]
+
+
+# -- the specification's values (schema/exports.json, "kinds") ---------------------------
+
+_ABSENT = object()  # an argument left out ("object" where the record has none)
+
+
+def _joined(values: Any) -> str:
+    return "; ".join(text for text in map(_text, _list(values)) if text)
+
+
+def _pairs(value: Any) -> Optional[str]:
+    if not isinstance(value, Mapping):
+        return None
+    return "; ".join(f"{key}={_field(_integer(one))}" for key, one in value.items()
+                     if isinstance(key, str))
+
+
+def _worker_events(events: Any) -> str:
+    """'address (reason)' for each restarted or lost worker."""
+    return "; ".join(f"{_text(e.get('worker')) or '?'} ({_text(e.get('reason')) or '?'})"
+                     for e in _list(events) if isinstance(e, Mapping))
+
+
+def _distinct(items: Any, of: str) -> str:
+    found = (_text(item.get(of)) for item in _list(items) if isinstance(item, Mapping))
+    return "; ".join(dict.fromkeys(text for text in found if text))
+
+
+def _count(items: Any, where: Optional[str]) -> int:
+    return sum(1 for item in _list(items) if isinstance(item, Mapping)
+               and (where is None or item.get(where) is True))
+
+
+def _written(record: Any, columns: list, position: int = 0) -> dict:
+    """An object written by `columns` (trace arguments): {name: value}."""
+    written = {}
+    for column in columns:
+        value = value_of(record, column, position)
+        if value is not _ABSENT:
+            written[column["name"]] = value
+    return written
+
+
+def value_of(record: Any, column: Mapping, position: int = 0) -> Any:
+    """One column's value of one record, as schema/exports.json says."""
+    kind = column["as"]
+    value = _get(record, column["field"]) if "field" in column else None
+    if "difference" in column and _number(value) is None:
+        first, second = (_integer(_get(record, path)) for path in column["difference"])
+        value = first - second if first is not None and second is not None else None
+    if kind == "text":
+        return _text(value)
+    if kind == "integer":
+        return _integer(value)
+    if kind == "number":
+        return _number(value)
+    if kind == "localTime":
+        return iso_time(value)
+    if kind == "MiB":
+        return _mib(value)
+    if kind == "joined":
+        return _joined(value)
+    if kind == "texts":
+        return [text for text in map(_text, _list(value)) if text]
+    if kind == "count":
+        return _count(value, column.get("where"))
+    if kind == "distinct":
+        return _distinct(value, column["of"])
+    if kind == "pairs":
+        return _pairs(value)
+    if kind == "workerEvents":
+        return _worker_events(value)
+    if kind == "isTrue":
+        return value is True
+    if kind == "position":
+        return _position(value, position)
+    if kind == "each":
+        return [_written(item, column["columns"], i)
+                for i, item in enumerate(_list(value)) if isinstance(item, Mapping)]
+    if kind == "object":
+        return _written(value, column["columns"]) if isinstance(value, Mapping) else _ABSENT
+    raise ValueError(f"schema/exports.json: unknown kind {kind!r}")
 
 
 # -- atomic files ------------------------------------------------------------------------
@@ -167,24 +267,22 @@ def atomic_file(path: PathLike, newline: Optional[str] = None) -> Iterator[IO[st
 
 # -- CSV ---------------------------------------------------------------------------------
 
-SAMPLE_COLUMNS = ("time", "t", "rss", "children_rss", "used", "limit", "free",
-                  "limit_source", "host_total", "host_available", "running_cell", "notes")
-SAMPLE_GPU_COLUMNS = ("used", "total", "process_used", "torch_allocated", "torch_reserved")
-CELL_COLUMNS = ("execution_count", "cell_id", "time", "start", "duration", "status",
-                "ram_before", "ram_after", "ram_peak", "ram_delta", "ram_peak_delta",
-                "peak_method", "container_peak", "findings", "risky_findings",
-                "finding_kinds", "notes")
-CELL_GPU_COLUMNS = ("before", "after", "peak")
-# A cluster's columns (docs/measurements.md), added where any sample or cell has a
-# `cluster` (docs/protocol.md): bytes as integers, lists joined by "; ".
-SAMPLE_CLUSTER_COLUMNS = ("cluster_engine", "cluster_memory", "cluster_limit",
-                          "cluster_workers")
-CELL_CLUSTER_COLUMNS = ("cluster_engine", "cluster_scheduler", "cluster_workers",
-                        "cluster_before", "cluster_after", "cluster_peak", "cluster_delta",
-                        "cluster_peak_delta", "cluster_limit", "cluster_per_worker",
-                        "cluster_restarted", "cluster_lost", "cluster_notes")
-BYTE_FIELDS = ("rss", "children_rss", "used", "limit", "free", "host_total",
-               "host_available")
+def _columns(table: Mapping, key: str) -> Tuple[str, ...]:
+    return tuple(column["name"] for column in table[key])
+
+
+SAMPLE_COLUMNS = _columns(_SPEC["csv"]["samples"], "columns")
+SAMPLE_CLUSTER_COLUMNS = _columns(_SPEC["csv"]["samples"], "clusterColumns")
+SAMPLE_GPU_COLUMNS = _columns(_SPEC["csv"]["samples"], "gpuColumns")
+CELL_COLUMNS = _columns(_SPEC["csv"]["cells"], "columns")
+CELL_CLUSTER_COLUMNS = _columns(_SPEC["csv"]["cells"], "clusterColumns")
+CELL_GPU_COLUMNS = _columns(_SPEC["csv"]["cells"], "gpuColumns")
+
+
+def _positional(number: float) -> str:
+    """The shortest decimal that reads back as `number`, never in exponent notation."""
+    text = repr(number)
+    return format(Decimal(text), "f") if "e" in text or "E" in text else text
 
 
 def _field(value: Any) -> str:
@@ -195,11 +293,9 @@ def _field(value: Any) -> str:
     number = _number(value)
     if number is None:
         return ""
-    return str(int(number)) if number.is_integer() and abs(number) < 2 ** 63 else repr(number)
-
-
-def _joined(values: Any) -> str:
-    return "; ".join(text for text in map(_text, _list(values)) if text)
+    if number.is_integer() and abs(number) < 2 ** 63:
+        return str(int(number))
+    return _positional(number)
 
 
 def cells_csv_path(path: PathLike) -> Path:
@@ -208,137 +304,75 @@ def cells_csv_path(path: PathLike) -> Path:
     return target.with_name(stem + ".cells.csv")
 
 
-def _cluster(record: Mapping) -> Optional[Mapping]:
-    cluster = record.get("cluster")
-    return cluster if isinstance(cluster, Mapping) else None
+class _Table:
+    """One CSV file of the specification (`csv.samples` or `csv.cells`) for `records`."""
+
+    def __init__(self, spec: Mapping, records: List[Mapping]):
+        self.columns = list(spec["columns"])
+        if any(isinstance(record.get("cluster"), Mapping) for record in records):
+            self.columns += spec["clusterColumns"]
+        self.gpus_key, self.gpu_columns = spec["gpus"], spec["gpuColumns"]
+        self.gpu_indexes = sorted({index for record in records
+                                   for index, _ in _gpus(record, self.gpus_key)})
+
+    def header(self) -> List[str]:
+        return [column["name"] for column in self.columns] + [
+            f"gpu{index}_{column['name']}" for index in self.gpu_indexes
+            for column in self.gpu_columns]
+
+    def row(self, record: Mapping) -> List[str]:
+        row = [_field(value_of(record, column)) for column in self.columns]
+        by_index = dict(_gpus(record, self.gpus_key))
+        for index in self.gpu_indexes:
+            gpu = by_index.get(index, {})
+            row += [_field(value_of(gpu, column)) for column in self.gpu_columns]
+        return row
 
 
-def _has_cluster(records: List[Mapping]) -> bool:
-    return any(_cluster(record) is not None for record in records)
-
-
-def _sample_cluster_fields(sample: Mapping) -> dict:
-    cluster = _cluster(sample) or {}
-    return {"cluster_engine": _text(cluster.get("engine")),
-            "cluster_memory": _integer(cluster.get("memory")),
-            "cluster_limit": _integer(cluster.get("limit")),
-            "cluster_workers": _integer(cluster.get("workers"))}
-
-
-def _worker_events(events: Any) -> str:
-    """'address (reason)' for each restarted or lost worker."""
-    return "; ".join(f"{_text(e.get('worker')) or '?'} ({_text(e.get('reason')) or '?'})"
-                     for e in _list(events) if isinstance(e, Mapping))
-
-
-def cluster_cell_fields(cell: Mapping) -> dict:
-    """The CELL_CLUSTER_COLUMNS of one record, by name (None: empty)."""
-    cluster = _cluster(cell) or {}
-    before, after, peak = (_integer(cluster.get(name)) for name in ("before", "after", "peak"))
-    per_worker = cluster.get("per_worker")
-    return {
-        "cluster_engine": _text(cluster.get("engine")),
-        "cluster_scheduler": _text(cluster.get("scheduler")),
-        "cluster_workers": _integer(cluster.get("workers")),
-        "cluster_before": before, "cluster_after": after, "cluster_peak": peak,
-        "cluster_delta": after - before if None not in (before, after) else None,
-        "cluster_peak_delta": peak - before if None not in (before, peak) else None,
-        "cluster_limit": _integer(cluster.get("limit")),
-        "cluster_per_worker": "; ".join(
-            f"{address}={_field(_integer(peak))}" for address, peak in per_worker.items()
-            if isinstance(address, str)) if isinstance(per_worker, Mapping) else None,
-        "cluster_restarted": _worker_events(cluster.get("restarted")),
-        "cluster_lost": _worker_events(cluster.get("lost")),
-        "cluster_notes": _joined(cluster.get("notes")),
-    }
-
-
-def _sample_row(sample: Mapping, gpu_indexes: List[int], clusters: bool) -> List[str]:
-    running = sample.get("running_cell")
-    values = {name: _integer(sample.get(name)) for name in BYTE_FIELDS}
-    values.update(
-        time=iso_time(sample.get("t")), t=_number(sample.get("t")),
-        limit_source=_text(sample.get("limit_source")), notes=_joined(sample.get("notes")),
-        running_cell=_integer(running.get("execution_count"))
-        if isinstance(running, Mapping) else None)
-    row = [_field(values[name]) for name in SAMPLE_COLUMNS]
-    if clusters:
-        fields = _sample_cluster_fields(sample)
-        row += [_field(fields[name]) for name in SAMPLE_CLUSTER_COLUMNS]
-    by_index = dict(_gpus(sample, "gpus"))
-    for index in gpu_indexes:
-        gpu = by_index.get(index, {})
-        row += [_field(_integer(gpu.get(name))) for name in SAMPLE_GPU_COLUMNS]
-    return row
-
-
-def _cell_row(cell: Mapping, gpu_indexes: List[int], clusters: bool) -> List[str]:
-    findings = [f for f in _list(cell.get("findings")) if isinstance(f, Mapping)]
-    kinds = dict.fromkeys(k for k in (_text(f.get("kind")) for f in findings) if k)
-    row = [_field(_integer(cell.get("execution_count"))), _field(_text(cell.get("cell_id"))),
-           iso_time(cell.get("start")), _field(_number(cell.get("start"))),
-           _field(_number(cell.get("duration"))), _field(_text(cell.get("status")))]
-    row += [_field(cell_bytes(cell, name)) for name in
-            ("ram_before", "ram_after", "ram_peak", "ram_delta", "ram_peak_delta")]
-    row += [_field(_text(cell.get("peak_method"))), _field(_integer(cell.get("container_peak"))),
-            str(len(findings)), str(sum(1 for f in findings if f.get("risky") is True)),
-            "; ".join(kinds), _joined(cell.get("notes"))]
-    if clusters:
-        fields = cluster_cell_fields(cell)
-        row += [_field(fields[name]) for name in CELL_CLUSTER_COLUMNS]
-    by_index = dict(_gpus(cell, "gpu"))
-    for index in gpu_indexes:
-        gpu = by_index.get(index, {})
-        row += [_field(_integer(gpu.get(name))) for name in CELL_GPU_COLUMNS]
-    return row
-
-
-def _gpu_indexes(records: List[Mapping], key: str) -> List[int]:
-    return sorted({index for record in records for index, _ in _gpus(record, key)})
+def _write_table(path: PathLike, spec: Mapping, records: List[Mapping]) -> None:
+    table = _Table(spec, records)
+    with atomic_file(path, newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(table.header())
+        for record in records:
+            writer.writerow(table.row(record))
 
 
 def write_csv(path: PathLike, samples: List[Mapping], cells: List[Mapping]) -> List[str]:
     cells_path = cells_csv_path(path)
-    sample_gpus = _gpu_indexes(samples, "gpus")
-    sample_clusters = _has_cluster(samples)
-    with atomic_file(path, newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(list(SAMPLE_COLUMNS)
-                        + list(SAMPLE_CLUSTER_COLUMNS if sample_clusters else ())
-                        + [f"gpu{i}_{name}" for i in sample_gpus
-                           for name in SAMPLE_GPU_COLUMNS])
-        for sample in samples:
-            writer.writerow(_sample_row(sample, sample_gpus, sample_clusters))
-    cell_gpus = _gpu_indexes(cells, "gpu")
-    cell_clusters = _has_cluster(cells)
-    with atomic_file(cells_path, newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(list(CELL_COLUMNS)
-                        + list(CELL_CLUSTER_COLUMNS if cell_clusters else ())
-                        + [f"gpu{i}_{name}" for i in cell_gpus
-                           for name in CELL_GPU_COLUMNS])
-        for cell in cells:
-            writer.writerow(_cell_row(cell, cell_gpus, cell_clusters))
+    _write_table(path, _SPEC["csv"]["samples"], samples)
+    _write_table(cells_path, _SPEC["csv"]["cells"], cells)
     return [os.fspath(Path(os.fspath(path)).expanduser()), os.fspath(cells_path)]
 
 
 # -- JSON --------------------------------------------------------------------------------
 
-def _write_array(f: IO[str], records: List[Mapping]) -> None:
+_SAMPLE_DROP = frozenset(_SPEC["json"]["sampleDrop"])
+
+
+def _write_array(f: IO[str], records: Iterable[Mapping]) -> None:
     f.write("[")
-    for i, record in enumerate(records):
-        f.write(",\n" if i else "\n")
+    empty = True
+    for record in records:
+        f.write("\n" if empty else ",\n")
         f.write(dumps(record))
-    f.write("\n]" if records else "]")
+        empty = False
+    f.write("]" if empty else "\n]")
+
+
+def _sample_body(sample: Mapping) -> Mapping:
+    if _SAMPLE_DROP.isdisjoint(sample):
+        return sample
+    return {key: value for key, value in sample.items() if key not in _SAMPLE_DROP}
 
 
 def write_json(path: PathLike, samples: List[Mapping], cells: List[Mapping],
                session: Optional[Mapping] = None) -> List[str]:
     with atomic_file(path) as f:
-        f.write(f'{{"format": "{TIMELINE_FORMAT}", "version": {TIMELINE_VERSION}, '
+        f.write(f'{{"format": {dumps(TIMELINE_FORMAT)}, "version": {TIMELINE_VERSION}, '
                 f'"session": {dumps(session if isinstance(session, Mapping) else None)},\n')
         f.write('"samples": ')
-        _write_array(f, samples)
+        _write_array(f, map(_sample_body, samples))
         f.write(',\n"cells": ')
         _write_array(f, cells)
         f.write("}\n")
@@ -347,33 +381,26 @@ def write_json(path: PathLike, samples: List[Mapping], cells: List[Mapping],
 
 # -- Chrome trace ------------------------------------------------------------------------
 
-_CLUSTER_BYTES = ("cluster_before", "cluster_after", "cluster_peak", "cluster_delta",
-                  "cluster_peak_delta", "cluster_limit")
-CELL_COLOURS = {"error": "terrible", "blocked": "bad", "interrupted": "yellow"}
+_TRACE = _SPEC["trace"]
 
 
-def _mib(value: Any) -> Optional[float]:
-    number = _number(value)
-    return None if number is None else round(number / MIB, 3)
+def _microseconds(seconds: float) -> int:
+    return math.floor(seconds * 1e6 + 0.5)
 
 
 def _sample_series(sample: Mapping) -> Iterator[tuple]:
     """(counter name, bytes) for each memory figure of one sample."""
-    yield "kernel RSS", sample.get("rss")
-    yield "children RSS", sample.get("children_rss")
-    yield "session used", sample.get("used")
-    yield "session limit", sample.get("limit")
-    cluster = _cluster(sample)
-    if cluster is not None:
-        engine = _text(cluster.get("engine")) or "cluster"
-        yield f"{engine} cluster memory", cluster.get("memory")
-        yield f"{engine} cluster limit", cluster.get("limit")
-    for index, gpu in _gpus(sample, "gpus"):
-        yield f"GPU{index} used", gpu.get("used")
-        yield f"GPU{index} total", gpu.get("total")
-        yield f"GPU{index} process used", gpu.get("process_used")
-        yield f"GPU{index} torch allocated", gpu.get("torch_allocated")
-        yield f"GPU{index} torch reserved", gpu.get("torch_reserved")
+    counters = _TRACE["counters"]
+    for counter in counters["sample"]:
+        yield counter["name"], sample.get(counter["field"])
+    cluster = sample.get("cluster")
+    if isinstance(cluster, Mapping):
+        engine = _text(cluster.get("engine")) or counters["clusterEngine"]
+        for counter in counters["cluster"]:
+            yield counter["name"].replace("{engine}", engine), cluster.get(counter["field"])
+    for index, gpu in _gpus(sample, _SPEC["csv"]["samples"]["gpus"]):
+        for counter in counters["gpu"]:
+            yield counter["name"].replace("{index}", str(index)), gpu.get(counter["field"])
 
 
 def _counter_events(samples: List[Mapping], pid: int) -> Iterator[dict]:
@@ -384,7 +411,7 @@ def _counter_events(samples: List[Mapping], pid: int) -> Iterator[dict]:
     last: dict = {}
     for position, (t, sample) in enumerate(timed):
         final = position == len(timed) - 1
-        ts = round(t * 1e6)
+        ts = _microseconds(t)
         for name, value in _sample_series(sample):
             mib = _mib(value)
             if mib is None or (last.get(name) == mib and not final):
@@ -394,65 +421,46 @@ def _counter_events(samples: List[Mapping], pid: int) -> Iterator[dict]:
                    "cat": "memory", "args": {"MiB": mib}}
 
 
-def _finding_args(finding: Mapping) -> dict:
-    return {"kind": _text(finding.get("kind")), "line": _integer(finding.get("line")),
-            "MiB": _mib(finding.get("bytes")), "peak_MiB": _mib(finding.get("peak_bytes")),
-            "device": _text(finding.get("device")), "risky": finding.get("risky") is True,
-            "message": _text(finding.get("message"))}
-
-
 def _cell_event(cell: Mapping, pid: int) -> Optional[dict]:
+    spec = _TRACE["cell"]
     start = _number(cell.get("start"))
     if start is None:
         return None
     duration = max(0.0, _number(cell.get("duration")) or 0.0)
     count = _integer(cell.get("execution_count"))
-    status = _text(cell.get("status"))
-    args = {"execution_count": count, "cell_id": _text(cell.get("cell_id")),
-            "status": status, "peak_method": _text(cell.get("peak_method"))}
-    for name in ("ram_before", "ram_after", "ram_peak", "ram_delta", "ram_peak_delta"):
-        args[name + "_MiB"] = _mib(cell_bytes(cell, name))
-    args["container_peak_MiB"] = _mib(cell.get("container_peak"))
-    args["gpu"] = [{"index": index, **{f"{name}_MiB": _mib(gpu.get(name))
-                                       for name in CELL_GPU_COLUMNS}}
-                   for index, gpu in _gpus(cell, "gpu")]
-    args["findings"] = [_finding_args(f) for f in _list(cell.get("findings"))
-                        if isinstance(f, Mapping)]
-    args["notes"] = [text for text in map(_text, _list(cell.get("notes"))) if text]
-    if _cluster(cell) is not None:
-        fields = cluster_cell_fields(cell)
-        args["cluster"] = {name[len("cluster_"):] + ("_MiB" if name in _CLUSTER_BYTES else ""):
-                           _mib(value) if name in _CLUSTER_BYTES else value
-                           for name, value in fields.items()}
-    event = {"name": f"cell [{count if count is not None else '?'}]", "cat": "cell",
-             "ph": "X", "ts": round(start * 1e6), "dur": round(duration * 1e6),
-             "pid": pid, "tid": pid, "args": args}
-    if status in CELL_COLOURS:
-        event["cname"] = CELL_COLOURS[status]
+    event = {"name": spec["name"].replace(
+                 "{execution_count}", str(count) if count is not None else spec["unnamed"]),
+             "cat": "cell", "ph": "X", "ts": _microseconds(start),
+             "dur": _microseconds(duration), "pid": pid, "tid": pid,
+             "args": _written(cell, spec["args"])}
+    colour = spec["colours"].get(_text(cell.get("status")))
+    if colour is not None:
+        event["cname"] = colour
     return event
 
 
 def _metadata_events(pid: int, session: Mapping) -> List[dict]:
     host = _text(session.get("hostname"))
-    process = f"kernel (pid {pid})" + (f" on {host}" if host else "")
+    process = (_TRACE["processOnHost"] if host else _TRACE["process"]) \
+        .replace("{pid}", str(pid)).replace("{hostname}", host or "")
     return [
         {"name": "process_name", "ph": "M", "ts": 0, "pid": pid, "tid": pid,
-         "args": {"name": f"oomguard: {process}"}},
+         "args": {"name": process}},
         {"name": "thread_name", "ph": "M", "ts": 0, "pid": pid, "tid": pid,
-         "args": {"name": "cells (main thread)"}},
+         "args": {"name": _TRACE["thread"]}},
     ]
 
 
 def trace_events(samples: List[Mapping], cells: List[Mapping],
                  session: Optional[Mapping] = None) -> Iterator[dict]:
-    """Every event of the trace: metadata, counters (time order), then cell slices."""
+    """Every event of the trace: metadata, then counters and cell slices in time order
+    (at equal times the counters first)."""
     session = session if isinstance(session, Mapping) else {}
     pid = _integer(session.get("pid"))
     pid = pid if pid is not None and 0 < pid < 2 ** 31 else 1
     yield from _metadata_events(pid, session)
     slices = sorted((e for e in (_cell_event(cell, pid) for cell in cells) if e is not None),
                     key=lambda event: event["ts"])
-    # One stream in time order: viewers cope with any order, but this one costs nothing.
     yield from heapq.merge(_counter_events(samples, pid), slices,
                            key=lambda event: event["ts"])
 
@@ -461,7 +469,7 @@ def write_trace(path: PathLike, samples: List[Mapping], cells: List[Mapping],
                 session: Optional[Mapping] = None) -> List[str]:
     with atomic_file(path) as f:
         f.write('{"displayTimeUnit": "ms", "otherData": ')
-        f.write(dumps({"producer": "oomguard", "session": session
+        f.write(dumps({"producer": _TRACE["producer"], "session": session
                        if isinstance(session, Mapping) else None}))
         f.write(',\n"traceEvents": [')
         for i, event in enumerate(trace_events(samples, cells, session)):

@@ -1,11 +1,14 @@
 """The oomguard comm protocol, version 1 (docs/protocol.md): message builders for what the
-kernel sends and a validator for what it receives. The validator never raises: anything
-malformed, unknown or of another version is logged on the ``oomguard`` logger and dropped.
+kernel sends and a reader for what it receives. The messages and their limits are
+defined once, in schema/protocol.json (shipped in this package, read by schemas.py):
+the reader reads incoming messages with it, and the caps below are read from it.
+The reader never raises: anything malformed, unknown or of another version is logged on
+the ``oomguard`` logger and dropped.
 
-The builders keep every message within the limits the front end accepts (src/protocol.ts
-has the same numbers): a text is cut at MAX_TEXT characters, a list at its cap (notes
-say how many more there were), so that a busy machine (16 GPUs, each with its notes)
-never sends what the other side must cut."""
+The builders keep every message within those limits: a text is cut at MAX_TEXT
+characters, a list at its cap (notes say how many more there were), so that a busy
+machine (16 GPUs, each with its notes) never sends what the other side must cut. The
+tests validate every message they build against the schema."""
 from __future__ import annotations
 
 import logging
@@ -14,30 +17,45 @@ import threading
 import time
 from typing import Any, Optional
 
-PROTOCOL_VERSION = 1
-TARGET_NAME = "oomguard"
-MIN_INTERVAL = 0.1
-MAX_INTERVAL = 60.0
+from .schemas import BAD, protocol_at, protocol_reader
 
-SAMPLE_FIELDS = (
-    "t", "rss", "children_rss", "limit", "limit_source", "used", "free",
-    "host_total", "host_available", "notes", "gpus", "running_cell", "oom_kills",
-)
+PROTOCOL_VERSION = protocol_at("version", "const")
+TARGET_NAME = "oomguard"
+_INTERVAL = protocol_at("settingsRequest", "properties", "interval")
+MIN_INTERVAL, MAX_INTERVAL = float(_INTERVAL["minimum"]), float(_INTERVAL["maximum"])
+
+# A sample's fields (the optional `cluster` is added only while a cluster is watched).
+SAMPLE_FIELDS = tuple(name for name in protocol_at("sample", "properties") if name != "cluster")
 # A sample's optional `cluster`: the newest figures of a Dask cluster (clusters/).
-CLUSTER_SAMPLE_FIELDS = ("engine", "memory", "limit", "workers")
-INCOMING_TYPES = ("open", "settings", "refresh", "variables", "predict", "spool")
-MAX_PID = 2 ** 31 - 1  # no pid is larger (Linux's pid_max is at most 2^22)
-MAX_PREDICT_SOURCE = 100_000  # characters of a cell sent for prediction while it is edited
-MAX_CELL_ID = 200
-MAX_REQUEST_ID = 2 ** 53 - 1  # what a JavaScript number holds exactly
-# What the front end accepts in what the kernel sends (src/protocol.ts: the same values).
-MAX_TEXT = 1000  # characters of any one text: a note, a message, a name
-MAX_NOTES = 20  # notes in a sample, a cell record or a variable
-MAX_GPUS = 64  # GPUs in a sample (and per cell record)
-MAX_HINTS = 100  # leak hints in a `hints` message
-MAX_VARIABLES = 5000  # variables in a `variables` answer
-MAX_DIMS = 32  # dimensions of a variable's shape
-MAX_SHARED = 100  # names in a variable's shared_with
+CLUSTER_SAMPLE_FIELDS = tuple(protocol_at("clusterFigures", "properties"))
+MAX_PREDICT_SOURCE = protocol_at("predictRequest", "properties", "source", "maxLength")
+MAX_CELL_ID = protocol_at("predictRequest", "properties", "cell_id", "maxLength")
+# Characters of any one text (a note, a message, a name); notes in a sample, a record or a
+# variable; GPUs in a sample and in a record; Findings in a warning, prediction or record.
+MAX_TEXT = protocol_at("text", "maxLength")
+MAX_NOTES = protocol_at("notes", "maxItems")
+MAX_GPUS = protocol_at("sample", "properties", "gpus", "maxItems")
+MAX_CELL_GPUS = protocol_at("cellRecord", "properties", "gpu", "maxItems")
+MAX_FINDINGS = protocol_at("findings", "maxItems")
+MAX_HINTS = protocol_at("hintsMessage", "properties", "hints", "maxItems")
+MAX_VARIABLES = protocol_at("variablesMessage", "properties", "variables", "maxItems")
+MAX_DIMS = protocol_at("variableInfo", "properties", "shape", "maxItems")
+MAX_SHARED = protocol_at("variableInfo", "properties", "shared_with", "maxItems")
+MAX_SIZES = protocol_at("sizesMessage", "properties", "sizes", "maxProperties")
+MAX_NAME = protocol_at("sizesMessage", "properties", "sizes", "propertyNames", "maxLength")
+MAX_SPOOL_SAMPLES = protocol_at("spoolMessage", "properties", "samples", "maxItems")
+MAX_SPOOL_CELLS = protocol_at("spoolMessage", "properties", "cells", "maxItems")
+MAX_WORKERS = protocol_at("clusterCellRecord", "properties", "per_worker", "maxProperties")
+MAX_WORKER_EVENTS = protocol_at("clusterCellRecord", "properties", "restarted", "maxItems")
+
+def _requests() -> dict:
+    """Each incoming message type, and its definition's name."""
+    names = [ref["$ref"].rsplit("/", 1)[1] for ref in protocol_at("clientMessage", "oneOf")]
+    return {protocol_at(name, "properties", "type", "const"): name for name in names}
+
+
+INCOMING = _requests()
+INCOMING_TYPES = tuple(INCOMING)
 
 log = logging.getLogger("oomguard")
 
@@ -58,7 +76,9 @@ def clip(text: str) -> str:
 def capped_notes(notes) -> list:
     """Notes as sent: texts only, each said once, cut to MAX_TEXT characters; past
     MAX_NOTES the last one says how many more there were."""
-    said = list(dict.fromkeys(clip(note) for note in notes or () if isinstance(note, str)))
+    if not isinstance(notes, (list, tuple)):
+        return []  # a text is not a list of notes (its letters are not notes)
+    said = list(dict.fromkeys(clip(note) for note in notes if isinstance(note, str)))
     if len(said) > MAX_NOTES:
         more = len(said) - (MAX_NOTES - 1)
         said = said[:MAX_NOTES - 1] + [f"\u2026 and {more} more notes."]
@@ -95,7 +115,7 @@ def cell_record(record: dict) -> dict:
     if "findings" in record:
         record["findings"] = capped_findings(record["findings"])
     if isinstance(record.get("gpu"), list):
-        record["gpu"] = record["gpu"][:MAX_GPUS]
+        record["gpu"] = record["gpu"][:MAX_CELL_GPUS]
     return record
 
 
@@ -119,6 +139,11 @@ def hello(*, shim_version: str, pid: int, interval: float, python: str, peak_met
 
 def sample(reading: dict) -> dict:
     """A `sample` message from a reading; fields the reading lacks are null ("not measured")."""
+    return _envelope("sample", **sample_body(reading))
+
+
+def sample_body(reading: dict) -> dict:
+    """A `sample` message's fields (as a `spool` answer carries each sample)."""
     body = {name: reading.get(name) for name in SAMPLE_FIELDS}
     body["notes"] = capped_notes(reading.get("notes"))
     cluster = reading.get("cluster")
@@ -128,7 +153,7 @@ def sample(reading: dict) -> dict:
         body["limit_source"] = "unknown"
     if isinstance(body["gpus"], list):
         body["gpus"] = [_gpu(gpu) for gpu in body["gpus"][:MAX_GPUS]]
-    return _envelope("sample", **body)
+    return body
 
 
 def cell_start(running_cell: dict) -> dict:
@@ -138,13 +163,6 @@ def cell_start(running_cell: dict) -> dict:
 
 def cell(record: dict) -> dict:
     return _envelope("cell", record=cell_record(record))
-
-
-MAX_SIZES = 500  # the largest variables sent after each cell; the rest are small
-MAX_NAME = 200  # characters of a variable's name in `sizes`
-MAX_FINDINGS = 200  # Findings in one `warning` or `prediction`
-MAX_SPOOL_SAMPLES = 5000  # samples in one `spool` answer (thinned beyond)
-MAX_SPOOL_CELLS = 2000  # cell records in one `spool` answer (the newest kept)
 
 
 def sizes(execution_count: Optional[int], found: dict, truncated: bool) -> dict:
@@ -221,11 +239,6 @@ def error(message: str) -> dict:
     return _envelope("error", message=clip(str(message)))
 
 
-def _is_number(value: Any) -> bool:
-    # bool is an int subclass, but `true` is not a number on the wire.
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 class DropWarnings:
     """Says why an incoming message was dropped, but a flood of bad messages is not a
     flood of warnings (each one is a write to the kernel's stderr, which ipykernel sends
@@ -257,69 +270,58 @@ def _drop(reason: str) -> None:
     return None
 
 
+def _is_version(value: Any) -> bool:
+    # bool is an int subclass, but `true` is not a number on the wire.
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) and int(value) == value
+
+
 def parse_incoming(data: Any) -> Optional[dict]:
-    """Validate a front end -> kernel message body.
+    """Read a front end -> kernel message body with the protocol's schema.
 
     Returns a normalised dict (``{"type": "open", "client": ...}``,
     ``{"type": "settings", "interval": float | None}``, ``{"type": "refresh"}``,
     ``{"type": "variables"}``, ``{"type": "predict", "id": int, "source": str,
     "cell_id": str | None}``, ``{"type": "spool", "pid": int, "since": float | None}``)
-    or None
-    for anything malformed, unknown or of another protocol version."""
+    or None for anything malformed, unknown or of another protocol version."""
     try:
         if not isinstance(data, dict):
             return _drop(f"expected a JSON object, got {type(data).__name__}")
         version = data.get("v")
-        if not _is_number(version) or int(version) != version:
+        if not _is_version(version):
             return _drop("missing or non-integer protocol version 'v'")
         if version != PROTOCOL_VERSION:
             return _drop(f"the front end speaks protocol v{int(version)}, this kernel's "
                          f"oomguard speaks v{PROTOCOL_VERSION}")
         kind = data.get("type")
-        if kind not in INCOMING_TYPES:
+        if not isinstance(kind, str) or kind not in INCOMING:
             shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
             return _drop(f"unknown message type {shown!r}")
-        if kind == "open":
-            client = data.get("client", "unknown")
-            if not isinstance(client, str):
-                return _drop("'client' must be a string")
-            return {"type": "open", "client": client[:200]}
-        if kind == "settings":
-            interval = data.get("interval")
-            if interval is not None:
-                if not _is_number(interval):
-                    return _drop("'interval' must be a finite number of seconds")
-                interval = clamp_interval(interval)
-            return {"type": "settings", "interval": interval}
-        if kind == "predict":
-            return _parse_predict(data)
-        if kind == "spool":
-            return _parse_spool(data)
-        return {"type": kind}  # refresh, variables: no fields
+        reader = protocol_reader()
+        problems: list = []
+        message = reader.read(reader.definition(INCOMING[kind]), data, kind, problems)
+        if message is BAD:
+            why = [p for p in problems if p.endswith(": missing or unreadable")]
+            return _drop(f"{why[-1] if why else kind} (schema/protocol.json)")
+        return _normalised(kind, message)
     except Exception as exc:  # e.g. a dict subclass with a hostile __eq__: still never raise
         return _drop(f"could not be read ({type(exc).__name__})")
 
 
-def _parse_predict(data: dict) -> Optional[dict]:
-    request_id, source, cell_id = data.get("id"), data.get("source"), data.get("cell_id")
-    if not _is_number(request_id) or int(request_id) != request_id \
-            or not 0 <= request_id <= MAX_REQUEST_ID:
-        return _drop("predict: 'id' must be a non-negative integer")
-    if not isinstance(source, str) or len(source) > MAX_PREDICT_SOURCE:
-        return _drop(f"predict: 'source' must be a string of at most {MAX_PREDICT_SOURCE} "
-                     "characters")
-    if cell_id is not None and (not isinstance(cell_id, str) or len(cell_id) > MAX_CELL_ID):
-        return _drop(f"predict: 'cell_id' must be null or a string of at most {MAX_CELL_ID} "
-                     "characters")
-    return {"type": "predict", "id": int(request_id), "source": str(source),
-            "cell_id": None if cell_id is None else str(cell_id)}
-
-
-def _parse_spool(data: dict) -> Optional[dict]:
-    # The pid only picks a spool by its file name (spool.py); no path comes from here.
-    pid, since = data.get("pid"), data.get("since")
-    if not _is_number(pid) or int(pid) != pid or not 0 < pid <= MAX_PID:
-        return _drop("spool: 'pid' must be a positive integer")
-    if since is not None and (not _is_number(since) or since < 0):
-        return _drop("spool: 'since' must be null or epoch seconds")
-    return {"type": "spool", "pid": int(pid), "since": None if since is None else float(since)}
+def _normalised(kind: str, message: dict) -> dict:
+    """Plain Python values of the fields each request carries, nothing else."""
+    if kind == "open":
+        return {"type": "open", "client": str(message["client"])}
+    if kind == "settings":
+        interval = message.get("interval")
+        return {"type": "settings", "interval": None if interval is None else float(interval)}
+    if kind == "predict":
+        cell_id = message["cell_id"]
+        return {"type": "predict", "id": int(message["id"]), "source": str(message["source"]),
+                "cell_id": None if cell_id is None else str(cell_id)}
+    if kind == "spool":
+        # The pid only picks a spool by its file name (spool.py); no path comes from here.
+        since = message["since"]
+        return {"type": "spool", "pid": int(message["pid"]),
+                "since": None if since is None else float(since)}
+    return {"type": kind}  # refresh, variables: no fields

@@ -14,6 +14,8 @@ import uuid
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
+import protocol_check
+
 TIMEOUT = 30
 
 
@@ -57,6 +59,10 @@ class KernelSession:
             with self._cond:
                 self.messages.append((time.time(), msg))
                 self._cond.notify_all()
+            # The tests open comms to oomguard only: each message the kernel sends on one is
+            # checked against schema/protocol.json at the end of the test (conftest.py).
+            if msg["msg_type"] == "comm_msg":
+                protocol_check.capture("kernel", msg["content"].get("data"))
 
     def shutdown(self):
         self._stop.set()

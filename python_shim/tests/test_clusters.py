@@ -339,19 +339,19 @@ def test_text_shows_the_cluster_beside_the_kernel():
     stream = io.StringIO()
     render.print_summary(record(), None, "summary", stream)
     first, restart = stream.getvalue().splitlines()
-    assert first == ("[oomguard] cell 3: +0 B (peak +0 B) · dask cluster +512.0 MiB "
-                     "(sampled peak +530.0 MiB) · 4.0 s")
+    assert first == ("[oomguard] cell 3: +0 B (peak +0 B) · dask cluster +512 MiB "
+                     "(sampled peak +530 MiB) · 4.0 s")
     assert restart == ("[oomguard] worker tcp://127.0.0.1:3 restarted: its nanny restarted "
-                       "it for exceeding the memory limit, 1000.0 MiB in use of 1.0 GiB; "
+                       "it for exceeding the memory limit, 1000 MiB in use of 1.0 GiB; "
                        "it was running task hog-1")
     verbose = render.summary_lines(record(), None, True, render.Glyphs(None))
-    assert "  dask cluster at tcp://127.0.0.1:8786 (2 workers): 200.0 MiB → 712.0 MiB, " \
-           "sampled peak 730.0 MiB of 2.0 GiB limit" in verbose
-    assert "    worker tcp://127.0.0.1:1: peak 365.0 MiB" in verbose
+    assert "  dask cluster at tcp://127.0.0.1:8786 (2 workers): 200 MiB → 712 MiB, " \
+           "sampled peak 730 MiB of 2.0 GiB limit" in verbose
+    assert "    worker tcp://127.0.0.1:1: peak 365 MiB" in verbose
     table = render.cells_table([record(), record(execution_count=4, cluster=None)],
                                render.Glyphs(None)).splitlines()
     assert "cluster Δ" in table[0] and table[0].endswith("workers lost")
-    assert "+512.0 MiB" in table[1] and "+530.0 MiB" in table[1] and table[1].endswith("1")
+    assert "+512 MiB" in table[1] and "+530 MiB" in table[1] and table[1].endswith("1")
     assert "cluster" not in render.cells_table([record(cluster=None)], render.Glyphs(None))
 
 

@@ -338,7 +338,7 @@ def test_end_to_end_with_the_real_predictor(kernel):
         reply, _ = kernel.run("small = torch.zeros(10, 10)\nadj = torch.zeros(n, n)")
         assert reply["status"] == "error" and reply["ename"] == "InputRejected"
         shown = "\n".join(reply["traceback"])
-        assert "line 2 needs 335.3 GiB at peak on cpu" in shown, shown
+        assert "line 2 needs 335 GiB at peak on cpu" in shown, shown
         assert kernel.evaluate("'small' in globals() or 'adj' in globals()") is False
         record = last_record(kernel)
         assert record["status"] == "blocked"

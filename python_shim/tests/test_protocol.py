@@ -1,6 +1,7 @@
 import logging
 
 from oomguard import protocol
+from oomguard.records import CellRecord
 
 
 def test_builders_carry_version_and_all_fields():
@@ -14,6 +15,16 @@ def test_builders_carry_version_and_all_fields():
     assert set(sample) == {"v", "type", *protocol.SAMPLE_FIELDS}
     assert sample["limit"] is None and sample["limit_source"] == "unknown"
     assert protocol.error("boom") == {"v": 1, "type": "error", "message": "boom"}
+
+
+def test_a_warning_says_the_guard_setting_that_decided_it():
+    # Without a setting (a caller of the older signature) it is what happened to the cell.
+    older = protocol.warning([], 3, "c", "block", {"cpu": 1}, 10)
+    assert (older["setting"], older["single_call"], older["page_cache"]) == ("block", False, None)
+    auto = protocol.warning([], 3, "c", "warn", {}, None, setting="auto", single_call=1,
+                            page_cache=5)
+    assert (auto["mode"], auto["setting"], auto["single_call"], auto["page_cache"]) == \
+        ("warn", "auto", True, 5)
 
 
 def test_valid_incoming_messages_are_normalised():
@@ -90,10 +101,9 @@ def test_sizes_cut_long_names_at_their_own_cap():
     assert protocol.MAX_NAME == 200  # within what src/protocol.ts accepts as text (1000)
 
 
-def test_caps_the_front_end_checks_are_defined_here_once():
-    # src/protocol.ts: MAX_FINDINGS, MAX_SPOOL_SAMPLES, MAX_SPOOL_CELLS.
-    assert (protocol.MAX_FINDINGS, protocol.MAX_SPOOL_SAMPLES, protocol.MAX_SPOOL_CELLS) == \
-        (200, 5000, 2000)
+def test_the_requests_read_are_the_schemas():
+    assert protocol.INCOMING_TYPES == ("open", "settings", "refresh", "variables",
+                                       "predict", "spool")
 
 
 # --- what the kernel sends stays within what the front end accepts ------------------------
@@ -130,8 +140,10 @@ def test_hints_findings_records_and_variables_are_capped():
 
     found = {"kind": "dense", "line": 1, "bytes": 1, "peak_bytes": 1, "device": "cpu",
              "risky": True, "message": "m" * 3000, "suggestion": "s"}
-    record = protocol.cell({"execution_count": 1, "notes": ["n"] * 3 + [str(i) for i in range(30)],
-                            "findings": [found] * 300, "gpu": []})["record"]
+    record = protocol.cell(CellRecord(
+        execution_count=1, cell_id=None, start=1.0, duration=0.1, ram_before=1,
+        ram_after=2, ram_peak=3, notes=["n"] * 3 + [str(i) for i in range(30)],
+        findings=[found] * 300, gpu=[]).to_dict())["record"]
     assert len(record["notes"]) == protocol.MAX_NOTES and record["notes"][0] == "n"
     assert len(record["findings"]) == protocol.MAX_FINDINGS
     assert len(record["findings"][0]["message"]) == protocol.MAX_TEXT
@@ -149,22 +161,3 @@ def test_hints_findings_records_and_variables_are_capped():
     assert first["shape"] is None and len(first["shared_with"]) == protocol.MAX_SHARED
     assert first["notes"] == ["x"]
     assert len(protocol.error("e" * 5000)["message"]) == protocol.MAX_TEXT
-
-
-def test_the_caps_are_the_front_ends():
-    # src/protocol.ts holds the same numbers; a change on one side only would have the
-    # front end cut what the kernel sends (or the kernel cut what it need not).
-    import re
-    from pathlib import Path
-    source = Path(__file__).resolve().parents[2] / "src" / "protocol.ts"
-    if not source.exists():
-        import pytest
-        pytest.skip("no front-end source here (an installed package is being tested)")
-    text = source.read_text()
-    front = {name: int(value.replace("_", "")) for name, value in
-             re.findall(r"^(?:export )?const (MAX_\w+) = ([\d_]+);", text, re.M)}
-    assert front["MAX_STRING"] == protocol.MAX_TEXT
-    for name in ("MAX_NOTES", "MAX_GPUS", "MAX_FINDINGS", "MAX_VARIABLES", "MAX_DIMS",
-                 "MAX_SHARED", "MAX_HINTS", "MAX_SPOOL_SAMPLES", "MAX_SPOOL_CELLS",
-                 "MAX_PREDICT_SOURCE", "MAX_CELL_ID", "MAX_SIZES"):
-        assert front[name] == getattr(protocol, name), name

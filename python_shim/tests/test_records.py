@@ -324,7 +324,9 @@ def test_without_a_resettable_high_water_mark_the_peak_is_sampled(kernel):
 def test_protocol_builders_for_cells():
     running = {"execution_count": 4, "cell_id": None, "start": 2.5}
     assert protocol.cell_start(running) == {"v": 1, "type": "cell_start", **running}
-    assert protocol.cell({"a": 1}) == {"v": 1, "type": "cell", "record": {"a": 1}}
+    record = CellRecord(execution_count=4, cell_id=None, start=2.5, duration=0.5,
+                        ram_before=1, ram_after=2, ram_peak=3).to_dict()
+    assert protocol.cell(record) == {"v": 1, "type": "cell", "record": record}
     assert protocol.variables([], True, 0.25) == \
         {"v": 1, "type": "variables", "variables": [], "truncated": True, "took": 0.25}
     assert protocol.parse_incoming({"v": 1, "type": "variables"}) == {"type": "variables"}

@@ -37,14 +37,14 @@ def summary(record, reading=READING, mode="summary", encoding="utf-8"):
 
 # -- formatting, without a kernel ---------------------------------------------------------
 def test_the_one_line_summary():
-    assert summary(make_record()) == ("[oomguard] cell 12: +512.0 MiB (peak +1.0 GiB) · "
+    assert summary(make_record()) == ("[oomguard] cell 12: +512 MiB (peak +1.0 GiB) · "
                                       "2.1 GiB of 12.7 GiB session (cgroup v2) · 1.2 s\n")
 
 
 def test_summary_variants():
     ascii_only = summary(make_record(status="interrupted", peak_method="sampled"),
                          encoding="ascii")
-    assert ascii_only == ("[oomguard] cell 12: +512.0 MiB (sampled peak +1.0 GiB) | "
+    assert ascii_only == ("[oomguard] cell 12: +512 MiB (sampled peak +1.0 GiB) | "
                           "2.1 GiB of 12.7 GiB session (cgroup v2) | 1.2 s | interrupted\n")
     shrunk = summary(make_record(ram_after=GiB - 3 * MiB, execution_count=None, duration=0.04),
                      reading={"limit": None})
@@ -61,7 +61,7 @@ def test_verbose_adds_gpus_peaks_and_notes():
     assert lines[1] == ("  kernel RSS 1.0 GiB → 1.5 GiB, peak 2.0 GiB, exact (VmHWM)")
     assert "  container peak 3.0 GiB (cgroup memory.peak)" in lines
     assert "  free for the session: 10.6 GiB" in lines
-    assert "  GPU 0: +100.0 MiB (peak +2.0 GiB) · 1.0 GiB → 1.1 GiB" in lines
+    assert "  GPU 0: +100 MiB (peak +2.0 GiB) · 1.0 GiB → 1.1 GiB" in lines
     assert lines[-1] == "  note: The <GPU> was asleep."
 
 
@@ -70,7 +70,7 @@ def test_tables():
     header, first, second = table.splitlines()
     assert header.split() == ["cell", "status", "time", "RAM", "Δ", "peak", "Δ", "RAM",
                               "after", "peak"]
-    assert first.split() == ["12", "ok", "1.2", "s", "+512.0", "MiB", "+1.0", "GiB", "1.5",
+    assert first.split() == ["12", "ok", "1.2", "s", "+512", "MiB", "+1.0", "GiB", "1.5",
                              "GiB", "hwm"]
     assert second.split()[:2] == ["13", "error"]
     assert render.cells_table([]) == "[oomguard] no cells recorded yet"
@@ -94,7 +94,7 @@ def test_dashboard_html_escapes_everything_from_the_kernel():
     assert "&lt;img src=x onerror=alert(1)&gt; &amp; more" in bundle["text/html"]
     assert "&lt;b&gt;GPU&lt;/b&gt;" in bundle["text/html"]
     assert "note: <img src=x onerror=alert(1)> & more" in bundle["text/plain"]
-    assert "last cell 12: +512.0 MiB (peak +1.0 GiB)" in bundle["text/plain"]
+    assert "last cell 12: +512 MiB (peak +1.0 GiB)" in bundle["text/plain"]
 
 
 # -- in a real kernel ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 
 from kernel_session import KernelSession
 from oomguard import backfill, protocol
+from oomguard.records import CellRecord
 from oomguard.spool import Spool
 
 MiB = 1 << 20
@@ -85,12 +86,17 @@ def test_an_unknown_pid_gets_a_plain_note(spool_dir, tmp_path):
     assert "No spool of kernel 999999999" in answer["note"]
 
 
+def _cell(count, cell_id, start, duration):
+    return CellRecord(execution_count=count, cell_id=cell_id, start=start, duration=duration,
+                      ram_before=1, ram_after=2, ram_peak=3)
+
+
 def _spool_with(directory, count):
     spool = Spool(directory=directory, filename="oomguard-4242-20260101T000000Z.jsonl")
     for i in range(count):
         used = 5000 if i == 123 else i % 7
         spool.write_sample({"t": 1000.0 + i, "rss": used, "used": used, "notes": []})
-    spool.write_cell({"execution_count": 1, "cell_id": "a", "start": 1000.0, "duration": 2.0})
+    spool.write_cell(_cell(1, "a", 1000.0, 2.0))
     spool.close()
 
 
@@ -136,9 +142,25 @@ def _spool_with_cells(directory, count):
     spool = Spool(directory=directory, filename="oomguard-4242-20260101T000000Z.jsonl")
     spool.write_sample({"t": 999.0, "rss": 1, "used": 1, "notes": []})
     for i in range(count):
-        spool.write_cell({"execution_count": i, "cell_id": f"c{i}", "start": 1000.0 + i,
-                          "duration": 0.5})
+        spool.write_cell(_cell(i, f"c{i}", 1000.0 + i, 0.5))
     spool.close()
+
+
+def test_a_spool_from_another_version_is_answered_as_the_protocol_reads_it(tmp_path):
+    spool = Spool(directory=tmp_path, filename="oomguard-4242-20260101T000000Z.jsonl")
+    spool.write_sample({"t": 1001.0, "rss": "12 GB", "used": -5, "notes": "n"})
+    spool.write_sample({"rss": 7})  # no time: nothing to place it by
+    old = _cell(1, "old", 1000.0, 2.0).to_dict()
+    del old["container_peak"], old["peak_method"]  # an older shim wrote neither
+    spool.write_cell(old)
+    spool.write_cell(dict(old, cell_id="broken", status="exploded"))
+    spool.close()
+    samples, cells, _, note = backfill.records_since(tmp_path, 4242, None)
+    assert note is None
+    assert [(s["t"], s["rss"], s["used"], s["notes"]) for s in samples] == \
+        [(1001.0, None, None, [])]
+    assert [(c["cell_id"], c["container_peak"], c["peak_method"]) for c in cells] == \
+        [("old", None, "sampled")]
 
 
 def test_the_cell_cap_is_the_callers_and_cutting_says_truncated(tmp_path):

@@ -63,7 +63,9 @@ describe('CellBadges', () => {
     new CellBadges(panel as any, model, trans);
     model.handleMessage({ v: 1, type: 'cell_start', execution_count: 3, cell_id: 'a', start: 1 });
     // The case: the badge said "kernel RAM 891 MiB", the session used 1.8 GiB.
-    model.handleMessage(sample({ rss: 891 * 2 ** 20, used: 1.8 * 2 ** 30, limit: 23.5 * 2 ** 30 }));
+    model.handleMessage(
+      sample({ rss: 891 * 2 ** 20, used: Math.round(1.8 * 2 ** 30), limit: 23.5 * 2 ** 30 })
+    );
     model.recordKernelDeath();
     const node = badge(panel.content.widgets[0]);
     expect(node?.dataset.state).toBe('died');

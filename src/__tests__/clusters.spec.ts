@@ -52,9 +52,9 @@ function rayKill(overrides: Record<string, unknown> = {}) {
     limit: null,
     task: 'grow',
     node: '10.0.0.7',
-    node_used: 14.8 * GiB,
+    node_used: Math.round(14.8 * GiB),
     node_total: 15.5 * GiB,
-    node_threshold: 14.73 * GiB,
+    node_threshold: Math.round(14.73 * GiB),
     pid: 8123,
     ...overrides
   };
@@ -92,16 +92,16 @@ describe('a cell record’s cluster', () => {
     expect(problems[0].node).toBeNull(); // Dask's events carry no node
     expect(problems[1].node).toEqual({
       node: '10.0.0.7',
-      used: 14.8 * GiB,
+      used: Math.round(14.8 * GiB),
       total: 15.5 * GiB,
-      threshold: 14.73 * GiB
+      threshold: Math.round(14.73 * GiB)
     });
     // Each node field is read on its own: one that does not read is not measured.
     expect(problems[2].node).toEqual({
       node: null,
       used: null,
       total: null,
-      threshold: 14.73 * GiB
+      threshold: Math.round(14.73 * GiB)
     });
     expect(hasWorkerProblems(parsedRecord({ cluster: clusterRecord() }))).toBe(false);
     expect(hasWorkerProblems(parsedRecord())).toBe(false);

@@ -30,7 +30,7 @@ function finding(overrides: Record<string, unknown> = {}) {
     peak_bytes: 320_000_000_000,
     device: 'cpu',
     risky: true,
-    message: 'np.zeros (200,000 x 200,000, float64) needs 298.0 GiB on cpu',
+    message: 'np.zeros (200,000 x 200,000, float64) needs 298 GiB on cpu',
     suggestion: 'Allocate less',
     available: 8 << 30,
     ...overrides

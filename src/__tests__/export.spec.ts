@@ -1,6 +1,6 @@
 import { exportTimeline, toTrace } from '../export/timeline';
 import { ICellRecord, ISampleMessage } from '../protocol';
-import { cellRecord, gpu, sample } from './fixtures';
+import { cellRecord, gpu, parseCsv, sample } from './fixtures';
 
 const samples = [
   sample({ t: 100, rss: 100 * 2 ** 20, notes: ['a, "quoted" note'] }),
@@ -12,41 +12,6 @@ const cells = [
   cellRecord({ execution_count: 4, start: 102, duration: 0.5, status: 'error', cell_id: 'x,y' })
 ] as unknown as ICellRecord[];
 const timeline = { samples, cells };
-
-/** A small RFC 4180 reader, to check the files parse back. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-    } else if (c === '"') {
-      quoted = true;
-    } else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else {
-      field += c;
-    }
-  }
-  return rows;
-}
 
 describe('exportTimeline', () => {
   it('writes JSON that round-trips the samples and records', () => {

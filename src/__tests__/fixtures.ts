@@ -17,7 +17,10 @@ export const trans = {
     fill(n === 1 ? singular : plural, [n, ...args])
 } as unknown as TranslationBundle;
 
-/** Well-formed kernel messages, with fields to override per test. */
+/**
+ * Well-formed kernel messages, with fields to override per test (valid against
+ * schema/protocol.json as sent: protocolSchema.spec.ts checks).
+ */
 export function sample(overrides: Record<string, unknown> = {}) {
   return {
     v: 1,
@@ -25,10 +28,10 @@ export function sample(overrides: Record<string, unknown> = {}) {
     t: 1_700_000_000.5,
     rss: 300 * 2 ** 20,
     children_rss: 0,
-    limit: 12.7 * 2 ** 30,
+    limit: Math.round(12.7 * 2 ** 30),
     limit_source: 'cgroup v2',
     used: 2 * 2 ** 30,
-    free: 10.7 * 2 ** 30,
+    free: Math.round(10.7 * 2 ** 30),
     host_total: 64 * 2 ** 30,
     host_available: 50 * 2 ** 30,
     notes: [],
@@ -150,8 +153,8 @@ export function warning(overrides: Record<string, unknown> = {}) {
       {
         kind: 'dtype_copy',
         line: 3,
-        bytes: 13.4 * GiB,
-        peak_bytes: 40.2 * GiB,
+        bytes: Math.round(13.4 * GiB),
+        peak_bytes: Math.round(40.2 * GiB),
         device: 'cpu',
         risky: true,
         message: 'Line 3: converting int64 to float32 (a copy; both alive at once)',
@@ -163,9 +166,44 @@ export function warning(overrides: Record<string, unknown> = {}) {
     cell_id: 'a',
     mode: 'block',
     free: { cpu: 12 * GiB, 'cuda:0': null },
-    limit: 12.7 * GiB,
+    limit: Math.round(12.7 * GiB),
     ...overrides
   };
+}
+
+/** A small RFC 4180 reader, to check exported files parse back. */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c === '"') {
+      quoted = true;
+    } else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+      i++;
+    } else {
+      field += c;
+    }
+  }
+  return rows;
 }
 
 /** A notebook cell as the views read it: id, type, source, execution count, node. */

@@ -5,18 +5,11 @@ import {
   percentOf,
   severityOf
 } from '../format';
+import vectors from '../../schema/vectors/format-bytes.json';
 
 describe('formatBytes', () => {
-  it.each([
-    [0, '0 B'],
-    [1023, '1023 B'],
-    [1024, '1.0 KiB'],
-    [1536, '1.5 KiB'],
-    [512 * 2 ** 20, '512 MiB'],
-    [12.7 * 2 ** 30, '12.7 GiB'],
-    [-300 * 2 ** 20, '-300 MiB'],
-    [2 ** 50, '1.0 PiB']
-  ])('%d bytes is %s', (bytes, text) => {
+  // One table for the panel and the kernel's texts (python_shim/tests/test_units.py).
+  it.each(vectors.cases as [number | null, string][])('%p bytes is %p', (bytes, text) => {
     expect(formatBytes(bytes)).toBe(text);
   });
 

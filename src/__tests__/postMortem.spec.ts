@@ -97,7 +97,7 @@ describe("post-mortem: the memory cgroup's high-water mark", () => {
     // The last sample, a second before, saw 40 MiB; the group reached its 2 GiB limit.
     const model = new MemoryModel();
     model.handleMessage(hello({ pid: 100, oom_kills: 3, oom_kills_file: EVENTS }));
-    model.handleMessage(sample({ t: T0, rss: 38 * MiB, used: 40.3 * MiB, limit: 2 * GiB, oom_kills: 3 }));
+    model.handleMessage(sample({ t: T0, rss: 38 * MiB, used: Math.round(40.3 * MiB), limit: 2 * GiB, oom_kills: 3 }));
     model.handleMessage({ v: 1, type: 'cell_start', execution_count: 5, cell_id: 'c5', start: T0 });
     model.recordKernelDeath();
     expect(model.postMortems.all[0].outOfMemoryLikely).toBe(false);

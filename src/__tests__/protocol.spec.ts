@@ -1,10 +1,12 @@
 import {
   clientMessage,
   ISampleMessage,
+  IWarningMessage,
   parseKernelMessage,
-  PROTOCOL_VERSION
+  PROTOCOL_VERSION,
+  warningSetting
 } from '../protocol';
-import { cellRecord, gpu, hello, sample, variable } from './fixtures';
+import { cellRecord, gpu, hello, sample, variable, warning } from './fixtures';
 
 describe('parseKernelMessage', () => {
   it('accepts well-formed hello, sample and error messages', () => {
@@ -132,12 +134,19 @@ describe('messages added to v1', () => {
   });
 
   it('keeps a cell record without its unreadable parts', () => {
+    // A record's findings are the predictor's, read as in a warning: one without its
+    // line, size, device, verdict or message is left out.
+    const finding = (warning().findings as Record<string, unknown>[])[0];
     const record = kept({
       v: 1,
       type: 'cell',
-      record: cellRecord({ findings: ['<b>', { kind: 'dense' }], ram_peak: -3, notes: [1, 'n'] })
+      record: cellRecord({
+        findings: ['<b>', { kind: 'dense' }, finding],
+        ram_peak: -3,
+        notes: [1, 'n']
+      })
     }).record;
-    expect(record.findings).toEqual([{ kind: 'dense' }]);
+    expect(record.findings).toEqual([finding]);
     expect(record.ram_peak).toBeNull();
     expect(record.notes).toEqual(['n']);
   });
@@ -155,6 +164,27 @@ describe('messages added to v1', () => {
     const hints = kept({ v: 1, type: 'hints', hints: Array(150).fill(hint) }).hints;
     expect(hints).toHaveLength(100);
     expect(hints[0]).toEqual({ ...hint, message: 'm'.repeat(1000) });
+  });
+});
+
+describe("a warning's setting", () => {
+  const read = (overrides: Record<string, unknown>) => {
+    const result = parseKernelMessage(warning(overrides));
+    expect(result.ok).toBe(true);
+    return (result.ok ? result.message : null) as IWarningMessage;
+  };
+
+  it('is the guard mode that decided, where the kernel says it', () => {
+    expect(warningSetting(read({ mode: 'block', setting: 'auto' }))).toBe('auto');
+  });
+
+  it('is what happened to the cell where an older shim says nothing, or says it badly', () => {
+    expect(warningSetting(read({ mode: 'block' }))).toBe('block');
+    const bad = read({ mode: 'warn', setting: 'shout', single_call: 'yes', page_cache: -1 });
+    expect(warningSetting(bad)).toBe('warn');
+    expect(bad.single_call).toBeUndefined();
+    expect(bad.page_cache).toBeNull();
+    expect(bad.findings).toHaveLength(warning().findings.length);
   });
 });
 

@@ -1,10 +1,11 @@
 /**
- * The settings are checked once, by the setting registry against schema/plugin.json:
- * here the real registry (and its schema validator) with a stand-in for the server.
+ * The settings are checked once, by the setting registry against
+ * schema/settings/plugin.json: here the real registry (and its schema validator) with a
+ * stand-in for the server.
  */
 import { ISettingRegistry, SettingRegistry } from '@jupyterlab/settingregistry';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
-import schema from '../../schema/plugin.json';
+import schema from '../../schema/settings/plugin.json';
 import { DEFAULT_SETTINGS, OomguardSettings, settingsFrom } from '../settings';
 
 const PLUGIN_ID = 'jupyterlab-oomguard:plugin';

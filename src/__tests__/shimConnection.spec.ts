@@ -385,7 +385,8 @@ describe('ShimConnection', () => {
     const comm = kernel.comms[0];
     comm.receive(hello());
     comm.receive({ v: 1, type: 'cell_start', execution_count: 7, cell_id: 'c7', start: 1 });
-    comm.receive(sample({ rss: 12.4 * 2 ** 30, used: 12.5 * 2 ** 30, limit: 12.7 * 2 ** 30 }));
+    const GiB = (n: number) => Math.round(n * 2 ** 30); // bytes are whole
+    comm.receive(sample({ rss: GiB(12.4), used: GiB(12.5), limit: GiB(12.7) }));
     kernel.statusChanged.emit('autorestarting');
     expect(model.readings.status.state).toBe('disconnected');
     expect(model.readings.status.message).toContain(

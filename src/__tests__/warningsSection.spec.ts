@@ -27,7 +27,7 @@ function busyModel(): MemoryModel {
     hints: [{ kind: 'growth', name: 'chunks', message: 'chunks grew by 24 MiB over 3 cells', suggestion: 'del chunks', bytes: 1 }]
   });
   model.handleMessage({ v: 1, type: 'cell_start', execution_count: 8, cell_id: 'cell-8', start: 1 });
-  model.handleMessage(sample({ used: 11.9 * GiB, limit: 12 * GiB }));
+  model.handleMessage(sample({ used: Math.round(11.9 * GiB), limit: 12 * GiB }));
   model.recordKernelDeath();
   return model;
 }

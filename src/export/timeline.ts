@@ -1,15 +1,19 @@
 /**
  * The notebook's memory timeline as files, built in the browser from the model, so an
- * export works even after the kernel died. The formats match the shim's
- * `oomguard.export()` (docs/measurements.md): JSON of the protocol's samples and cell
- * records, CSV (samples, and cells in a second file), and Chrome Trace Event JSON
- * that opens in Perfetto.
+ * export works even after the kernel died. What each format holds is specified once, in
+ * schema/exports.json, which the shim's `oomguard.export()` (exporters.py) follows too:
+ * JSON of the protocol's samples and cell records, CSV (samples, and cells in a second
+ * file), and Chrome Trace Event JSON that opens in Perfetto. A test exports one timeline
+ * from both and compares them field by field (exportParity.spec.ts).
  */
 import { ICellRecord, ISampleMessage } from '../protocol';
+import { EXPORT_SPEC } from '../schema/documents';
 
 export interface ITimeline {
   samples: readonly ISampleMessage[];
   cells: readonly ICellRecord[];
+  /** The kernel's pid, Python, host... where known (the trace names its process). */
+  session?: Record<string, unknown> | null;
 }
 
 export interface IExportFile {
@@ -20,7 +24,28 @@ export interface IExportFile {
 
 export type ExportFormat = 'csv' | 'json' | 'trace';
 
+type Row = Record<string, unknown>;
+
+/** A column (or trace argument) of the specification. */
+interface IColumn {
+  name: string;
+  field?: string;
+  difference?: [string, string];
+  as: string;
+  where?: string;
+  of?: string;
+  columns?: IColumn[];
+}
+
+interface ITable {
+  columns: IColumn[];
+  clusterColumns: IColumn[];
+  gpus: string;
+  gpuColumns: IColumn[];
+}
+
 const MiB = 2 ** 20;
+const ABSENT = Symbol('absent');
 
 export function exportTimeline(
   timeline: ITimeline,
@@ -42,130 +67,335 @@ export function exportTimeline(
   }
 }
 
+// -- values (schema/exports.json, "kinds") -------------------------------------------
+
+const isDict = (value: unknown): value is Row =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const finite = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isFinite(value) ? value : null;
+const integer = (value: unknown): number | null => {
+  const number = finite(value);
+  return number === null ? null : Math.trunc(number);
+};
+const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+const mib = (value: unknown): number | null => {
+  const number = finite(value);
+  return number === null ? null : Math.floor((number / MiB) * 1000 + 0.5) / 1000;
+};
+
+/** The value at a dotted path of nested objects; null where there is none. */
+function get(record: unknown, path: string): unknown {
+  let value = record;
+  for (const name of path.split('.')) {
+    if (!isDict(value)) {
+      return null;
+    }
+    value = value[name];
+  }
+  return value ?? null;
+}
+
+/** `value` where it is a non-negative integer, else the item's position in its list. */
+function position(value: unknown, at: number): number {
+  const number = finite(value);
+  return number !== null && number >= 0 && Number.isInteger(number) ? number : at;
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** Epoch seconds as ISO 8601 local time with its offset, to the millisecond (floored). */
+export function localTime(t: unknown): string {
+  const seconds = finite(t);
+  const date = new Date(seconds === null ? NaN : Math.floor(seconds * 1000));
+  if (Number.isNaN(date.getTime()) || date.getFullYear() > 9999 || date.getFullYear() < 1) {
+    return '';
+  }
+  const offset = -date.getTimezoneOffset();
+  const sign = offset < 0 ? '-' : '+';
+  return (
+    `${pad(date.getFullYear(), 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}` +
+    `.${pad(date.getMilliseconds(), 3)}` +
+    `${sign}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`
+  );
+}
+
+const joined = (values: unknown) =>
+  list(values)
+    .filter((one): one is string => typeof one === 'string' && one !== '')
+    .join('; ');
+
+function written(record: unknown, columns: IColumn[], at = 0): Row {
+  const row: Row = {};
+  for (const column of columns) {
+    const value = valueOf(record, column, at);
+    if (value !== ABSENT) {
+      row[column.name] = value;
+    }
+  }
+  return row;
+}
+
+/** One column's value of one record, as schema/exports.json says. */
+function valueOf(record: unknown, column: IColumn, at = 0): unknown {
+  let value = column.field ? get(record, column.field) : null;
+  if (column.difference && finite(value) === null) {
+    const [first, second] = column.difference.map(path => integer(get(record, path)));
+    value = first !== null && second !== null ? first - second : null;
+  }
+  switch (column.as) {
+    case 'text':
+      return text(value);
+    case 'integer':
+      return integer(value);
+    case 'number':
+      return finite(value);
+    case 'localTime':
+      return localTime(value);
+    case 'MiB':
+      return mib(value);
+    case 'joined':
+      return joined(value);
+    case 'texts':
+      return list(value).filter(one => typeof one === 'string' && one !== '');
+    case 'count':
+      return list(value).filter(
+        item => isDict(item) && (!column.where || item[column.where] === true)
+      ).length;
+    case 'distinct': {
+      const found = list(value)
+        .map(item => (isDict(item) ? text(item[column.of!]) : null))
+        .filter((one): one is string => !!one);
+      return [...new Set(found)].join('; ');
+    }
+    case 'pairs':
+      return isDict(value)
+        ? Object.entries(value)
+            .map(([key, one]) => `${key}=${csvField(integer(one))}`)
+            .join('; ')
+        : null;
+    case 'workerEvents':
+      return list(value)
+        .filter(isDict)
+        .map(event => `${text(event.worker) || '?'} (${text(event.reason) || '?'})`)
+        .join('; ');
+    case 'isTrue':
+      return value === true;
+    case 'position':
+      return position(value, at);
+    case 'each':
+      return list(value).flatMap((item, i) =>
+        isDict(item) ? [written(item, column.columns!, i)] : []
+      );
+    case 'object':
+      return isDict(value) ? written(value, column.columns!) : ABSENT;
+  }
+  throw new Error(`schema/exports.json: unknown kind ${column.as}`);
+}
+
+/** (index, GPU) for each well-formed entry of a record's GPU list. */
+function gpus(record: unknown, key: string): [number, Row][] {
+  return list(get(record, key)).flatMap((gpu, i): [number, Row][] =>
+    isDict(gpu) ? [[position(gpu.index, i), gpu]] : []
+  );
+}
+
+// -- CSV -------------------------------------------------------------------------------
+
+/** The shortest decimal that reads back as `value`, never in exponent notation. */
+function positional(value: number): string {
+  const match = /^(-?)(\d+)(?:\.(\d+))?e([+-]\d+)$/.exec(String(value));
+  if (!match) {
+    return String(value);
+  }
+  const [, sign, whole, fraction = '', exponent] = match;
+  const digits = whole + fraction;
+  const point = whole.length + Number(exponent);
+  if (point <= 0) {
+    return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  }
+  if (point >= digits.length) {
+    return sign + digits + '0'.repeat(point - digits.length);
+  }
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
+function csvField(value: unknown): string {
+  if (typeof value === 'string') {
+    return value;
+  }
+  const number = finite(value);
+  if (number === null) {
+    return '';
+  }
+  if (Number.isInteger(number) && Math.abs(number) < 2 ** 63) {
+    return Math.abs(number) < Number.MAX_SAFE_INTEGER
+      ? String(number)
+      : BigInt(number).toString();
+  }
+  return positional(number);
+}
+
+/** RFC 4180: quote fields with commas, quotes or line breaks; CRLF line ends. */
+function csv(rows: string[][]): string {
+  const quoted = (field: string) =>
+    /[",\r\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
+  return rows.map(row => row.map(quoted).join(',')).join('\r\n') + '\r\n';
+}
+
+function table(spec: ITable, records: readonly unknown[]): string {
+  const columns = records.some(record => isDict(get(record, 'cluster')))
+    ? [...spec.columns, ...spec.clusterColumns]
+    : spec.columns;
+  const indexes = [
+    ...new Set(records.flatMap(record => gpus(record, spec.gpus).map(([index]) => index)))
+  ].sort((a, b) => a - b);
+  const header = [
+    ...columns.map(column => column.name),
+    ...indexes.flatMap(index => spec.gpuColumns.map(column => `gpu${index}_${column.name}`))
+  ];
+  const rows = records.map(record => {
+    const byIndex = new Map(gpus(record, spec.gpus));
+    return [
+      ...columns.map(column => csvField(valueOf(record, column))),
+      ...indexes.flatMap(index =>
+        spec.gpuColumns.map(column => csvField(valueOf(byIndex.get(index) ?? {}, column)))
+      )
+    ];
+  });
+  return csv([header, ...rows]);
+}
+
+export function samplesCsv(samples: readonly ISampleMessage[]): string {
+  return table(EXPORT_SPEC.csv.samples, samples);
+}
+
+export function cellsCsv(cells: readonly ICellRecord[]): string {
+  return table(EXPORT_SPEC.csv.cells, cells);
+}
+
+// -- JSON ------------------------------------------------------------------------------
+
 export function toJson(timeline: ITimeline): string {
-  const strip = ({ v, type, ...body }: ISampleMessage) => body;
+  const drop = new Set<string>(EXPORT_SPEC.json.sampleDrop);
+  const body = (sample: ISampleMessage) =>
+    Object.fromEntries(Object.entries(sample).filter(([key]) => !drop.has(key)));
   return JSON.stringify({
-    format: 'oomguard-timeline',
-    version: 1,
-    session: null,
-    samples: timeline.samples.map(strip),
+    format: EXPORT_SPEC.json.format,
+    version: EXPORT_SPEC.json.version,
+    session: isDict(timeline.session) ? timeline.session : null,
+    samples: timeline.samples.map(body),
     cells: timeline.cells
   });
 }
 
-const SAMPLE_COLUMNS = [
-  'rss',
-  'children_rss',
-  'used',
-  'limit',
-  'free',
-  'limit_source',
-  'host_total',
-  'host_available'
-] as const;
+// -- Chrome trace ----------------------------------------------------------------------
 
-export function samplesCsv(samples: readonly ISampleMessage[]): string {
-  const gpus = [...new Set(samples.flatMap(s => (s.gpus ?? []).map(g => g.index)))].sort();
-  const gpuFields = ['used', 'total', 'process_used', 'torch_allocated', 'torch_reserved'] as const;
-  const header = [
-    'time',
-    't',
-    ...SAMPLE_COLUMNS,
-    'running_cell',
-    ...gpus.flatMap(i => gpuFields.map(f => `gpu${i}_${f}`)),
-    'notes'
-  ];
-  const rows = samples.map(s => [
-    new Date(s.t * 1000).toISOString(),
-    s.t,
-    ...SAMPLE_COLUMNS.map(c => s[c]),
-    s.running_cell?.execution_count ?? null,
-    ...gpus.flatMap(i => {
-      const gpu = (s.gpus ?? []).find(g => g.index === i);
-      return gpuFields.map(f => gpu?.[f] ?? null);
-    }),
-    s.notes.join('; ')
+const microseconds = (seconds: number) => Math.floor(seconds * 1e6 + 0.5);
+
+/** (counter name, bytes) for each memory figure of one sample. */
+function series(sample: ISampleMessage): [string, unknown][] {
+  const counters = EXPORT_SPEC.trace.counters;
+  const found: [string, unknown][] = counters.sample.map((counter: IColumn) => [
+    counter.name,
+    get(sample, counter.field!)
   ]);
-  return csv([header, ...rows]);
-}
-
-const CELL_COLUMNS = [
-  'execution_count',
-  'cell_id',
-  'start',
-  'duration',
-  'status',
-  'ram_before',
-  'ram_after',
-  'ram_peak',
-  'ram_delta',
-  'ram_peak_delta',
-  'peak_method',
-  'container_peak'
-] as const;
-
-export function cellsCsv(cells: readonly ICellRecord[]): string {
-  const rows = cells.map(c => [
-    ...CELL_COLUMNS.map(column => c[column]),
-    c.findings.length,
-    c.notes.join('; ')
-  ]);
-  return csv([[...CELL_COLUMNS, 'findings', 'notes'], ...rows]);
-}
-
-/** RFC 4180: quote fields with commas, quotes or line breaks; null is empty. */
-function csv(rows: unknown[][]): string {
-  const field = (value: unknown) => {
-    if (value === null || value === undefined) {
-      return '';
+  const cluster = get(sample, 'cluster');
+  if (isDict(cluster)) {
+    const engine = text(cluster.engine) || counters.clusterEngine;
+    for (const counter of counters.cluster as IColumn[]) {
+      found.push([counter.name.replace('{engine}', engine), get(cluster, counter.field!)]);
     }
-    const text = String(value);
-    return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  }
+  for (const [index, gpu] of gpus(sample, EXPORT_SPEC.csv.samples.gpus)) {
+    for (const counter of counters.gpu as IColumn[]) {
+      found.push([counter.name.replace('{index}', String(index)), get(gpu, counter.field!)]);
+    }
+  }
+  return found;
+}
+
+/** Counters in time order: a value where it changes, and at the last sample. */
+function counterEvents(samples: readonly ISampleMessage[], pid: number): Row[] {
+  const timed = samples
+    .filter(sample => finite(sample.t) !== null)
+    .sort((a, b) => a.t - b.t);
+  const last = new Map<string, number>();
+  const events: Row[] = [];
+  timed.forEach((sample, i) => {
+    const final = i === timed.length - 1;
+    const ts = microseconds(sample.t);
+    for (const [name, bytes] of series(sample)) {
+      const value = mib(bytes);
+      if (value === null || (last.get(name) === value && !final)) {
+        continue;
+      }
+      last.set(name, value);
+      events.push({ name, ph: 'C', ts, pid, tid: pid, cat: 'memory', args: { MiB: value } });
+    }
+  });
+  return events;
+}
+
+function cellEvent(cell: ICellRecord, pid: number): Row | null {
+  const spec = EXPORT_SPEC.trace.cell;
+  const start = finite(cell.start);
+  if (start === null) {
+    return null;
+  }
+  const count = integer(cell.execution_count);
+  const event: Row = {
+    name: spec.name.replace('{execution_count}', count === null ? spec.unnamed : String(count)),
+    cat: 'cell',
+    ph: 'X',
+    ts: microseconds(start),
+    dur: microseconds(Math.max(0, finite(cell.duration) ?? 0)),
+    pid,
+    tid: pid,
+    args: written(cell, spec.args)
   };
-  return rows.map(row => row.map(field).join(',')).join('\r\n') + '\r\n';
+  const colour = typeof cell.status === 'string' ? spec.colours[cell.status] : undefined;
+  if (colour !== undefined) {
+    event.cname = colour;
+  }
+  return event;
 }
 
 /** Chrome Trace Event format: memory counters in MiB, one complete event per cell. */
 export function toTrace(timeline: ITimeline): string {
-  const pid = 1;
-  const events: Record<string, unknown>[] = [
-    { ph: 'M', name: 'process_name', pid, tid: 0, ts: 0, args: { name: 'kernel (oomguard)' } },
-    { ph: 'M', name: 'thread_name', pid, tid: 1, ts: 0, args: { name: 'cells' } }
-  ];
-  const counter = (name: string, t: number, bytes: number | null | undefined) => {
-    if (bytes !== null && bytes !== undefined) {
-      events.push({ ph: 'C', name, pid, tid: 0, ts: Math.round(t * 1e6), args: { MiB: bytes / MiB } });
-    }
-  };
-  for (const s of timeline.samples) {
-    counter('kernel RSS', s.t, s.rss);
-    counter('children RSS', s.t, s.children_rss);
-    counter('session used', s.t, s.used);
-    counter('session limit', s.t, s.limit);
-    for (const gpu of s.gpus ?? []) {
-      counter(`GPU${gpu.index} used`, s.t, gpu.used);
-      counter(`GPU${gpu.index} torch allocated`, s.t, gpu.torch_allocated);
-    }
+  const spec = EXPORT_SPEC.trace;
+  const session = isDict(timeline.session) ? timeline.session : {};
+  const known = integer(session.pid);
+  const pid = known !== null && known > 0 && known < 2 ** 31 ? known : 1;
+  const host = text(session.hostname);
+  const process = (host ? spec.processOnHost : spec.process)
+    .replace('{pid}', String(pid))
+    .replace('{hostname}', host ?? '');
+  const counters = counterEvents(timeline.samples, pid);
+  const slices = timeline.cells
+    .map(cell => cellEvent(cell, pid))
+    .filter((event): event is Row => event !== null)
+    .sort((a, b) => (a.ts as number) - (b.ts as number));
+  // Merged in time order; at equal times the counters first.
+  const events: Row[] = [];
+  let c = 0;
+  let s = 0;
+  while (c < counters.length || s < slices.length) {
+    const takeCounter =
+      s >= slices.length ||
+      (c < counters.length && (counters[c].ts as number) <= (slices[s].ts as number));
+    events.push(takeCounter ? counters[c++] : slices[s++]);
   }
-  for (const c of timeline.cells) {
-    events.push({
-      ph: 'X',
-      name: `cell [${c.execution_count ?? ' '}]`,
-      pid,
-      tid: 1,
-      ts: Math.round(c.start * 1e6),
-      dur: Math.round(c.duration * 1e6),
-      args: {
-        status: c.status,
-        ram_delta_MiB: c.ram_delta === null ? null : c.ram_delta / MiB,
-        ram_peak_delta_MiB: c.ram_peak_delta === null ? null : c.ram_peak_delta / MiB,
-        peak_method: c.peak_method,
-        cell_id: c.cell_id
-      }
-    });
-  }
-  events.sort((a, b) => (a.ts as number) - (b.ts as number));
-  return JSON.stringify({ traceEvents: events, displayTimeUnit: 'ms' });
+  return JSON.stringify({
+    displayTimeUnit: 'ms',
+    otherData: { producer: spec.producer, session: isDict(timeline.session) ? session : null },
+    traceEvents: [
+      { name: 'process_name', ph: 'M', ts: 0, pid, tid: pid, args: { name: process } },
+      { name: 'thread_name', ph: 'M', ts: 0, pid, tid: pid, args: { name: spec.thread } },
+      ...events
+    ]
+  });
 }
 
 /** Offer the files to the user as downloads. */

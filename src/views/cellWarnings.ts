@@ -4,7 +4,7 @@ import { IDisposable } from '@lumino/disposable';
 import { CellsChange } from '../model/cellsModel';
 import { MemoryModel } from '../model/memoryModel';
 import { WarningsChange } from '../model/warningsModel';
-import { IWarningMessage } from '../protocol';
+import { IWarningMessage, warningSetting } from '../protocol';
 import { cellById } from './findCell';
 import { element } from './dom';
 import { CAP_LINE, findingFigures, singleCallText, warningTitle } from './warningText';
@@ -64,7 +64,7 @@ export class CellWarnings implements IDisposable {
     this._remove(cell.model.id);
     const banner = element('div', BANNER_CLASS);
     banner.dataset.mode = warning.mode;
-    banner.dataset.setting = warning.setting ?? warning.mode;
+    banner.dataset.setting = warningSetting(warning);
     // Said at once by screen readers, and named as ours among the cell's parts.
     banner.setAttribute('role', 'alert');
     banner.setAttribute('aria-label', trans.__('Memory warning (oomguard)'));

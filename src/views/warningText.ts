@@ -1,18 +1,13 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { formatBytes } from '../format';
-import { IFinding, IWarningMessage } from '../protocol';
+import { IFinding, IWarningMessage, warningSetting } from '../protocol';
 
 /** The line that turns the hard cap on (docs/guard.md). */
 export const CAP_LINE = 'oomguard.enable(hard_cap=True)';
 
-/** The guard's mode that decided: older shims send only what happened (`mode`). */
-function setting(warning: IWarningMessage): string {
-  return warning.setting ?? warning.mode;
-}
-
 /** The banner's first line: what happened to the cell, and in auto mode why. */
 export function warningTitle(warning: IWarningMessage, trans: TranslationBundle): string {
-  const auto = setting(warning) === 'auto';
+  const auto = warningSetting(warning) === 'auto';
   if (warning.mode === 'block') {
     return auto
       ? trans.__(
@@ -33,7 +28,7 @@ export function warningListTitle(
   cell: string,
   trans: TranslationBundle
 ): string {
-  if (setting(warning) === 'auto') {
+  if (warningSetting(warning) === 'auto') {
     return warning.mode === 'block'
       ? trans.__('Blocked before it ran, its exact size cannot fit: %1', cell)
       : trans.__('Predicted not to fit, and ran: %1', cell);
@@ -65,7 +60,7 @@ export function findingFigures(
       formatBytes(warning.page_cache)
     );
   }
-  if (setting(warning) !== 'auto') {
+  if (warningSetting(warning) !== 'auto') {
     return trans.__(
       'Line %1: %2 predicted on %3, %4 free.',
       finding.line,

@@ -194,7 +194,7 @@ async function showFixedReading(page: IJupyterLabPageFixture): Promise<void> {
     'every 60 s'
   );
   await (await memory()).evaluate((m: any) => {
-    const GiB = 2 ** 30;
+    const GiB = 2 ** 30; // bytes are whole (schema/protocol.json)
     m.model.handleMessage({
       v: 1,
       type: 'sample',
@@ -203,10 +203,10 @@ async function showFixedReading(page: IJupyterLabPageFixture): Promise<void> {
       children_rss: 0,
       limit: 23.5 * GiB,
       limit_source: 'physical',
-      used: 11.2 * GiB,
-      free: 12.3 * GiB,
+      used: Math.round(11.2 * GiB),
+      free: Math.round(12.3 * GiB),
       host_total: 23.5 * GiB,
-      host_available: 12.3 * GiB,
+      host_available: Math.round(12.3 * GiB),
       notes: [],
       gpus: [],
       running_cell: null

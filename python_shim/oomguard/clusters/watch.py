@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ..protocol import MAX_NOTES, MAX_WORKER_EVENTS, MAX_WORKERS
 from ..sampler import Sampler
 from ..sizes.safe import clip
 from .base import ClusterSample, NotMeasured, WorkerEvent
@@ -26,9 +27,8 @@ THREAD_NAME = "oomguard-clusters"
 TIMEOUT = 2.0            # seconds any one call into a cluster may take
 MIN_CADENCE = 0.5        # small Dask clusters heartbeat every 0.5 s: faster only repeats
 SECONDS_PER_WORKER = 0.01  # a 1,000-worker cluster is asked every 10 s at most
-MAX_LISTED_WORKERS = 100   # per_worker keeps the highest peaks
-MAX_EVENTS = 50            # restarted + lost entries in one record
-MAX_NOTES = 20             # what the front end accepts (src/protocol.ts)
+MAX_LISTED_WORKERS = MAX_WORKERS  # per_worker keeps the highest peaks
+MAX_EVENTS = MAX_WORKER_EVENTS     # restarted and lost entries in one record, together
 SLOW_ANSWER = 1.0          # a call in flight this long at a cell's end: not measured
 
 

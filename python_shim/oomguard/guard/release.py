@@ -18,7 +18,7 @@ import gc
 import sys
 from typing import Callable, Optional, Tuple
 
-from ..probes.limits import format_bytes
+from ..units import format_bytes
 from .text import PREFIX
 
 LAST_ERROR = ("last_type", "last_value", "last_traceback", "last_exc")

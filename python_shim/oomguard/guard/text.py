@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..probes.limits import format_bytes
+from ..units import format_bytes
 
 PREFIX = "oomguard:"
 ALLOW_HOW = ("To run it anyway, put %%oomguard allow as the cell's first line, or run "

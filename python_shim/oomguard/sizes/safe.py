@@ -12,6 +12,8 @@ import sys
 import types
 from typing import Any, Optional
 
+from ..protocol import MAX_TEXT, clip  # noqa: F401  (re-exported: the protocol's limit)
+
 _TYPE_MODULE = type.__dict__["__module__"]
 _TYPE_QUALNAME = type.__dict__["__qualname__"]
 _TYPE_MRO = type.__dict__["__mro__"]
@@ -26,11 +28,6 @@ C_LEVEL = (types.WrapperDescriptorType, types.MethodDescriptorType,
            types.BuiltinFunctionType, types.ClassMethodDescriptorType)
 
 MISSING = object()
-MAX_TEXT = 1000  # the front end refuses longer strings (src/protocol.ts MAX_STRING)
-
-
-def clip(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
 
 
 def type_name(tp: type) -> str:

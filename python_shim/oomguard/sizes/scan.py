@@ -13,7 +13,9 @@ import math
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from .safe import MAX_TEXT, clip, is_sub
+from ..protocol import MAX_DIMS, MAX_TEXT, MAX_VARIABLES
+from ..schemas import protocol_at
+from .safe import clip, is_sub
 from .tally import ScanState, Tally
 from .walk import BIG_LEAF, CONTAINER, LEAF, SKIP, Walker
 
@@ -24,15 +26,13 @@ DEFAULT_TIME_BUDGET = 0.05
 DEFAULT_MAX_ITEMS = 10_000   # items walked inside one variable
 DEFAULT_MAX_DEPTH = 4        # container nesting walked
 DEFAULT_MAX_COLUMNS = 1_000  # pandas column blocks read per frame
-DEFAULT_MAX_RESULTS = 5_000  # the front end refuses longer lists (src/protocol.ts)
+DEFAULT_MAX_RESULTS = MAX_VARIABLES  # what one `variables` answer may carry
 CLASSIFY_SHARE = 0.6         # of the budget the first pass may use
 HEAVY_ANSWER_COST = 2.5e-6   # seconds to build one VariableInfo dict for an array,
 LIGHT_ANSWER_COST = 1e-6     # model, container... and for a number or string
-MAX_DIMS = 32
 ORDER = 1 << 40  # rank * ORDER + position: one int sort key, no tuple per variable
 
-VARIABLE_FIELDS = ("name", "type", "bytes", "device", "shape", "dtype", "shared_with",
-                   "truncated", "grad_bytes", "notes")
+VARIABLE_FIELDS = tuple(protocol_at("variableInfo", "properties"))  # a VariableInfo, in order
 
 
 def scan_namespace(namespace: dict, *, time_budget: float = DEFAULT_TIME_BUDGET,

@@ -9,11 +9,10 @@ from __future__ import annotations
 import time
 from typing import Dict, Hashable, List, Optional, Set
 
+from ..protocol import MAX_NOTES, MAX_SHARED
 from .safe import clip
 from ..units import format_bytes as human_bytes  # noqa: F401  (used by walk, leaks)
 
-MAX_NOTES = 20    # the front end refuses longer lists (src/protocol.ts)
-MAX_SHARED = 100
 CLOCK_EVERY = 64  # items between looks at the clock
 
 
