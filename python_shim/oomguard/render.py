@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Iterable, List, Optional
 
-from .probes.limits import format_bytes
+from .units import format_bytes
 
 log = logging.getLogger("oomguard")
 
