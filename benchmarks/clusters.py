@@ -197,7 +197,10 @@ def section() -> str:
         "- *Hooks*: `ClusterWatch.begin()` plus `end()`, timed with `perf_counter` in the "
         "kernel around the recorder's calls (the rest of the recorder's hooks is the same "
         "in every phase). With no Client in the namespace, `begin` looks over the "
-        "namespace once, since distributed is imported.",
+        "namespace once, since distributed is imported and the other two Clients exist "
+        "(in a dict); where distributed has no Client at all it does not look "
+        "(`dask_engine.clients_exist`), and where distributed is not imported the hooks "
+        "return at once.",
         "- *A sample*: the watch's `tick` (finding the Client in the namespace, the "
         "scheduler's `identity` on the Client's loop, bookkeeping), its thread's CPU "
         "(`thread_time`: the Client's loop decoding the answer is not in it) and its wall "
