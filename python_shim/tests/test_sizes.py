@@ -498,11 +498,14 @@ def test_scanning_while_another_thread_mutates_the_namespace():
 def test_hundred_thousand_names_stop_at_the_budget():
     namespace = {"early_array": np.zeros(10_000)}
     namespace.update({f"v{i}": (i if i % 3 else [i, str(i)]) for i in range(100_000)})
-    started = time.perf_counter()
+    # The scan's own CPU time, not the wall clock: on a shared machine the wall clock
+    # also counts the time other processes had the CPU (0.51 and 0.62 s seen in full
+    # runs), which says nothing about whether the scan stopped at its budget.
+    started = time.thread_time()
     found, truncated = scan_namespace(namespace, time_budget=0.05)
-    took = time.perf_counter() - started
+    took = time.thread_time() - started
     assert truncated is True
-    assert took < 0.5  # the budget, with room for a loaded machine and a GC pass
+    assert took < 0.5  # the budget, with room for a GC pass
     assert 0 < len(found) <= 5000
     assert found[0]["name"] == "early_array"  # arrays and tensors are measured first
 
