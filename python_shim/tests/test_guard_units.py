@@ -1,14 +1,18 @@
 """The guard's parts without a kernel: the allow line, the watchdog thread and its margin,
 the hard cap."""
 import resource
+from pathlib import Path
 import sys
 import time
 
 import pytest
 
+import oomguard
+
 from oomguard.guard.hardcap import HardCap, read_vm_data
 from oomguard.guard.precheck import allows, strip_allow_line
 from oomguard.guard.growth import Growth, Steps
+from oomguard.probes.heap import SLOW_IN_A_ROW, HeapInUse
 from oomguard.guard.text import watchdog_note
 from oomguard.guard.watchdog import (MIN_FURTHER_GROWTH, Arming, Watchdog,
                                      further_growth_trigger, kernel_rss)
@@ -236,6 +240,25 @@ def test_growth_into_reused_memory_steps_by_what_it_adds_between_readings():
     assert _fed(*points).repeated == 48 * MiB
 
 
+def test_chunks_carved_out_of_an_old_heap_step_by_the_heaps_count():
+    # The kernel once held 2 GiB and freed it: `data` stays, chunks of 128 MiB reuse it.
+    # Only glibc's count of the bytes in use rises, by a chunk when malloc returns it.
+    steps, in_use = Steps(), 50
+    steps.feed(2200 * MiB, 300 * MiB, scale=0.2, in_use=in_use * MiB)
+    resident = 300
+    for _chunk in range(6):
+        in_use += 128
+        for part in (40, 88):  # two readings 25 ms apart while the chunk is written
+            steps.feed(2200 * MiB, (resident + part) * MiB, scale=0.2, in_use=in_use * MiB)
+        resident += 128
+        steps.feed(2200 * MiB, resident * MiB, scale=0.2, in_use=in_use * MiB)
+    assert steps.repeated == 128 * MiB
+    # Without the heap's count the same readings say only the scaled rises.
+    blind = _fed(*[(2200, 300 + 128 * c + part) for c in range(6) for part in (40, 88, 128)],
+                 scale=0.2)
+    assert blind.repeated < 20 * MiB
+
+
 def test_temporaries_freed_each_time_are_no_step_once_the_high_water_mark_holds():
     # A training loop: 300 MiB of activations allocated and freed each step, read every
     # 25 ms by the kernel's watchdog (its rises between readings scaled to 5 ms).
@@ -345,6 +368,78 @@ def test_growth_learns_this_process_and_closes():
     assert growth.margin() >= 2.5 * 48 * MiB
     growth.close()
     growth.observe()  # closed: nothing is read, nothing raises
+
+
+CHUNKS_IN_AN_OLD_HEAP = """
+import ctypes, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from oomguard.guard.growth import Growth
+from oomguard.probes.heap import heap_in_use
+libc = ctypes.CDLL(None)
+libc.mallopt(-4, 0)         # M_MMAP_MAX: no block is mapped afresh, all come from the heap
+MiB = 1 << 20
+held = [bytearray(64 * MiB) for _ in range(8)]
+pin = bytearray(MiB)        # above them: the heap cannot shrink past it
+del held
+libc.malloc_trim(0)         # the pages go back, the address space stays
+growth, done = Growth(children=False), threading.Event()
+def watch():                # as the watchdog does, on its own thread
+    while not done.is_set():
+        growth.observe()
+        time.sleep(0.01)
+watcher = threading.Thread(target=watch)
+watcher.start()
+chunks = []
+for _ in range(6):
+    chunks.append(bytearray(64 * MiB))
+    time.sleep(0.05)        # the loop's other work: each chunk is seen whole
+done.set()
+watcher.join()
+print(heap_in_use().available, growth.kernel_step() // MiB)
+growth.close()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_chunks_carved_out_of_an_old_heap_are_steps_in_a_real_process():
+    import subprocess
+    shim = str(Path(oomguard.__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-c", CHUNKS_IN_AN_OLD_HEAP, shim],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    available, step = out.stdout.split()
+    if available != "True":
+        pytest.skip("no glibc mallinfo2 here: the heap's count cannot be read")
+    assert int(step) >= 48
+
+
+def test_the_heaps_count_rises_by_a_block_when_it_is_handed_out():
+    heap = HeapInUse()
+    if not heap.available:
+        pytest.skip("no glibc mallinfo2 here: the heap's count cannot be read")
+    before = heap()
+    block = bytearray(64 * MiB)
+    assert heap() - before >= 64 * MiB
+    del block
+
+
+def test_a_heap_too_slow_to_read_stops_being_read_but_one_slow_call_does_not():
+    class Info:
+        uordblks, hblkhd = 10, 5
+
+    def slow():
+        time.sleep(0.002)
+        return Info()
+
+    calls = [slow, lambda: Info()]
+    heap = HeapInUse(call=lambda: calls[0]())
+    assert heap() == 15  # one slow call: a lost core, not a heap
+    calls[0] = calls[1]
+    assert heap() == 15
+    calls[0] = slow
+    for _ in range(SLOW_IN_A_ROW):
+        heap()
+    assert heap() is None and not heap.available
 
 
 def test_small_blocks_other_threads_map_meanwhile_do_not_cut_a_chunk_in_two():

@@ -16,7 +16,10 @@ the rise of the process's resident high-water mark, measured two ways; the large
   where `data` rose by a big block, or by half the step under way at least (other
   threads' small blocks made meanwhile do not count), starts a new step; the step is how far the high-water
   mark rises until the next one. A chunk loop's steps are its chunks, however many readings one
-  takes. (glibc maps every block of 32 MiB or more afresh, so big chunks always show.)
+  takes. glibc maps a block of 32 MiB or more afresh, unless its heap has that much room
+  from before (a kernel that once held more and freed it keeps the address space): for
+  the kernel, glibc's own count of the bytes in use (probes/heap.py) rising the same
+  way starts a step too, so chunks carved out of an old heap show as well.
 - between readings: memory a process had freed and reuses (a heap with holes, items a
   worker loads into it) shows no rise of `data`; there the step is the rise between two
   readings. For the kernel it is scaled to the watchdog's fast poll (near the trigger it
@@ -44,6 +47,7 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ..probes.heap import heap_in_use
 from ..probes.proc import ChildrenProbe
 from ..probes.procself import ProcFile, own, parse_statm
 from .watchdog import FAST_POLL
@@ -76,28 +80,37 @@ class Steps:
 
     def __init__(self):
         self._data: Optional[int] = None
+        self._in_use: Optional[int] = None  # the heap's count (the kernel's only)
         self._high = 0       # resident high-water mark
         self._start = 0      # the high-water mark when the step under way began
         self.between_allocations = Largest()
         self.between_readings = Largest()
 
-    def feed(self, data: int, resident: int, scale: float = 1.0) -> None:
+    def feed(self, data: int, resident: int, scale: float = 1.0,
+             in_use: Optional[int] = None) -> None:
+        """`in_use`: the heap's bytes in use (probes/heap.py), where it is read."""
         if self._data is None:
             self._data, self._high, self._start = data, resident, resident
+            self._in_use = in_use
             return
         under_way = self._high - self._start
-        # A new allocation: `data` rose by a big block (glibc maps those afresh), or by a
-        # block as big as half the step under way at least. Smaller rises are other
-        # threads' small blocks, made while a big call writes its pages: they must not
-        # cut its step in two.
-        jump = data - self._data
-        if jump >= MIN_JUMP and (jump >= BIG_BLOCK or jump >= under_way // 2):
+        if self._began(data - self._data, under_way) or (
+                in_use is not None and self._in_use is not None
+                and self._began(in_use - self._in_use, under_way)):
             self.between_allocations.add(under_way)
             self._start = self._high
-        self._data = data
+        self._data, self._in_use = data, in_use
         if resident > self._high:
             self.between_readings.add(int((resident - self._high) * scale))
             self._high = resident
+
+    @staticmethod
+    def _began(jump: int, under_way: int) -> bool:
+        """A new allocation: what is allocated rose by a big block (glibc maps those
+        afresh), or by a block as big as half the step under way at least. Smaller rises
+        are other threads' small blocks, made while a big call writes its pages: they must
+        not cut its step in two."""
+        return jump >= MIN_JUMP and (jump >= BIG_BLOCK or jump >= under_way // 2)
 
     @property
     def repeated(self) -> int:
@@ -123,6 +136,7 @@ class Growth:
         self._looked = 0.0
         self._observed: Optional[float] = None
         self._lock = threading.Lock()  # fed on the watchdog's thread, closed on the cell's
+        self._heap = heap_in_use()
         self._follow(self._pid)
 
     def _follow(self, pid: int) -> None:
@@ -156,7 +170,10 @@ class Growth:
             except (OSError, ValueError, IndexError):  # ended (or unreadable): what it
                 self._forget(pid)                       # held is given back
                 continue
-            self._steps[pid].feed(*found, scale=scale if pid == self._pid else 1.0)
+            if pid == self._pid:  # the heap's count is this process's own
+                self._steps[pid].feed(*found, scale=scale, in_use=self._heap())
+            else:
+                self._steps[pid].feed(*found)
 
     def kernel_step(self) -> int:
         steps = self._steps.get(self._pid)
