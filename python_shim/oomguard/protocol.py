@@ -130,11 +130,15 @@ def hello(*, shim_version: str, pid: int, interval: float, python: str, peak_met
     `cgroup_peak`: the memory cgroup's high-water mark (v1 memory.max_usage_in_bytes, v2
     memory.peak, read from `cgroup_peak_file`): after a death, what the dead kernel's
     group reached, even where no sample caught it."""
-    return _envelope("hello", shim_version=shim_version, pid=pid, interval=interval,
-                     python=python, peak_method=peak_method, oom_kills=oom_kills,
-                     oom_kills_file=oom_kills_file, oom_group=oom_group,
-                     oom_group_file=oom_group_file, cgroup_peak=cgroup_peak,
-                     cgroup_peak_file=cgroup_peak_file)
+    # The files' paths come from /proc/self/cgroup and the mounts: cut to MAX_TEXT like
+    # every other text the kernel sends.
+    return _envelope("hello", **_clipped(dict(
+        shim_version=shim_version, pid=pid, interval=interval, python=python,
+        peak_method=peak_method, oom_kills=oom_kills, oom_kills_file=oom_kills_file,
+        oom_group=oom_group, oom_group_file=oom_group_file, cgroup_peak=cgroup_peak,
+        cgroup_peak_file=cgroup_peak_file),
+        ("shim_version", "python", "peak_method", "oom_kills_file", "oom_group_file",
+         "cgroup_peak_file")))
 
 
 def sample(reading: dict) -> dict:

@@ -161,3 +161,17 @@ def test_hints_findings_records_and_variables_are_capped():
     assert first["shape"] is None and len(first["shared_with"]) == protocol.MAX_SHARED
     assert first["notes"] == ["x"]
     assert len(protocol.error("e" * 5000)["message"]) == protocol.MAX_TEXT
+
+
+def test_hello_cuts_the_cgroup_files_paths_to_the_texts_cap():
+    # The paths come from /proc/self/cgroup and the mounts, which the kernel does not
+    # choose; a container runtime can make them long.
+    long_path = "/sys/fs/cgroup/" + "k" * 5000 + "/memory.events"
+    sent = protocol.hello(shim_version="1", pid=1, interval=1.0, python="3.11",
+                          peak_method="hwm", oom_kills=0, oom_kills_file=long_path,
+                          oom_group=False, oom_group_file=long_path, cgroup_peak=1,
+                          cgroup_peak_file=long_path)
+    for name in ("oom_kills_file", "oom_group_file", "cgroup_peak_file"):
+        assert len(sent[name]) == protocol.MAX_TEXT
+        assert sent[name].startswith("/sys/fs/cgroup/k")
+    assert sent["pid"] == 1 and sent["oom_kills"] == 0 and sent["cgroup_peak"] == 1
