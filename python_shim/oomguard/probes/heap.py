@@ -22,6 +22,7 @@ when the program's allocator is another one (jemalloc, tcmalloc preloaded), glib
 stays still and shows nothing: growth.py then has `data` alone, as before."""
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Optional
@@ -63,15 +64,10 @@ class HeapInUse:
         return in_use
 
 
-_shared: Optional[HeapInUse] = None
-
-
+@functools.lru_cache(maxsize=None)
 def heap_in_use() -> HeapInUse:
     """The process's one reader (its slowness, once seen, is remembered)."""
-    global _shared
-    if _shared is None:
-        _shared = HeapInUse()
-    return _shared
+    return HeapInUse()
 
 
 def _mallinfo2():
