@@ -69,6 +69,10 @@ MODES = {
                 "hard_cap=False)",
     "watchdog + cap": "import oomguard\noomguard.enable(summary='off', mode='off', "
                       "watchdog=0.95, hard_cap=True)",
+    # What a user gets from `%load_ext oomguard` or the panel: the pre-run check on (mode
+    # auto: a cell whose exact prediction cannot fit is not run), the watchdog at 0.95,
+    # no cap.
+    "defaults": "import oomguard\noomguard.enable(summary='off')",
 }
 # Before oom_killer's CLEANUP (which collects and trims): the names these scenarios add,
 # and the last traceback, kept by Python (sys.last_traceback) and IPython (for %debug):
@@ -215,6 +219,8 @@ def measure(runs: int, workdir: str, log=print, only: str = "") -> List[Run]:
 def _stopped_by(run: Run) -> str:
     if run.ename == "KeyboardInterrupt":
         return "watchdog"
+    if run.ename == "InputRejected":
+        return "blocked before it ran"
     if run.ename in ("MemoryError", "RuntimeError") and "memory cap" in run.said:
         return "cap"
     return run.ename or "?"
@@ -253,8 +259,10 @@ def write(results: List[Run], runs: int, seconds: float) -> str:
         "OOM killer acts, and the group's `memory.oom_control` `oom_kill` count says whether "
         "it did. A run *survives* when that count did not rise, the kernel answers, and a "
         "variable defined before the risky cell still holds its value. oomguard reads the "
-        "limit from the cgroup (`cgroup v1`, 2 GiB); its pre-run check is off "
-        "(`mode='off'`), so only the runtime protections are measured. *Clear*: the limit "
+        "limit from the cgroup (`cgroup v1`, 2 GiB). In the modes *watchdog* and *watchdog + "
+        "cap* its pre-run check is off (`mode='off'`), so only the runtime protections are "
+        "measured; *defaults* is `oomguard.enable()` as it comes (pre-run check in mode "
+        "`auto`, watchdog 0.95, no cap), what a user gets. *Clear*: the limit "
         "less the group's largest working set during the cell (usage less inactive page "
         "cache, read every 5 ms).",
         "",
@@ -297,6 +305,9 @@ def _targets(results, of) -> List[str]:
                + ("met." if not misses else f"**missed**: {', '.join(misses)}."))
     misses = [s for s in SCENARIOS_REAL if not all(r.survived for r in of("watchdog + cap", s))]
     out.append("- Everything survives with watchdog + cap: "
+               + ("met." if not misses else f"**missed**: {', '.join(misses)}."))
+    misses = [s for s in LOOPS if not all(r.survived for r in of("defaults", s))]
+    out.append("- Every loop scenario survives with the defaults: "
                + ("met." if not misses else f"**missed**: {', '.join(misses)}."))
     lived = [s for s in SCENARIOS_REAL if any(r.survived for r in of("none", s))]
     out.append("- Nothing survives with oomguard off (the limit is real): "
