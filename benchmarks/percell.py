@@ -9,7 +9,10 @@ Two measures of a trivial cell (`pass`) with numpy and torch imported and 1,000 
   interleaved rounds. This is oomguard's own cost, without the kernel's messaging.
 - round trip: `execute_request` to `execute_reply` through jupyter_client, one kernel per
   setup, interleaved; "JupyterLab" opens the oomguard comm as the extension does, so the
-  cell's `cell_start` and `cell` messages are sent too.
+  cell's `cell` record is sent too (after the reply; a cell this short sends no
+  `cell_start`). A second bare kernel runs a cell that prints one line as long as the
+  text summary's: the text mode's own stream message, which any `print` pays, against
+  that.
 Each also with `distributed` imported, where it is installed (oomguard then follows a
 Dask cluster's memory, where its version has the cluster watch).
 """
@@ -90,9 +93,17 @@ def in_process(cells: int = 4000, rounds: int = 10, with_distributed: bool = Fal
 OPEN = {"v": 1, "type": "open", "client": "benchmark"}
 ROUND_TRIP_SETUPS = {
     "bare kernel": "",
+    "bare kernel, printing a line": "",
     "oomguard, text summary": "import oomguard; oomguard.enable()",
     "oomguard, JupyterLab (comm open)": "import oomguard; oomguard.enable()",
 }
+# As long as the text summary of `pass` on this machine (95 characters and a newline).
+PRINTED_LINE = ("[oomguard] cell 4: +12.0 KiB (peak +12.0 KiB) · 2.7 GiB of 23.5 GiB session "
+                "(physical) · 1 ms")
+
+
+def cell_of(setup: str) -> str:
+    return f"print({PRINTED_LINE!r})" if "printing" in setup else "pass"
 
 
 def round_trip(cells: int = 1000, rounds: int = 10, with_distributed: bool = False) -> dict:
@@ -109,11 +120,12 @@ def round_trip(cells: int = 1000, rounds: int = 10, with_distributed: bool = Fal
             if "comm open" in name:
                 kernel.open_comm("oomguard", OPEN)
             for _ in range(20):
-                kernel.run("pass")
+                kernel.run(cell_of(name))
         times = {name: [] for name in kernels}
         for _ in range(rounds):
             for name, kernel in kernels.items():
-                times[name] += [kernel.run("pass")[0] for _ in range(cells // rounds)]
+                code = cell_of(name)
+                times[name] += [kernel.run(code)[0] for _ in range(cells // rounds)]
         return {name: (statistics.median(t) * 1000, len(t)) for name, t in times.items()}
     finally:
         for kernel in kernels.values():
@@ -154,6 +166,13 @@ def round_trip_rows(figures: dict, label: str = "") -> list:
                     f"(median of {count}) | {ms:.2f} ms (+{ms - bare:.2f} ms, "
                     f"{ms / bare:.3f}×) | bare kernel {bare:.2f} ms | ≤ {TARGET_RATIO}× "
                     f"| {verdict(ms / bare <= TARGET_RATIO)} |")
+    printing = figures.get("bare kernel, printing a line")
+    if printing is not None:
+        ms, count = figures["oomguard, text summary"]
+        rows.append(f"| round trip{label}, text summary against a bare cell that prints a "
+                    f"line (median of {count}) | {ms:.2f} ms (+{ms - printing[0]:.2f} ms, "
+                    f"{ms / printing[0]:.3f}×) | bare kernel printing a line "
+                    f"{printing[0]:.2f} ms | — | |")
     return rows
 
 
@@ -185,7 +204,10 @@ def section(found: dict) -> str:
         "`summary='off'` is the JupyterLab mode.",
         "- *Round trip*: `execute_request` to `execute_reply` through `jupyter_client`, "
         "one kernel per setup, interleaved; \"JupyterLab\" opens the oomguard comm as the "
-        "extension does, so each cell also sends `cell_start` and `cell` messages.",
+        "extension does, so each cell also sends its `cell` record (after its reply; a cell "
+        "this short sends no `cell_start`, docs/protocol.md). The text summary is one "
+        "stream message in the cell's output, which any `print` pays too: the last row "
+        "compares it with a bare kernel whose cell prints a line as long.",
         f"- {distributed_line}",
         "",
     ])

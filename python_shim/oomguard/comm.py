@@ -3,18 +3,33 @@
 Handlers may run on the shell thread, a subshell thread (JupyterLab 4.4+ with
 ipykernel 7) or the sampler thread, so the set of open comms is guarded by a lock.
 Sending from the sampler thread is safe: ipykernel hands iopub messages to its IO thread.
-Nothing here raises; a comm whose send fails (kernel shutting down) is dropped."""
+Nothing here raises; a comm whose send fails (kernel shutting down) is dropped.
+
+A short cell sends nothing on its path but what it must: each comm message costs the
+shell thread its serialising and signing, and ipykernel's IO thread then bids for the
+GIL while the cell runs and its reply is on its way (docs/benchmarks.md, "Per cell").
+So a cell's `cell_start` waits until the cell has run LIVE_AFTER seconds (the watchdog's
+thread sends it, `cell_running`), and is never sent for a cell that ends sooner; its
+`cell` record goes out after the cell's execute_reply (`cell_recorded`). Whatever else is
+sent meanwhile goes after them, so a front end sees the usual order: `cell_start` (where
+sent) before the cell's samples and warning, its `cell` before anything later."""
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import sys
 import threading
+import time
 from typing import Callable, Dict, Optional
 
 from . import protocol
 
 log = logging.getLogger("oomguard")
+
+# Seconds a cell runs before a front end is told it started (`cell_start`): a cell that
+# ends sooner shows its record at once, and nobody watches a running badge that long.
+LIVE_AFTER = 0.025
 
 
 def find_comm_manager():
@@ -50,6 +65,13 @@ class CommBridge:
         self._lock = threading.Lock()
         self._manager = None
         self._failed_sends = 0
+        # The running cell's cell_start until it is sent (or the cell ends first), and
+        # the records to send once the shell's event loop is free again (after the
+        # reply), oldest first; under _in_order, which every send holds, so that they go
+        # out before anything sent after them.
+        self._start: Optional[dict] = None
+        self._after_reply: list = []
+        self._in_order = threading.RLock()
 
     @property
     def registered(self) -> bool:
@@ -74,6 +96,8 @@ class CommBridge:
             return False
 
     def unregister(self) -> None:
+        with self._in_order:
+            self._start, self._after_reply = None, []
         with self._lock:
             comms, self._comms = list(self._comms.values()), {}
         for comm in comms:
@@ -94,19 +118,82 @@ class CommBridge:
             comms = list(self._comms.values())
         if comms:
             message = protocol.sample(reading)
-            for comm in comms:
-                self._send(comm, message)
+            with self._in_order:
+                self._send_held()
+                for comm in comms:
+                    self._send(comm, message)
 
     # -- what the other parts tell the front ends (listeners; only with a comm open) ----
     def cell_started(self, running_cell: dict) -> None:
-        """Recorder listener."""
+        """Recorder listener (shell thread): held until the cell has run LIVE_AFTER
+        (`cell_running`), something else is sent first, or the guard says the cell must
+        be told now (`tell_cell_start`: no watchdog to tell it later, or a cell that
+        could be killed before)."""
         if self.open_comms:
-            self.send_all(protocol.cell_start(running_cell))
+            with self._in_order:
+                self._start = running_cell
+
+    def tell_cell_start(self) -> None:
+        """The guard (shell thread, just after cell_started): send the cell_start now."""
+        if self._start is not None:
+            with self._in_order:
+                self._send_held()
+
+    def cell_running(self) -> None:
+        """Watchdog listener (its thread, each poll while a cell runs): the running cell's
+        `cell_start`, once it has run LIVE_AFTER seconds."""
+        start = self._start
+        if start is not None and time.time() - start["start"] >= LIVE_AFTER:
+            with self._in_order:
+                self._send_held()
 
     def cell_recorded(self, record) -> None:
-        """Recorder listener."""
-        if self.open_comms:
-            self.send_all(protocol.cell(record.to_dict()))
+        """Recorder listener (the end of the cell, before its execute_reply). A cell_start
+        still held is dropped: the record says all it would. The record is sent once the
+        shell's event loop runs again, after the reply; where none runs on this thread
+        (not a kernel), at once."""
+        with self._in_order:
+            self._start = None
+            if not self.open_comms:
+                return
+            self._after_reply.append(record)
+            first = len(self._after_reply) == 1
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            self.send_after_reply()
+        elif first:
+            try:
+                loop.call_soon(self.send_after_reply)
+            except Exception:  # the loop is closing: send now
+                self.send_after_reply()
+
+    def send_after_reply(self) -> None:
+        """What is held (see _send_held): on the shell's event loop after a reply."""
+        with self._in_order:
+            self._send_held()
+
+    def _send_held(self) -> None:
+        """The held records, oldest first, then a held cell_start (the cell after them):
+        under _in_order."""
+        start, self._start = self._start, None
+        records, self._after_reply = self._after_reply, []
+        messages = []
+        for record in records:
+            try:
+                messages.append(protocol.cell(record.to_dict()))
+            except Exception:
+                log.warning("oomguard: a cell record could not be sent", exc_info=True)
+        if start is not None:
+            messages.append(protocol.cell_start(start))
+        if messages:
+            with self._lock:
+                comms = list(self._comms.values())
+            for message in messages:
+                for comm in comms:
+                    self._send(comm, message)
 
     def hints(self, hints: list) -> None:
         """LeakWatch listener."""
@@ -119,11 +206,14 @@ class CommBridge:
             self.send_all(protocol.sizes(execution_count, sizes, cut))
 
     def send_all(self, message: dict) -> None:
-        """One message (cell_start, cell, ...) to every open comm."""
-        with self._lock:
-            comms = list(self._comms.values())
-        for comm in comms:
-            self._send(comm, message)
+        """One message (cell_start, cell, ...) to every open comm, after the records held
+        for after the reply."""
+        with self._in_order:
+            self._send_held()
+            with self._lock:
+                comms = list(self._comms.values())
+            for comm in comms:
+                self._send(comm, message)
 
     def _send(self, comm, message: dict) -> bool:
         try:

@@ -107,6 +107,9 @@ class Runtime:
         self.leaks.on_hints.append(self.bridge.hints)
         self.leaks.on_sizes.append(self.bridge.sizes)
         self.guard.on_watchdog.append(self.tally.watchdog_fired)
+        # A cell's cell_start goes out from the watchdog's thread once the cell has run a
+        # while (comm.py), so that a short cell sends only its record.
+        self.guard.watchdog.on_watching.append(self.bridge.cell_running)
         # Who owns each setting of oomguard.enable() (settings.py).
         self._settings = {name: part for part in (self.sampler, self.readings, self.summary,
                                                   self.spool, self.recorder, self.guard,

@@ -150,8 +150,14 @@ class FakeFigures:
 class NoFrontEnd:
     open_comms = 0
 
+    def __init__(self):
+        self.starts_told = 0
+
     def send_all(self, message):
         raise AssertionError("no front end is attached")
+
+    def tell_cell_start(self):
+        self.starts_told += 1
 
 
 def make_guard(limits=None, usage=None, ram_before=None):
@@ -187,6 +193,30 @@ def test_arming_reads_nothing_another_part_measured_already():
     assert guard.figures.usage_reads == 1
     # No reading with the kernel's RSS to move it by: measured.
     assert guard._used_now(guard._cgroup_usage, dict(limits, rss=None), 9 * GiB) == 5 * GiB
+
+
+def test_a_cell_start_is_told_at_once_only_where_the_watchdog_cannot_tell_it_in_time():
+    """comm.py holds a cell's cell_start for the watchdog's thread to send once the cell
+    has run a while; the guard has it sent at once where no watchdog watches the cell,
+    or where the cell starts so near the limit that it could be killed before."""
+    from oomguard.guard.core import within_reach
+    GiB, MiB = 1 << 30, 1 << 20
+    assert within_reach(int(1.6 * GiB), 2 * GiB) and not within_reach(GiB, 2 * GiB)
+    assert within_reach(91 * GiB, 100 * GiB) and not within_reach(89 * GiB, 100 * GiB)
+    assert within_reach(2 * GiB - 300 * MiB, 2 * GiB)
+    limits = {"limit": 10 * GiB, "limit_source": "physical"}
+    told = {}
+    for name, used, settings in (("far", 3 * GiB, {}), ("near", int(9.5 * GiB), {}),
+                                 ("no watchdog", 3 * GiB, {"watchdog": None}),
+                                 ("no limit", 3 * GiB, {"limit": None})):
+        guard = make_guard({} if "limit" in settings else limits, ram_before=used)
+        if "watchdog" in settings:
+            guard.apply_setting("watchdog", None, print)
+        guard._pre_run_cell()
+        guard.watchdog.disarm()
+        told[name] = guard.front_end.starts_told
+        guard.unregister()
+    assert told == {"far": 0, "near": 1, "no watchdog": 1, "no limit": 1}
 
 
 def test_an_armed_cell_does_not_wake_a_polling_watchdog():

@@ -214,7 +214,8 @@ def test_cell_id_from_the_execute_request_metadata(kernel):
 @pytest.mark.kernel
 def test_cell_start_and_cell_arrive_over_the_comm(kernel, comm):
     since = kernel.mark()
-    kernel.run("z = b'\\x01' * (64 << 20)", metadata={"cellId": "comm-cell"})
+    # Runs past comm.LIVE_AFTER, so its start is told (a shorter cell sends only its record).
+    kernel.run("z = b'\\x01' * (64 << 20); time.sleep(0.1)", metadata={"cellId": "comm-cell"})
     start = kernel.wait_comm(comm, "cell_start", since=since)[0]
     cell = kernel.wait_comm(comm, "cell", since=since)[0]
     kernel.run("del z")
@@ -223,6 +224,49 @@ def test_cell_start_and_cell_arrive_over_the_comm(kernel, comm):
                      "cell_id": "comm-cell", "start": record["start"]}
     assert cell == {"v": 1, "type": "cell", "record": record}
     assert cell["record"]["ram_delta"] == pytest.approx(64 * MiB, rel=0.1)
+
+
+@pytest.mark.kernel
+def test_a_short_cell_sends_only_its_record_and_after_its_reply(kernel, comm):
+    """A cell shorter than comm.LIVE_AFTER sends no cell_start; its record goes out once
+    the kernel's reply is sent: after the request's idle status on iopub."""
+    for _ in range(3):
+        since = kernel.mark()
+        kernel.run("pass", metadata={"cellId": "short-cell"})
+        cell = kernel.wait_comm(comm, "cell", since=since)[0]
+        assert cell["record"]["cell_id"] == "short-cell"
+        with kernel._cond:
+            after = [msg for _, msg in kernel.messages[since:]]
+        kinds = [(msg["msg_type"], (msg["content"].get("data") or {}).get("type")
+                  or msg["content"].get("execution_state")) for msg in after
+                 if msg["content"].get("comm_id") in (None, comm)]
+        idle = kinds.index(("status", "idle"))
+        if ("comm_msg", "cell_start") not in kinds:  # else a sample's tick fell in the cell
+            break
+    assert ("comm_msg", "cell_start") not in kinds, kinds
+    assert kinds.index(("comm_msg", "cell")) > idle, kinds
+
+
+@pytest.mark.kernel
+def test_without_the_watchdog_a_cell_start_is_sent_at_once(kernel, comm):
+    """No watchdog thread polls the cell to send its start later: it goes at once, in the
+    request's own messages (before its idle status), however short the cell."""
+    since = kernel.mark()
+    kernel.execute("oomguard.enable(watchdog=None)")
+    try:
+        kernel.wait_comm(comm, "cell", since=since)  # that cell's record, after its reply
+        _reply, mine = kernel.run("pass", metadata={"cellId": "unwatched"})
+        record = records(kernel, 1)[0]
+    finally:
+        kernel.execute("oomguard.enable(watchdog=True)")
+    mine = [m for m in mine if m["content"].get("comm_id") in (None, comm)]
+    start = [m["content"]["data"] for m in mine
+             if (m["content"].get("data") or {}).get("type") == "cell_start"]
+    kinds = [(m["content"].get("data") or {}).get("type") or m["content"].get("execution_state")
+             for m in mine]
+    assert kinds.index("cell_start") < kinds.index("idle"), kinds
+    assert start == [{"v": 1, "type": "cell_start", "execution_count": record["execution_count"],
+                      "cell_id": "unwatched", "start": record["start"]}]
 
 
 @pytest.mark.kernel

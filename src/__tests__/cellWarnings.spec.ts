@@ -1,7 +1,7 @@
 import { MemoryModel } from '../model/memoryModel';
 import { parseKernelMessage } from '../protocol';
 import { CellWarnings } from '../views/cellWarnings';
-import { trans, warning } from './fixtures';
+import { cellRecord, trans, warning } from './fixtures';
 
 function fakePanel() {
   return {
@@ -115,6 +115,33 @@ describe('CellWarnings', () => {
     expect(node.querySelector('.jp-oomguard-run-anyway')).toBeNull();
     model.handleMessage({ v: 1, type: 'cell_start', execution_count: 6, cell_id: 'a', start: 1 });
     expect(node.querySelector('.jp-oomguard-warning')).toBeNull();
+  });
+
+  it('goes when a short re-run sends only its record, and stays for the run it warned', () => {
+    const panel = fakePanel();
+    const model = new MemoryModel();
+    new CellWarnings(panel as any, model, trans, () => Promise.resolve());
+    const node = panel.content.widgets[0].node;
+    const start = (count: number) => ({ v: 1, type: 'cell_start', execution_count: count, cell_id: 'a', start: count });
+    const record = (count: number) => ({
+      v: 1,
+      type: 'cell',
+      record: cellRecord({ execution_count: count, cell_id: 'a', start: count })
+    });
+    // The warned run: its cell_start comes before its warning (the shim sends a held
+    // cell_start before anything else), then its record; the banner stays.
+    [start(6), warning({ mode: 'warn', execution_count: 6 }), record(6)].forEach(message =>
+      model.handleMessage(message)
+    );
+    expect(node.querySelector('.jp-oomguard-warning')).not.toBeNull();
+    // A short re-run without a warning: no cell_start, only the record.
+    model.handleMessage(record(7));
+    expect(node.querySelector('.jp-oomguard-warning')).toBeNull();
+    // A short warned (or blocked) run keeps its banner past its record.
+    [start(8), warning({ execution_count: 8 }), record(8)].forEach(message =>
+      model.handleMessage(message)
+    );
+    expect(node.querySelector('.jp-oomguard-warning')).not.toBeNull();
   });
 
   it('renders kernel text as text', () => {

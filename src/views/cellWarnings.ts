@@ -17,6 +17,10 @@ const BANNER_CLASS = 'jp-oomguard-warning';
  * what to do instead. A blocked cell did not run, and the banner offers to run it
  * anyway; where one call is too big for anything but the hard cap, it gives the line
  * that turns the cap on. The banner goes when the cell runs again without a warning.
+ *
+ * A run's warning comes after its `cell_start` and before its `cell` record, but a cell
+ * that ends within a poll of its start sends no `cell_start` (docs/protocol.md): then
+ * its record alone says that it ran again, and a banner not shown during that run goes.
  */
 export class CellWarnings implements IDisposable {
   constructor(
@@ -52,6 +56,12 @@ export class CellWarnings implements IDisposable {
       // A new run: the banner of an earlier run goes. This run's own warning, if any,
       // comes after cell_start (the check runs when the cell is compiled).
       this._remove(change.cell.cell_id);
+    } else if (change.kind === 'record' && change.record.cell_id) {
+      const cellId = change.record.cell_id;
+      if (!this._shownThisRun.has(cellId)) {
+        this._remove(cellId); // an earlier run's: this run was too short for a cell_start
+      }
+      this._shownThisRun.delete(cellId);
     }
   }
 
@@ -62,6 +72,7 @@ export class CellWarnings implements IDisposable {
     }
     const trans = this._trans;
     this._remove(cell.model.id);
+    this._shownThisRun.add(cell.model.id);
     const banner = element('div', BANNER_CLASS);
     banner.dataset.mode = warning.mode;
     banner.dataset.setting = warningSetting(warning);
@@ -103,9 +114,12 @@ export class CellWarnings implements IDisposable {
   }
 
   private _remove(cellId: string): void {
+    this._shownThisRun.delete(cellId);
     const cell = cellById(this._panel.content, cellId);
     cell?.node.querySelector(`:scope > .${BANNER_CLASS}`)?.remove();
   }
 
   private _isDisposed = false;
+  /** Cells whose banner came during the run now under way (their record is to come). */
+  private _shownThisRun = new Set<string>();
 }

@@ -39,5 +39,8 @@ class FrontEnd(Protocol):
 
     def send_all(self, message: dict) -> None: ...
 
+    def tell_cell_start(self) -> None:
+        """The running cell's `cell_start` now, not once the cell has run a while."""
+
 
 LatestReading = Callable[[], Optional[dict]]  # the sampler's last reading, or None

@@ -228,21 +228,27 @@ class Guard:
             transformed = getattr(info, "transformed_cell", None)
             self._precheck.pending = (raw, transformed, allowed) if self.mode != "off" \
                 else None
+            watched = False
             if self.watchdog_fraction is not None or self.hard_cap:
-                self._arm()
+                watched = self._arm()
+            if not watched:
+                # No watchdog thread to tell the front end later, or a cell that could be
+                # killed before it would: its cell_start goes now (comm.py).
+                self.front_end.tell_cell_start()
         except Exception:
             log.warning("oomguard: the guard's pre_run_cell failed", exc_info=True)
 
-    def _arm(self) -> None:
+    def _arm(self) -> bool:
         """Hand the watchdog this cell's trigger. On the cell's path, so nothing is read
         here that another part has already measured: the limit is the one read within
         LIMIT_TTL (by the sampler, normally), the kernel's memory the recorder's reading
         at this cell's start; the container's is read only where its estimate comes near
-        the trigger. The watchdog's thread is not woken (watchdog.py)."""
+        the trigger. The watchdog's thread is not woken (watchdog.py). True where it is
+        armed and the cell starts out of reach of the limit (within_reach)."""
         limits = self.figures.limits_recent(LIMIT_TTL)
         limit = limits.get("limit")
         if not isinstance(limit, int):
-            return
+            return False
         reader, what = self._reader(limits)
         fraction = self.watchdog_fraction
         trigger = int(fraction * limit) if fraction is not None else limit
@@ -253,7 +259,7 @@ class Guard:
                 for note in notes:
                     self.cells.add_note(note)
         if fraction is None:
-            return
+            return False
         floor = 0
         if now is not None and now >= trigger:
             # Already past the threshold when the cell starts (a big result kept from an
@@ -261,13 +267,14 @@ class Guard:
             if now >= limit:
                 self.cells.add_note(
                     "The watchdog is off for this cell: memory is already at the limit.")
-                return
+                return False
             trigger, floor = further_growth_trigger(now, limit), now + MIN_FURTHER_GROWTH
         # Where the reading is the container's, the kernel's child processes count too.
         growth = Growth(children=reader is not self._rss)
         self.watchdog.arm(Arming(trigger, limit, reader, what, growth, floor,
                                  int(fraction * limit)))
         self._armed_at = self._executes
+        return now is not None and not within_reach(now, limit)
 
     def _used_now(self, reader, limits: dict, trigger: int) -> Optional[int]:
         """What `reader` would say now, measured only where it matters. The kernel's
@@ -343,6 +350,14 @@ class Guard:
                 print(text.cap_text(self.cap.cap), file=sys.stderr)
         except (Exception, KeyboardInterrupt):  # the cell is over: nothing to interrupt
             log.warning("oomguard: the guard's post_run_cell failed", exc_info=True)
+
+
+def within_reach(used: int, limit: int) -> bool:
+    """Whether a cell starting at `used` could reach the limit before the watchdog's first
+    poll (comm.LIVE_AFTER, 25 ms): page faults on many threads fill some GiB a second,
+    so closer than 512 MiB, or 10% of a big limit. Such a cell's start is told at once,
+    so that a front end can name it if the kernel is killed."""
+    return limit - used < max(512 << 20, limit // 10)
 
 
 def _let_pending_interrupt_land() -> None:

@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional
 
 from ..probes.procself import own
 
@@ -113,7 +113,10 @@ class Watchdog:
     """arm() at cell start, disarm() at cell end (returns the Firing, if it fired).
 
     `on_fire(firing)` runs on the watchdog thread just before the interrupt (it records
-    the reading into the cell's record); it must be quick and must not raise."""
+    the reading into the cell's record); it must be quick and must not raise.
+    `on_watching` listeners run on the watchdog thread at each poll of an armed cell
+    (the comm sends a cell's `cell_start` from there once the cell has run a while);
+    they must be quick."""
 
     def __init__(self, on_fire: Callable[[Firing], None], poll: float = POLL,
                  fast_poll: float = FAST_POLL, idle_after: float = IDLE_AFTER):
@@ -128,6 +131,7 @@ class Watchdog:
         self._arming: Optional[Arming] = None
         self._firing: Optional[Firing] = None
         self._thread: Optional[threading.Thread] = None
+        self.on_watching: List[Callable[[], None]] = []
 
     @property
     def running(self) -> bool:
@@ -196,6 +200,11 @@ class Watchdog:
                 continue
             last_armed = time.monotonic()
             near = False
+            for listener in self.on_watching:
+                try:
+                    listener()
+                except Exception:
+                    log.warning("oomguard: a watchdog listener failed", exc_info=True)
             try:
                 if arming.growth is not None:
                     arming.growth.observe()

@@ -8,6 +8,7 @@ tuples and lists are read only when their type is exactly the builtin one. Anyth
 resolves to UNKNOWN."""
 from __future__ import annotations
 
+import functools
 import sys
 import types
 from typing import Any, Dict, Optional
@@ -62,11 +63,26 @@ class Resolver:
 
     def __init__(self, rule_names, budget: Optional[Budget] = None):
         self.budget = budget if budget is not None else Budget()
-        self.torch = TorchKit.load() if "torch" in sys.modules else None
-        self.numpy = NumpyKit.load() if "numpy" in sys.modules else None
         self._rule_names = rule_names
         self._exported: Optional[Dict[int, str]] = None  # made on first use (_identities)
-        self._classes = {
+        self._cache: Dict[int, Any] = {}
+        self._items_read = 0
+        self._readable: Dict[int, Any] = {}  # Arr.origin -> the live tensor or array
+
+    # The kits and the classes are looked up on first use, as _identities is: a cell
+    # that reads nothing of the namespace (`pass`, `x = 1`, most short cells) never
+    # pays for them, and the pre-run check is on every cell's path.
+    @functools.cached_property
+    def torch(self) -> Optional[TorchKit]:
+        return TorchKit.load() if "torch" in sys.modules else None
+
+    @functools.cached_property
+    def numpy(self) -> Optional[NumpyKit]:
+        return NumpyKit.load() if "numpy" in sys.modules else None
+
+    @functools.cached_property
+    def _classes(self) -> Dict[str, Any]:
+        return {
             "sparse": module_attr("scipy.sparse", "_spbase")
             or _first_class("scipy.sparse._base", "_spbase"),
             "nx": module_attr("networkx", "Graph"),
@@ -83,9 +99,6 @@ class Resolver:
             "npdtype": _first_class("numpy", "dtype"),
             "generic": _first_class("numpy", "generic"),
         }
-        self._cache: Dict[int, Any] = {}
-        self._items_read = 0
-        self._readable: Dict[int, Any] = {}  # Arr.origin -> the live tensor or array
 
     @property
     def _identities(self) -> Dict[int, str]:
