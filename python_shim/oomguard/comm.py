@@ -79,8 +79,9 @@ class CommBridge:
 
     @property
     def open_comms(self) -> int:
-        with self._lock:
-            return len(self._comms)
+        # Asked several times a cell: one len() of a dict is atomic under the GIL; the
+        # lock guards the changes and copies that take several steps.
+        return len(self._comms)
 
     def register(self) -> bool:
         manager = find_comm_manager()

@@ -122,6 +122,8 @@ def _predict(source, namespace, ram_available, vram_available, budget_s) -> List
             analysis.run(tree)
         except (OutOfTime, RecursionError):
             pass  # give up silently: report what was found so far
+    if not analysis.events:  # most cells
+        return []
     return findings_from(analysis.events, Available(ram_available, vram_available))
 
 
