@@ -1,6 +1,7 @@
 """Where oomguard's own per-cell work goes inside a real kernel: each hook timed in place.
 
     .venv/bin/python benchmarks/percell_hooks.py [cells] [--detail] [--against DIR ...]
+                                                 [--no-timers] [--bare]
 
 One kernel in the JupyterLab mode (oomguard enabled, its comm open as the extension does),
 numpy and torch imported, 1,000 names; then each of oomguard's hooks (pre_execute,
@@ -74,29 +75,40 @@ REPORT = ("{k: (sorted(c for c, w in v)[len(v) // 2], sorted(w for c, w in v)[le
           "len(v)) for k, v in _hook_times.items() if v}")
 
 
-def _prepare(kernel: Kernel, detail: bool) -> None:
+BARE = "bare kernel (no oomguard)"
+
+
+def _prepare(kernel: Kernel, detail: bool, timers: bool = True, bare: bool = False) -> None:
     kernel.run("import numpy, torch")
     kernel.run(NAMESPACE_1000)
+    if bare:
+        kernel.run("_hook_times = {}")
+        return
     kernel.run("import oomguard; oomguard.enable()")
     kernel.open_comm("oomguard", OPEN)
     for _ in range(20):
         kernel.run("pass")
+    if not timers:  # the round trips alone, without the timers' own cost
+        kernel.run("_hook_times = {}")
+        return
     kernel.run(WRAP + (DETAIL if detail else ""))
     kernel.run("for _v in _hook_times.values(): _v.clear()")
 
 
 def measure(cells: int = 600, detail: bool = False, against: "list | None" = None,
-            rounds: int = 10) -> dict:
+            rounds: int = 10, timers: bool = True, bare: bool = False) -> dict:
     """{setup: {"hooks": {label: (cpu ns, wall ns, calls)}, "round_trip_ms": ms}}: the
     installed oomguard, and for each directory in `against` the shim there (put first on
     the kernel's PYTHONPATH) in a kernel beside it, cells interleaved in rounds."""
     setups = {"installed": None}
     for directory in against or []:
         setups[directory] = {"PYTHONPATH": str(Path(directory).resolve())}
+    if bare:
+        setups[BARE] = None
     kernels = {name: Kernel(env) for name, env in setups.items()}
     try:
-        for kernel in kernels.values():
-            _prepare(kernel, detail)
+        for name, kernel in kernels.items():
+            _prepare(kernel, detail, timers, bare=name == BARE)
         trips = {name: [] for name in kernels}
         for _ in range(rounds):
             for name, kernel in kernels.items():
@@ -137,5 +149,10 @@ if __name__ == "__main__":
     parser.add_argument("--against", metavar="DIR", action="append",
                         help="a shim directory (python_shim/ of a checkout) to compare with "
                              "the installed oomguard, in a kernel beside it (repeatable)")
+    parser.add_argument("--no-timers", action="store_true",
+                        help="no hook timed: the round trips alone (with --against, paired)")
+    parser.add_argument("--bare", action="store_true",
+                        help="also a kernel without oomguard, for its round trip")
     args = parser.parse_args()
-    print(table(measure(args.cells, args.detail, args.against)))
+    print(table(measure(args.cells, args.detail, args.against, timers=not args.no_timers,
+                        bare=args.bare)))
