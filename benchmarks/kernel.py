@@ -16,7 +16,8 @@ from jupyter_client.manager import KernelManager
 class Kernel:
     """An ipykernel on this interpreter (not whatever `python3` is on PATH)."""
 
-    def __init__(self):
+    def __init__(self, env: "dict | None" = None):
+        """`env`: variables added to the kernel's environment."""
         self._dir = tempfile.TemporaryDirectory(prefix="oomguard-bench-")
         spec = os.path.join(self._dir.name, "bench")
         os.makedirs(spec)
@@ -26,7 +27,7 @@ class Kernel:
                        "display_name": "bench", "language": "python"}, f)
         specs = KernelSpecManager(kernel_dirs=[self._dir.name])
         self.km = KernelManager(kernel_name="bench", kernel_spec_manager=specs)
-        self.km.start_kernel()
+        self.km.start_kernel(**({"env": {**os.environ, **env}} if env else {}))
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)

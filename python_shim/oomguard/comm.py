@@ -15,7 +15,6 @@ sent meanwhile goes after them, so a front end sees the usual order: `cell_start
 sent) before the cell's samples and warning, its `cell` before anything later."""
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import sys
@@ -24,6 +23,7 @@ import time
 from typing import Callable, Dict, Optional
 
 from . import protocol
+from .afterreply import after_reply
 
 log = logging.getLogger("oomguard")
 
@@ -79,8 +79,9 @@ class CommBridge:
 
     @property
     def open_comms(self) -> int:
-        with self._lock:
-            return len(self._comms)
+        # Asked several times a cell: one len() of a dict is atomic under the GIL; the
+        # lock guards the changes and copies that take several steps.
+        return len(self._comms)
 
     def register(self) -> bool:
         manager = find_comm_manager()
@@ -158,17 +159,8 @@ class CommBridge:
                 return
             self._after_reply.append(record)
             first = len(self._after_reply) == 1
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is None:
-            self.send_after_reply()
-        elif first:
-            try:
-                loop.call_soon(self.send_after_reply)
-            except Exception:  # the loop is closing: send now
-                self.send_after_reply()
+        if first:  # later ones go with it
+            after_reply(self.send_after_reply)
 
     def send_after_reply(self) -> None:
         """What is held (see _send_held): on the shell's event loop after a reply."""

@@ -24,7 +24,9 @@ class LeakWatch:
         self._namespace = namespace
         self._cell_running = cell_running
         self._tracker = GrowthTracker()
-        self._pending = threading.Event()
+        # A cell ended since the last look: a plain flag (the shell thread sets it, the
+        # sampler's clears it), not an Event, whose lock and notify the cell would pay.
+        self._pending = False
         self._lock = threading.Lock()
         self._hints: List[dict] = []
         self.on_hints: List[Callable[[List[dict]], None]] = []
@@ -41,13 +43,13 @@ class LeakWatch:
     def cell_finished(self, _record=None) -> None:
         """Recorder listener (shell thread): only a flag, the work comes later."""
         self._last_count = getattr(_record, "execution_count", None)
-        self._pending.set()
+        self._pending = True
 
     def check(self, _reading=None) -> None:
         """Sampler sink: look at the namespace once after each cell, between cells."""
-        if not self._pending.is_set() or self._cell_running():
+        if not self._pending or self._cell_running():
             return
-        self._pending.clear()
+        self._pending = False
         try:
             namespace = self._namespace()
             if namespace is None:

@@ -227,9 +227,12 @@ class GpuPeaks:
         self._torch_reset = False
 
     def begin(self, gpus: Optional[list], reset_torch: bool) -> None:
-        self._before = {e["index"]: e for e in (gpus or [])
-                        if isinstance(e, dict) and isinstance(e.get("index"), int)}
         self._torch_reset = False
+        if not gpus:  # no GPU (most kernels): nothing more on the cell's path
+            self._before = {}
+            return
+        self._before = {e["index"]: e for e in gpus
+                        if isinstance(e, dict) and isinstance(e.get("index"), int)}
         if reset_torch and self._before:
             reset = getattr(_torch_cuda(), "reset_torch_peaks", None)
             if reset is not None:
@@ -250,6 +253,8 @@ class GpuPeaks:
             return {}
 
     def end(self, gpus: Optional[list], sampled: Dict[int, int]) -> List[dict]:
+        if not gpus and not self._before:
+            return []  # no device seen before or after the cell: no entries
         after = {e["index"]: e for e in (gpus or [])
                  if isinstance(e, dict) and isinstance(e.get("index"), int)}
         torch_peaks = self._torch_peaks()

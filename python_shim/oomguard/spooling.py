@@ -2,10 +2,12 @@
 appended as it happens, opened at enable and closed at disable."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Callable, Optional
 
+from .afterreply import after_reply
 from .spool import Spool, SpoolWriter, default_directory
 
 
@@ -66,7 +68,9 @@ class SpoolKeeper:
             writer.write_sample(reading)
 
     def write_cell(self, record) -> None:
-        """Recorder listener."""
+        """Recorder listener: the record is handed to the writer's thread after the
+        cell's reply, so that thread is not woken (to bid for the GIL) while the reply
+        is on its way."""
         writer = self.writer
         if writer is not None:
-            writer.write_cell(record)
+            after_reply(functools.partial(writer.write_cell, record))

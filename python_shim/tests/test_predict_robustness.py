@@ -207,3 +207,42 @@ def test_hostile_namespace_on_every_snippet():
     for snippet in SNIPPETS:
         assert isinstance(predict(snippet, namespace, ram_available=RAM), list)
     assert not TOUCHED, sorted(set(TOUCHED))
+
+
+def test_warnings_while_predicting_are_ignored_and_the_filters_put_back():
+    """An invalid escape warns as it is parsed: the cell's own run shows that, not the
+    prediction; the user's filter list is the same object afterwards."""
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        filters = warnings.filters
+        assert predict("x = '\\d'\n", {}) == []
+        assert warnings.filters is filters
+        assert caught == []
+        warnings.warn("after the prediction")  # the user's filters apply again
+    assert [str(w.message) for w in caught] == ["after the prediction"]
+
+
+def test_predictions_on_two_threads_at_once_leave_the_users_filters_behind():
+    """The pre-run check and an edit-time prediction may overlap, and end in either
+    order: the filters in place afterwards are the user's, not an ignoring copy."""
+    import threading
+    import warnings
+    from oomguard.predict.engine import _QUIET
+    filters = warnings.filters
+    entered, leave = threading.Event(), threading.Event()
+
+    def other():
+        with _QUIET:
+            entered.set()
+            leave.wait(5)
+
+    thread = threading.Thread(target=other)
+    with _QUIET:  # in before the other thread, out before it too
+        thread.start()
+        assert entered.wait(5)
+        assert warnings.filters is not filters
+    assert warnings.filters is not filters  # the other is still predicting
+    leave.set()
+    thread.join(5)
+    assert warnings.filters is filters

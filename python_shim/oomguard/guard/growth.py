@@ -127,17 +127,29 @@ class Growth:
     (when what the watchdog reads counts them). Never raises; close() when the cell ends."""
 
     def __init__(self, children: bool, pid: Optional[int] = None):
-        self._pid = pid if pid is not None else os.getpid()
-        # pid -> its statm, read with one pread. Made on the cell's path: nothing is
-        # opened here; the kernel's own statm is procself's, open already.
+        # Made on the cell's path, so it only notes what to follow: the processes are
+        # taken up at the first observe(), on the watchdog's thread at its first poll
+        # (a cell shorter than that never has them). Until then every step is 0, as
+        # after a first observe.
+        self._pid = pid
+        self._want_children = children
+        # pid -> its statm, read with one pread; the kernel's own is procself's.
         self._files: Dict[int, Callable[[], Tuple[int, int]]] = {}
         self._steps: Dict[int, Steps] = {}
-        self._children = ChildrenProbe(pid=self._pid) if children else None
+        self._children: Optional[ChildrenProbe] = None
+        self._state = "new"  # "new", "observing", "closed"
         self._looked = 0.0
         self._observed: Optional[float] = None
         self._lock = threading.Lock()  # fed on the watchdog's thread, closed on the cell's
         self._heap = heap_in_use()
+
+    def _start(self) -> None:
+        if self._pid is None:
+            self._pid = os.getpid()
+        if self._want_children:
+            self._children = ChildrenProbe(pid=self._pid)
         self._follow(self._pid)
+        self._state = "observing"
 
     def _follow(self, pid: int) -> None:
         if pid == os.getpid():
@@ -151,6 +163,10 @@ class Growth:
             self._observe()
 
     def _observe(self) -> None:
+        if self._state != "observing":
+            if self._state == "closed":
+                return
+            self._start()
         if self._children is not None and time.monotonic() - self._looked >= DISCOVERY:
             self._looked = time.monotonic()
             try:
@@ -202,6 +218,7 @@ class Growth:
 
     def close(self) -> None:
         with self._lock:
+            self._state = "closed"
             for pid in list(self._files):
                 self._forget(pid)
             self._children = None

@@ -62,12 +62,24 @@ def _pread(fd: int, size: int) -> bytes:
     if _calls is None:
         return os.pread(fd, size, 0)
     ctypes, pread, _pwrite = _calls
-    buffer = ctypes.create_string_buffer(size)  # one per call: threads share a file
+    buffer = _buffer_type(ctypes, size)()  # one per call: threads share a file
     got = pread(fd, buffer, size, 0)
     if got < 0:
         number = ctypes.get_errno()
         raise OSError(number, os.strerror(number))
-    return buffer.raw[:got]
+    return buffer[:got]  # a c_char array's slice is bytes: one copy
+
+
+_buffer_types: Dict[int, type] = {}
+
+
+def _buffer_type(ctypes, size: int) -> type:
+    """`c_char * size`, made once per size: create_string_buffer makes the same buffer
+    through a Python call and an audit event, each time, on the cell's path."""
+    buffer_type = _buffer_types.get(size)
+    if buffer_type is None:  # two threads may both make it: the same type either way
+        buffer_type = _buffer_types[size] = ctypes.c_char * size
+    return buffer_type
 
 
 def _pwrite(fd: int, data: bytes) -> None:
@@ -100,10 +112,12 @@ class ProcFile:
         return fd
 
     def read(self, size: int = 4096) -> bytes:
-        return _pread(self._descriptor(), size)
+        fd = self._fd  # open already, but for the first read
+        return _pread(fd if fd is not None else self._descriptor(), size)
 
     def write(self, data: bytes) -> None:
-        _pwrite(self._descriptor(), data)
+        fd = self._fd
+        _pwrite(fd if fd is not None else self._descriptor(), data)
 
     def close(self) -> None:
         fd, self._fd = self._fd, None
