@@ -137,16 +137,14 @@ class CommBridge:
     def tell_cell_start(self) -> None:
         """The guard (shell thread, just after cell_started): send the cell_start now."""
         if self._start is not None:
-            with self._in_order:
-                self._send_held()
+            self.send_held()
 
     def cell_running(self) -> None:
         """Watchdog listener (its thread, each poll while a cell runs): the running cell's
         `cell_start`, once it has run LIVE_AFTER seconds."""
         start = self._start
         if start is not None and time.time() - start["start"] >= LIVE_AFTER:
-            with self._in_order:
-                self._send_held()
+            self.send_held()
 
     def cell_recorded(self, record) -> None:
         """Recorder listener (the end of the cell, before its execute_reply). A cell_start
@@ -160,10 +158,11 @@ class CommBridge:
             self._after_reply.append(record)
             first = len(self._after_reply) == 1
         if first:  # later ones go with it
-            after_reply(self.send_after_reply)
+            after_reply(self.send_held)
 
-    def send_after_reply(self) -> None:
-        """What is held (see _send_held): on the shell's event loop after a reply."""
+    def send_held(self) -> None:
+        """What is held (see _send_held): after a reply, once a cell has run a while, or
+        when the guard says now."""
         with self._in_order:
             self._send_held()
 

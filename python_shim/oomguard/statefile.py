@@ -111,9 +111,7 @@ class Tally:
 
     def cell_recorded(self, record) -> None:
         """recorder.on_record: one more cell of its status; the exact peak is its own."""
-        findings = record.findings
-        risky = bool(findings) and any(finding_field(finding, "risky") is True
-                                       for finding in findings)
+        risky = any(finding_field(finding, "risky") is True for finding in record.findings)
         with self._lock:
             if record.status in self._cells:
                 self._cells[record.status] += 1

@@ -17,6 +17,7 @@ parent's descriptors, so in a child every file is closed and opened afresh on fi
 (os.register_at_fork). Reads raise OSError or ValueError; callers say "not measured"."""
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import weakref
@@ -70,16 +71,11 @@ def _pread(fd: int, size: int) -> bytes:
     return buffer[:got]  # a c_char array's slice is bytes: one copy
 
 
-_buffer_types: Dict[int, type] = {}
-
-
+@functools.lru_cache(maxsize=None)
 def _buffer_type(ctypes, size: int) -> type:
     """`c_char * size`, made once per size: create_string_buffer makes the same buffer
     through a Python call and an audit event, each time, on the cell's path."""
-    buffer_type = _buffer_types.get(size)
-    if buffer_type is None:  # two threads may both make it: the same type either way
-        buffer_type = _buffer_types[size] = ctypes.c_char * size
-    return buffer_type
+    return ctypes.c_char * size
 
 
 def _pwrite(fd: int, data: bytes) -> None:
